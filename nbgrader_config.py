@@ -1,0 +1,29 @@
+"""nbgrader configuration of the course (read when nbgrader runs from this folder)."""
+
+import os
+import warnings
+
+from sqlalchemy.exc import SAWarning
+
+warnings.filterwarnings("ignore", category=SAWarning)
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = _here
+c.CourseDirectory.course_id = "optimizers-course"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_here, "gradebook.db")
+
+# Each cell of a student notebook gets at most this many seconds when autograded.
+c.Execute.timeout = 60
+# The feedback students receive must never reveal the hidden tests.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.ClearHiddenTests",
+]
+# Release notebooks keep no outputs and no hidden tests.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
