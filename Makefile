@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-setup: $(STAMP)
+# MathJax for offline math: an npm package, installed from package-lock.json into node_modules/.
+MATHJAX := node_modules/mathjax/es5/tex-mml-chtml.js
+$(MATHJAX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(MATHJAX)
 
 # Build the HTML book into _build/html; chapters are executed (cached in _build/.jupyter_cache).
 book: setup

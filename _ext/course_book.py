@@ -1,12 +1,15 @@
 """Local Sphinx extension of the course book.
 
 1. **Offline math.** MathJax is installed by npm (``package.json``: ``mathjax``) into ``node_modules/``; this
-   extension copies its browser build (``es5/``) into ``<html>/mathjax/`` after the build, and ``_config.yml`` points
-   ``mathjax_path`` there. Pages then typeset math with no network. (Not under ``_static/``: Jupyter Book adds every
-   ``.js`` file found there to every page.)
+   extension copies its browser build (``es5/``) into the *output* folder ``<html>/_static/mathjax/`` after the
+   build, and ``_config.yml`` sets ``mathjax_path: mathjax/tex-mml-chtml.js`` (Sphinx prefixes ``_static/``). Pages
+   then typeset math with no network. The files are never placed in a *source* static folder: Jupyter Book adds
+   every ``.js`` file found there to every page.
 2. **No duplicated inline scripts.** Sphinx 7.x emits some inline ``<script>`` blocks twice per page (fixed upstream
    in Sphinx 8); the second copy of ``const THEBE_JS_URL = ...`` is a JavaScript error in every browser. We drop
    exact duplicates from each page's script list before the page is rendered.
+3. **An explicit colour mode.** The page template reads ``default_mode``, which sphinx-book-theme never sets; the
+   empty value makes the theme's script log "Got invalid theme mode" as a console error on every page. We set it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ def _check_mathjax(app: Sphinx) -> None:
 
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     if exception is None and app.builder.format == "html":
-        shutil.copytree(MATHJAX_DIR, Path(app.outdir) / "mathjax", dirs_exist_ok=True)
+        shutil.copytree(MATHJAX_DIR, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
+def _set_default_mode(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    context.setdefault("default_mode", "light")
 
 
 def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -49,4 +56,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_mathjax)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", _set_default_mode)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
