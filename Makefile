@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 # The book and tests never need the network; keep matplotlib's cache inside the build tree.
 export MPLBACKEND := Agg
 
-.PHONY: setup book test clean
+.PHONY: setup book test clean lab publish
 
 # Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -36,6 +36,21 @@ book: setup
 # The whole test suite (the book is built first: some tests check the built pages).
 test: book
 	$(BIN)/python -m pytest
+
+# JupyterLab on the course's own environment, opened at the exercises. nbgrader's extensions (Validate button,
+# formgrader for instructors) read nbgrader_config.py from this folder, so the server starts here.
+LAB_PORT ?= 8888
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(LAB_PORT) \
+		--LabApp.default_url=/lab/tree/exercises $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Publish the built book to the gh-pages branch of PUBLISH_REMOTE (default: origin), the usual Jupyter Book way.
+PUBLISH_REMOTE ?= origin
+PUBLISH_REPO ?= $(CURDIR)
+publish:
+	@test -f _build/html/index.html || { echo "No built book: run 'make book' first."; exit 1; }
+	cd "$(PUBLISH_REPO)" && $(BIN)/ghp-import --no-jekyll --force --push --remote "$(PUBLISH_REMOTE)" \
+		--branch gh-pages --message "Publish the course book" "$(CURDIR)/_build/html"
 
 clean:
 	rm -rf _build submitted autograded feedback gradebook.db

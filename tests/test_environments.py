@@ -1,0 +1,133 @@
+"""Working environments: the formgrader serves the course from a real Jupyter server; publishing the book works.
+
+* A real ``jupyter server`` is started on loopback in a copy of the course (its working directory, so that
+  ``nbgrader_config.py`` is read), with nbgrader's server extensions enabled as installed; the test asks the
+  formgrader's HTTP API for the course's assignments and checks the JupyterLab page with nbgrader's extension is
+  served. No mocks. The server is stopped at the end.
+* ``make publish`` (ghp-import) publishes ``_build/html`` into a local bare git repository; the published tree must
+  equal the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+
+def env_with_venv() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def course_copy(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in ("nbgrader_config.py", "solutions", "exercises"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture()
+def jupyter_server(tmp_path):
+    course = course_copy(tmp_path / "course")
+    port, token = free_port(), "course-test-token"
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}", "--ServerApp.open_browser=False"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        cwd=course, env=env_with_venv(), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                get(base, "/api/status", token)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("jupyter server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, token, course
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def get(base: str, path: str, token: str) -> tuple[int, str]:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_formgrader_serves_the_course_assignments(jupyter_server):
+    base, token, course = jupyter_server
+    status, body = get(base, "/formgrader/api/assignments", token)
+    assert status == 200
+    served = {a["name"] for a in json.loads(body)}
+    expected = {p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()}
+    assert expected and expected <= served, f"formgrader lists {sorted(served)}, the course has {sorted(expected)}"
+    # each assignment's notebooks come from solutions/ (the source directory of nbgrader_config.py)
+    some = sorted(expected)[0]
+    status, body = get(base, f"/formgrader/api/assignment/{some}", token)
+    assert status == 200 and json.loads(body)["name"] == some
+    # the formgrader's own page and JupyterLab (with nbgrader's lab extension) are served
+    assert get(base, "/formgrader", token)[0] == 200
+    status, lab = get(base, "/lab", token)
+    assert status == 200
+    status, extensions = get(base, "/lab/api/extensions", token)
+    enabled = {e["name"] for e in json.loads(extensions) if e.get("enabled", True)}
+    assert enabled & {"@jupyter/nbgrader", "jupyter-nbgrader"}, f"nbgrader's lab extension is not enabled: {enabled}"
+
+
+def test_publish_to_a_local_bare_repository(tmp_path):
+    html = ROOT / "_build" / "html"
+    if not (html / "index.html").is_file():
+        pytest.fail("no built book in _build/html: run `make book` first (`make test` does)")
+    remote = tmp_path / "pages.git"
+    subprocess.run(["git", "init", "--bare", "-q", str(remote)], check=True)
+    # publish from a throw-away clone so the developer's repository gets no gh-pages branch
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "commit", "-q", "--allow-empty", "-m", "init"], check=True,
+                   env={**env_with_venv(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"})
+    result = subprocess.run(["make", "-s", "-C", str(ROOT), "publish", f"PUBLISH_REMOTE={remote}",
+                             f"PUBLISH_REPO={work}"], capture_output=True, text=True, env=env_with_venv())
+    assert result.returncode == 0, result.stdout + result.stderr
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", "-b", "gh-pages", str(remote), str(checkout)], check=True)
+    published = {str(p.relative_to(checkout)) for p in checkout.rglob("*") if p.is_file() and ".git" not in p.parts}
+    built = {str(p.relative_to(html)) for p in html.rglob("*") if p.is_file()}
+    assert ".nojekyll" in published  # GitHub Pages must serve _static/ and _images/ as they are
+    assert published - {".nojekyll"} == built
+    for rel in ("index.html", "intro.html"):
+        assert (checkout / rel).read_bytes() == (html / rel).read_bytes()
