@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Iterable, NamedTuple, Sequence, Union
 
 import torch
 
@@ -249,7 +249,8 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
         raise ValueError(f"Invalid schedules: {schedules!r} (expected a non-empty sequence of callables)")
     if len(boundaries) != len(schedules) - 1:
         raise ValueError(
-            f"Invalid boundaries: {boundaries!r} (expected {len(schedules) - 1} boundaries for {len(schedules)} schedules)"
+            f"Invalid boundaries: {boundaries!r} "
+            f"(expected {len(schedules) - 1} boundaries for {len(schedules)} schedules)"
         )
     for b in boundaries:
         check_positive_int("boundaries", b)
@@ -287,7 +288,9 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, min_lr: float 
     check_nonnegative_int("warmup_steps", warmup_steps)
     check_positive_int("total_steps", total_steps)
     if warmup_steps >= total_steps:
-        raise ValueError(f"Invalid warmup_steps: {warmup_steps!r} (expected warmup_steps < total_steps = {total_steps})")
+        raise ValueError(
+            f"Invalid warmup_steps: {warmup_steps!r} (expected warmup_steps < total_steps = {total_steps})"
+        )
     cosine = cosine_annealing(lr, total_steps - warmup_steps, min_lr)
     if warmup_steps == 0:
         return cosine
@@ -298,6 +301,16 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, min_lr: float 
 # ----------------------------------------------------------------------------------------------------------------
 # one-cycle and warmup-stable-decay
 # ----------------------------------------------------------------------------------------------------------------
+
+
+class _Phase(NamedTuple):
+    """One phase of the one-cycle policy: it ends at step ``end`` (possibly fractional)."""
+
+    end: float
+    lr_from: float
+    lr_to: float
+    momentum_from: float
+    momentum_to: float
 
 
 def one_cycle(
@@ -355,17 +368,17 @@ def one_cycle(
     final_lr = initial_lr / final_div_factor
     up = float(pct_start * total_steps) - 1  # end of the warm-up phase (OneCycleLR's convention)
     if three_phase:
-        phases = [  # (end step, lr from, lr to, momentum from, momentum to)
-            (up, initial_lr, max_lr, max_momentum, base_momentum),
-            (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr, base_momentum, max_momentum),
-            (total_steps - 1, initial_lr, final_lr, max_momentum, max_momentum),
+        phases = [
+            _Phase(up, initial_lr, max_lr, max_momentum, base_momentum),
+            _Phase(float(2 * pct_start * total_steps) - 2, max_lr, initial_lr, base_momentum, max_momentum),
+            _Phase(total_steps - 1, initial_lr, final_lr, max_momentum, max_momentum),  # annihilation
         ]
     else:
         phases = [
-            (up, initial_lr, max_lr, max_momentum, base_momentum),
-            (total_steps - 1, max_lr, final_lr, base_momentum, max_momentum),
+            _Phase(up, initial_lr, max_lr, max_momentum, base_momentum),
+            _Phase(total_steps - 1, max_lr, final_lr, base_momentum, max_momentum),
         ]
-    ends = [0.0] + [phase[0] for phase in phases]
+    ends = [0.0] + [phase.end for phase in phases]
     if any(e1 >= e2 for e1, e2 in zip(ends, ends[1:])):
         raise ValueError(
             f"Invalid pct_start: {pct_start!r} with total_steps={total_steps} leaves an empty phase "
@@ -373,21 +386,23 @@ def one_cycle(
         )
     anneal = _cosine if anneal_strategy == "cos" else _linear
 
-    def value(step: int, which: int) -> float:
+    def locate(step: int) -> tuple[_Phase, float]:
+        """The phase that holds ``step``, and the progress u in [0, 1] through it."""
         t = min(_check_step(step), total_steps - 1)  # hold the final values after the end
         start = 0.0
-        for end, *values in phases:
-            if t <= end:
+        for phase in phases:
+            if t <= phase.end:
                 break
-            start = end
-        u = (t - start) / (end - start)  # progress through the current phase, in [0, 1]
-        return anneal(values[2 * which], values[2 * which + 1], u)  # (eq-one-cycle)
+            start = phase.end
+        return phase, (t - start) / (phase.end - start)
 
     def schedule(step: int) -> float:
-        return value(step, 0)
+        phase, u = locate(step)
+        return anneal(phase.lr_from, phase.lr_to, u)  # (eq-one-cycle)
 
     def momentum(step: int) -> float:
-        return value(step, 1)
+        phase, u = locate(step)
+        return anneal(phase.momentum_from, phase.momentum_to, u)
 
     schedule.momentum = momentum
     return schedule
