@@ -492,6 +492,35 @@ def test_as_torch_scheduler_trains_like_torch_cosine():
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_as_torch_scheduler_cycles_momentum_like_onecyclelr(optimizer):
+    steps, kwargs = 40, dict(max_lr=0.05, total_steps=40, pct_start=0.25, three_phase=True)
+
+    def make(model):
+        if optimizer == "sgd":
+            return torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.5)
+        return torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.5, 0.999))
+
+    def momentum_of(o):
+        return o.param_groups[0]["momentum"] if optimizer == "sgd" else o.param_groups[0]["betas"][0]
+
+    model, x, y = _tiny_problem()
+    opt = make(model)
+    cycle = S.one_cycle(**kwargs)
+    seen_momenta = []
+    _train(model, opt, S.as_torch_scheduler(opt, cycle, momentum=cycle.momentum), x, y, steps,
+           before_step=lambda o, k: seen_momenta.append(momentum_of(o)))
+    twin, _, _ = _tiny_problem()
+    twin_opt = make(twin)
+    torch_momenta = []
+    _train(twin, twin_opt, tls.OneCycleLR(twin_opt, **kwargs), x, y, steps,
+           before_step=lambda o, k: torch_momenta.append(momentum_of(o)))
+    assert_same(seen_momenta, torch_momenta)
+    assert_same(seen_momenta, [cycle.momentum(k) for k in range(steps)])
+    for p, q in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
 def test_as_torch_scheduler_groups_and_state_dict():
     model, x, y = _tiny_problem()
     opt = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=1.0)
@@ -651,6 +680,8 @@ def test_invalid_arguments_of_adapters():
         S.as_torch_scheduler("sgd", S.constant(0.1))
     with pytest.raises(ValueError, match="Invalid schedule"):
         S.as_torch_scheduler(opt, [S.constant(0.1), S.constant(0.2)])  # one group, two schedules
+    with pytest.raises(ValueError, match="Invalid momentum"):
+        S.as_torch_scheduler(torch.optim.Adagrad(model.parameters()), S.constant(0.1), momentum=S.constant(0.9))
     loss = torch.nn.functional.mse_loss
     with pytest.raises(ValueError, match="Invalid max_lr"):
         S.lr_range_test(model, opt, loss, [], min_lr=1.0, max_lr=0.1)
