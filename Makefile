@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 # The book and tests never need the network; keep matplotlib's cache inside the build tree.
 export MPLBACKEND := Agg
 
-.PHONY: setup book test clean lab publish
+.PHONY: setup book test clean lab publish check
 
 # Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -36,6 +36,12 @@ book: setup
 # The whole test suite (the book is built first: some tests check the built pages).
 test: book
 	$(BIN)/python -m pytest
+
+# Students: run one exercise notebook's tests and exit non-zero if any fails (`nbgrader validate` always exits 0).
+#   make check NB=exercises/02-gradient-descent/gradient_descent.ipynb
+check: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make check NB=exercises/NN-slug/notebook.ipynb"; exit 2; }
+	$(BIN)/python -m reference_impl.grading validate "$(NB)"
 
 # JupyterLab on the course's own environment, opened at the exercises. nbgrader's extensions (Validate button,
 # formgrader for instructors) read nbgrader_config.py from this folder, so the server starts here.

@@ -1,0 +1,237 @@
+"""Drive nbgrader in a throw-away copy of the course: release, submit, autograde, read the gradebook.
+
+Used by ``tests/test_nbgrader_pipeline.py`` and ``tests/test_grader_strength.py``, and meant to be reused by the
+instructors' grading command. Everything runs nbgrader the way ``TOOLCHAIN.md`` says it works: from the course
+root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on ``PATH`` (nbgrader calls
+``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
+
+Typical use::
+
+    course = make_course(tmp_path, ["03-momentum"])
+    generate_assignment(course, "03-momentum")
+    for variant in variants:                       # Variant: a named set of edits to the solution's answers
+        submit(course, "03-momentum", variant.name, {"momentum.ipynb": student_notebook(course, "03-momentum",
+               "momentum.ipynb", variant.edits)})
+    autograde(course, "03-momentum")               # one nbgrader run for every student
+    table = scores(course, "03-momentum")          # {student: Score(score, max_score, cells)}
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence, Union
+
+import nbformat
+
+from .authoring import answer_source
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+__all__ = [
+    "Edit",
+    "Score",
+    "Variant",
+    "answer_cells",
+    "autograde",
+    "course_env",
+    "generate_assignment",
+    "make_course",
+    "nbgrader",
+    "notebook_names",
+    "scores",
+    "student_notebook",
+    "submit",
+    "validate_notebook",
+]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change to one answer cell (by grade_id) of the solution: replace ``old`` by ``new`` (exactly once).
+
+    ``old=None`` replaces the whole cell source by ``new``.
+    """
+
+    cell: str
+    old: Optional[str]
+    new: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A simulated student: the solution's answers with some edits. ``full_marks`` is what the grader must give."""
+
+    name: str
+    edits: tuple[Edit, ...]
+    full_marks: bool = False
+    why: str = ""
+    notebook: Optional[str] = None  # the notebook file the edits apply to (None: the assignment's only notebook)
+
+
+@dataclass
+class Score:
+    score: float
+    max_score: float
+    cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max_score)
+    needs_manual_grade: bool = False
+
+
+def course_env(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The environment nbgrader needs: this interpreter's ``bin`` first on PATH, no display."""
+    env = dict(os.environ)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("JUPYTER_CONFIG_DIR", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def make_course(dest: Union[str, Path], assignments: Iterable[str], *, root: Path = ROOT,
+                release: bool = True) -> Path:
+    """Copy ``nbgrader_config.py``, ``solutions/<a>`` (and ``exercises/<a>`` if ``release``) into ``dest``.
+
+    ``dest`` is created (it must not hold a course already). Returns ``dest`` as a Path. The copy has its own
+    ``gradebook.db`` (the config puts it next to itself).
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for name in assignments:
+        shutil.copytree(root / "solutions" / name, dest / "solutions" / name)
+        if release and (root / "exercises" / name).is_dir():
+            shutil.copytree(root / "exercises" / name, dest / "exercises" / name)
+    return dest
+
+
+def nbgrader(course: Path, *args: str, timeout: Optional[float] = None, check: bool = True
+             ) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course`` (its root) and return the completed process (output captured).
+
+    With ``check`` a non-zero exit raises ``RuntimeError`` carrying nbgrader's output.
+    """
+    cmd = [str(BIN / "nbgrader"), *args]
+    proc = subprocess.run(cmd, cwd=course, env=course_env(), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def generate_assignment(course: Path, assignment: str, **kw) -> subprocess.CompletedProcess:
+    """``nbgrader generate_assignment ASSIGNMENT --force``: writes ``exercises/<assignment>`` and the gradebook."""
+    return nbgrader(course, "generate_assignment", assignment, "--force", **kw)
+
+
+def notebook_names(course: Path, assignment: str) -> list[str]:
+    """File names of the assignment's notebooks (from ``solutions/<assignment>``)."""
+    return sorted(p.name for p in (Path(course) / "solutions" / assignment).glob("*.ipynb"))
+
+
+def answer_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """grade_id -> cell, for the answer (solution) cells of a notebook."""
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def student_notebook(course: Path, assignment: str, notebook: str, edits: Sequence[Edit] = ()
+                     ) -> nbformat.NotebookNode:
+    """What a student hands in: the *release* notebook with every answer cell filled in with the solution's code
+    (markers removed), then ``edits`` applied. An edit whose ``old`` text is not found exactly once raises
+    ``ValueError`` (a bug catalogue entry that no longer matches the solution must not pass silently).
+    """
+    course = Path(course)
+    solution = nbformat.read(course / "solutions" / assignment / notebook, as_version=4)
+    release = nbformat.read(course / "exercises" / assignment / notebook, as_version=4)
+    answers = {gid: answer_source(cell.source) for gid, cell in answer_cells(solution).items()}
+    for edit in edits:
+        if edit.cell not in answers:
+            raise ValueError(f"{notebook}: no answer cell {edit.cell!r} (have {sorted(answers)})")
+        if edit.old is None:
+            answers[edit.cell] = edit.new
+            continue
+        count = answers[edit.cell].count(edit.old)
+        if count != 1:
+            raise ValueError(f"{notebook}, cell {edit.cell!r}: {edit.old!r} occurs {count} times (need exactly 1)")
+        answers[edit.cell] = answers[edit.cell].replace(edit.old, edit.new)
+    for gid, cell in answer_cells(release).items():
+        cell.source = answers[gid]
+    return release
+
+
+def submit(course: Path, assignment: str, student: str,
+           notebooks: Mapping[str, Union[nbformat.NotebookNode, str, Path]], *, timestamp: str = None) -> Path:
+    """Place a student's notebooks in ``submitted/<student>/<assignment>/`` (as ``nbgrader collect`` would).
+
+    Values may be notebook objects or paths to copy (a path lets a test submit a corrupted file as is).
+    """
+    folder = Path(course) / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, nb in notebooks.items():
+        if isinstance(nb, (str, Path)):
+            shutil.copyfile(nb, folder / name)
+        else:
+            nbformat.write(nb, folder / name)
+    if timestamp:
+        (folder / "timestamp.txt").write_text(timestamp)
+    return folder
+
+
+def autograde(course: Path, assignment: str, *, student: Optional[str] = None,
+              timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+    """One ``nbgrader autograde`` run for every submitted student (or ``student``: an id or glob), ``--force``.
+
+    nbgrader exits 1 when any student's notebook errored; that is not raised here (``check=False``): read the
+    scores. The elapsed seconds are stored on the returned process as ``.seconds``.
+    """
+    args = ["autograde", assignment, "--force"]
+    if student is not None:
+        args += ["--student", student]
+    start = time.perf_counter()
+    proc = nbgrader(course, *args, timeout=timeout, check=False)
+    proc.seconds = time.perf_counter() - start
+    return proc
+
+
+def scores(course: Path, assignment: str) -> dict[str, Score]:
+    """Read every graded submission of ``assignment`` from the course's ``gradebook.db``."""
+    from nbgrader.api import Gradebook
+
+    db_url = "sqlite:///" + str(Path(course) / "gradebook.db")
+    table: dict[str, Score] = {}
+    with Gradebook(db_url) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            entry = Score(score=float(sub.score), max_score=float(sub.max_score),
+                          needs_manual_grade=bool(sub.needs_manual_grade))
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    entry.cells[grade.name] = (float(grade.score), float(grade.max_score))
+            table[sub.student_id] = entry
+    return table
+
+
+def validate_notebook(path: Union[str, Path], *, invert: bool = False, timeout: int = 60) -> dict:
+    """``nbgrader validate`` from Python: ``{}`` when every test cell passes (with ``invert``: when every one fails).
+
+    Otherwise a dict with ``failed`` / ``passed`` / ``changed`` / ``type_changed`` lists, as
+    ``nbgrader.validator.Validator.validate`` returns it. The kernel is the ``python3`` kernel, so this
+    interpreter's ``bin`` is put first on ``PATH`` while it runs.
+    """
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    config.Validator.invert = invert
+    config.Execute.timeout = timeout
+    old_path = os.environ.get("PATH", "")
+    os.environ["PATH"] = str(BIN) + os.pathsep + old_path
+    try:
+        return Validator(config=config).validate(str(Path(path).resolve()))
+    finally:
+        os.environ["PATH"] = old_path

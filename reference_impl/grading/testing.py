@@ -1,0 +1,215 @@
+"""What the exercise notebooks' test cells use: run a student's function beside the reference, fail readably.
+
+A *stepper* is a function ``step(param, grad, state) -> (new_param, new_state)``; ``state`` is ``None`` before the
+first step. The adapters below turn the three shapes of student functions used in the course into steppers:
+
+* :func:`stateless` -- ``fn(param, grad, **hyper) -> new_param`` (gradient descent);
+* :func:`with_buffer` -- ``fn(param, grad, buf, **hyper) -> (new_param, new_buf)``, ``buf`` ``None`` at first;
+* :func:`with_state_dict` -- ``fn(param, grad, state, **hyper) -> new_param``, ``state`` a dict, empty at first,
+  that the function fills and updates (its keys are the student's business).
+
+:func:`optimizer` turns a ``torch.optim.Optimizer`` class (the reference implementations of
+:mod:`reference_impl.optim`) into a stepper. :func:`assert_same_trajectory` runs a student stepper and a reference
+stepper side by side, each taking gradients at its *own* iterate, and stops at the first step where the parameters
+differ, with a message such as::
+
+    sgd_momentum_step(lr=0.1, momentum=0.9): at step 3 of 20, parameter element [1] is wrong:
+    expected 0.4216, got 0.4312 (difference 0.0096; steps 1-2 matched).
+
+Students' functions get clones of the tensors, so updating in place or returning new tensors are both fine.
+This module imports only torch (the grading kernel imports it next to the student's code).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Optional
+
+import torch
+
+__all__ = [
+    "assert_close",
+    "assert_same_trajectory",
+    "describe",
+    "fixed_gradients",
+    "optimizer",
+    "quadratic",
+    "stateless",
+    "with_buffer",
+    "with_state_dict",
+]
+
+Stepper = Callable[[torch.Tensor, torch.Tensor, object], tuple]
+Gradients = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def describe(function: str, hyper: Optional[dict] = None) -> str:
+    """``"adam_step(lr=0.01, betas=(0.9, 0.999))"`` -- how a call is named in failure messages."""
+    args = ", ".join(f"{k}={v!r}" for k, v in (hyper or {}).items())
+    return f"{function}({args})"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def _first_mismatch(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float):
+    a = actual.detach().to(torch.float64).reshape(-1)
+    e = expected.detach().to(torch.float64).reshape(-1)
+    bad = ~torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=False)
+    if not bool(bad.any()):
+        return None
+    flat = int(torch.nonzero(bad)[0])
+    index = list(torch.unravel_index(torch.tensor(flat), expected.shape)) if expected.dim() else []
+    return [int(i) for i in index], float(a[flat]), float(e[flat]), int(bad.sum())
+
+
+def assert_close(actual, expected: torch.Tensor, *, what: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Assert that tensor ``actual`` equals ``expected`` within tolerance; ``what`` names it in the message."""
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{what}: expected a torch.Tensor, got {type(actual).__name__} ({actual!r:.80})")
+    if tuple(actual.shape) != tuple(expected.shape):
+        raise AssertionError(f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
+                             f"got shape {tuple(actual.shape)}")
+    if actual.is_floating_point() != expected.is_floating_point():
+        raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {actual.dtype}")
+    found = _first_mismatch(actual, expected, rtol, atol)
+    if found is None:
+        return
+    index, a, e, count = found
+    where = f" element {index}" if index else ""
+    diff = abs(a - e) if math.isfinite(a) and math.isfinite(e) else float("nan")
+    raise AssertionError(f"{what}{where}: expected {_fmt(e)}, got {_fmt(a)} (difference {diff:.3g}; "
+                         f"{count} of {expected.numel()} elements differ)")
+
+
+def stateless(fn: Callable, **hyper) -> Stepper:
+    """Stepper for ``fn(param, grad, **hyper) -> new_param``."""
+    def step(param, grad, state):
+        return _check_param(fn(param, grad, **hyper), fn, hyper), None
+    step.function = describe(fn.__name__, hyper)
+    return step
+
+
+def with_buffer(fn: Callable, **hyper) -> Stepper:
+    """Stepper for ``fn(param, grad, buf, **hyper) -> (new_param, new_buf)`` with ``buf=None`` at the first step."""
+    def step(param, grad, state):
+        out = fn(param, grad, state, **hyper)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise AssertionError(f"{describe(fn.__name__, hyper)} must return a pair (new_param, new_buf); "
+                                 f"it returned {type(out).__name__} {out!r:.80}")
+        new_param, new_buf = out
+        _check_param(new_param, fn, hyper)
+        if not isinstance(new_buf, torch.Tensor):
+            raise AssertionError(f"{describe(fn.__name__, hyper)} must return the new buffer as a tensor; "
+                                 f"it returned {type(new_buf).__name__}")
+        return new_param, new_buf
+    step.function = describe(fn.__name__, hyper)
+    return step
+
+
+def with_state_dict(fn: Callable, **hyper) -> Stepper:
+    """Stepper for ``fn(param, grad, state, **hyper) -> new_param`` with ``state`` a dict, empty at first."""
+    def step(param, grad, state):
+        state = {} if state is None else state
+        return _check_param(fn(param, grad, state, **hyper), fn, hyper), state
+    step.function = describe(fn.__name__, hyper)
+    return step
+
+
+def _check_param(new_param, fn, hyper):
+    if not isinstance(new_param, torch.Tensor):
+        raise AssertionError(f"{describe(fn.__name__, hyper)} must return the new parameter as a torch.Tensor; "
+                             f"it returned {type(new_param).__name__} {new_param!r:.80}")
+    return new_param
+
+
+def optimizer(optimizer_class: type, **hyper) -> Stepper:
+    """Stepper running a ``torch.optim.Optimizer`` class on a single tensor parameter."""
+    def step(param, grad, state):
+        if state is None:
+            weight = torch.nn.Parameter(param.detach().clone())
+            state = (weight, optimizer_class([weight], **hyper))
+        weight, opt = state
+        with torch.no_grad():
+            weight.copy_(param)
+        weight.grad = grad.detach().clone()
+        opt.step()
+        return weight.detach().clone(), state
+    step.function = describe(optimizer_class.__name__, hyper)
+    return step
+
+
+def quadratic(dim: int = 5, *, seed: int = 0, condition: float = 20.0, noise: float = 0.1,
+              zero: Iterable[int] = (), dtype: torch.dtype = torch.float64) -> Gradients:
+    """Gradients of a random convex quadratic ``0.5 (x - c)^T A (x - c)`` plus fixed noise at each step.
+
+    ``A`` has eigenvalues from 1 to ``condition``; the noise at step ``k`` is drawn from a generator seeded with
+    ``seed`` and ``k``, so every call sequence sees the same gradients at the same iterates. Coordinates listed in
+    ``zero`` always get a zero gradient (an edge case for adaptive methods). Works for parameters of any shape
+    with ``dim`` elements.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))
+    eigen = torch.logspace(0, math.log10(condition), dim, dtype=torch.float64)
+    a = (q * eigen) @ q.T
+    centre = torch.randn(dim, generator=gen, dtype=torch.float64)
+    mask = torch.ones(dim, dtype=torch.float64)
+    mask[list(zero)] = 0.0
+
+    def grads(param: torch.Tensor, k: int) -> torch.Tensor:
+        x = param.detach().to(torch.float64).reshape(-1)
+        step_gen = torch.Generator().manual_seed(seed * 100_003 + k)
+        g = a @ (x - centre) + noise * torch.randn(dim, generator=step_gen, dtype=torch.float64)
+        return (g * mask).reshape(param.shape).to(param.dtype if param.is_floating_point() else dtype)
+
+    return grads
+
+
+def fixed_gradients(shape, *, seed: int = 0, scale: float = 1.0, zero_steps: Iterable[int] = (),
+                    dtype: torch.dtype = torch.float64) -> Gradients:
+    """A gradient sequence that ignores the iterate: step ``k`` gets N(0, scale^2) noise (zero at ``zero_steps``)."""
+    zero_steps = set(zero_steps)
+
+    def grads(param: torch.Tensor, k: int) -> torch.Tensor:
+        if k in zero_steps:
+            return torch.zeros(shape, dtype=dtype)
+        gen = torch.Generator().manual_seed(seed * 100_003 + k)
+        return scale * torch.randn(shape, generator=gen, dtype=dtype)
+
+    return grads
+
+
+def assert_same_trajectory(student: Stepper, reference: Stepper, param0: torch.Tensor, grads: Gradients,
+                           steps: int, *, rtol: float = 1e-6, atol: float = 1e-9) -> list[torch.Tensor]:
+    """Run both steppers for ``steps`` steps from ``param0``; fail at the first step whose parameters differ.
+
+    Each stepper takes its gradient at its own iterate (``grads(param, k)``, ``k`` from 0), so a wrong step is
+    reported where it happens. The student's stepper receives clones, and its result is copied, so in-place and
+    functional implementations are treated alike. Returns the reference trajectory (``steps`` tensors).
+    """
+    name = getattr(student, "function", "the function")
+    mine, theirs = param0.detach().clone(), param0.detach().clone()
+    state_s = state_r = None
+    trajectory = []
+    for k in range(steps):
+        grad_s = grads(mine, k)
+        grad_r = grads(theirs, k)
+        new_s, state_s = student(mine.clone(), grad_s.clone(), state_s)
+        theirs, state_r = reference(theirs, grad_r, state_r)
+        before = "the first step" if k == 0 else f"steps 1-{k} matched" if k > 1 else "step 1 matched"
+        try:
+            assert_close(new_s, theirs, what=f"{name}: parameter after step {k + 1} of {steps}", rtol=rtol,
+                         atol=atol)
+        except AssertionError as err:
+            raise AssertionError(f"{err} [{before}; gradient at this step: "
+                                 f"{_short(grad_s)}]") from None
+        mine = new_s.detach().clone()
+        trajectory.append(theirs.clone())
+    return trajectory
+
+
+def _short(t: torch.Tensor, n: int = 4) -> str:
+    flat = t.detach().reshape(-1)
+    body = ", ".join(f"{float(x):.4g}" for x in flat[:n])
+    return f"[{body}{', ...' if flat.numel() > n else ''}]"

@@ -1,0 +1,275 @@
+# notebook: momentum.ipynb
+# %% [markdown]
+# # Exercise: three ways to write momentum, and Nesterov
+#
+# This notebook goes with the chapter [Momentum](../../chapters/03-momentum.md). Momentum is written in several
+# conventions that look different and are easy to get subtly wrong. You implement four of them:
+#
+# | function | what it computes | points |
+# |---|---|---|
+# | `heavy_ball_velocity_step` | heavy ball with a velocity that already contains the learning rate | 3 |
+# | `ema_momentum_step` | momentum as an exponential moving average of the gradients | 3 |
+# | `nesterov_step` | Nesterov momentum in the form `torch.optim.SGD(nesterov=True)` uses | 3 |
+# | `nesterov_lookahead_step` | Nesterov momentum with the gradient taken at the look-ahead point | 3 |
+#
+# **How to work.** Write your code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()`
+# line), then run every cell. The test cell after each function checks it; a failure tells you what was
+# expected, what your function returned, at which step and with which hyperparameters. Some test cells are empty
+# in your copy: they hold hidden tests that run only when your notebook is graded. To check the whole notebook
+# from a terminal, run `make check NB=exercises/03-momentum/momentum.ipynb` in the course repository: it exits
+# with an error if any test fails.
+#
+# **Rules.** Use `torch` only. Your answers must not import or call anything from `reference_impl` (the course's
+# reference implementations, which the tests compare you with) nor use `torch.optim`: the grader checks this
+# outside the notebook. Do not edit or delete the test cells; they are restored before grading. You may update
+# tensors in place or return new ones, as long as you return the new values.
+
+# %% [setup]
+import torch
+
+# %% [markdown]
+# ## 1. Heavy ball with a velocity (3 points)
+#
+# Polyak's heavy ball is often written with a *velocity* $v$ that already includes the learning rate:
+#
+# $$v_t = \mu\, v_{t-1} - \eta\, g_t, \qquad \theta_t = \theta_{t-1} + v_t, \qquad v_0 = 0,$$
+#
+# with $g_t$ the gradient at $\theta_{t-1}$. At a constant learning rate this is exactly PyTorch's heavy ball
+# $b_t = \mu b_{t-1} + g_t$, $\theta_t = \theta_{t-1} - \eta b_t$ (check: $v_t = -\eta\, b_t$), so the tests
+# compare your parameters with `torch.optim.SGD(lr=eta, momentum=mu)`. At the first step `velocity` is `None`:
+# treat it as zero.
+
+# %% [answer] id=heavy_ball_velocity_step
+def heavy_ball_velocity_step(param, grad, velocity, lr, momentum):
+    """One heavy-ball step in velocity form.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        grad: tensor, the gradient g_t at theta_{t-1}.
+        velocity: tensor v_{t-1}, or None at the first step (meaning v_0 = 0).
+        lr: float, the learning rate eta.
+        momentum: float, mu.
+
+    Returns:
+        (new_param, new_velocity): theta_t = theta_{t-1} + v_t and v_t = mu * v_{t-1} - eta * g_t.
+    """
+    ### BEGIN SOLUTION
+    if velocity is None:
+        velocity = torch.zeros_like(param)
+    new_velocity = momentum * velocity - lr * grad
+    return param + new_velocity, new_velocity
+    ### END SOLUTION
+
+# %% [tests] id=test_heavy_ball_visible points=1
+# Visible tests (1 point): five steps with lr=0.1, momentum=0.9 against torch-style SGD with momentum.
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.optim import SGD
+
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=0.1, momentum=0.9),
+                       optimizer(SGD, lr=0.1, momentum=0.9), theta0, fixed_gradients(3, seed=11), steps=5)
+print("heavy_ball_velocity_step: visible tests passed")
+
+# %% [tests] id=test_heavy_ball_hidden points=2
+# Hidden tests (2 points): 80 steps on an ill-conditioned quadratic for several momenta, float32, zero gradients.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.optim import SGD
+
+for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99), (0.05, 0.0)]:
+    assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=lr, momentum=mu),
+                           optimizer(SGD, lr=lr, momentum=mu), torch.zeros(6, dtype=torch.float64),
+                           quadratic(6, seed=12, condition=50.0), steps=80)
+assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=0.1, momentum=0.9),
+                       optimizer(SGD, lr=0.1, momentum=0.9), torch.ones(2, 2),
+                       fixed_gradients((2, 2), seed=13, dtype=torch.float32, zero_steps=[0, 3]), steps=6,
+                       rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Momentum as a moving average (3 points)
+#
+# Many texts (and the course's slides, eq. 5) average the gradients instead of summing them:
+#
+# $$v_t = \beta\, v_{t-1} + (1-\beta)\, g_t, \qquad \theta_t = \theta_{t-1} - \eta\, v_t.$$
+#
+# The steps are $1/(1-\beta)$ times shorter than the heavy ball's at the same $\eta$ (ten times at
+# $\beta = 0.9$). Implement it **the way PyTorch does** with `torch.optim.SGD(momentum=beta, dampening=beta)`:
+# at the first step (`buf` is `None`) the average is *set* to the gradient, $v_1 = g_1$, not damped to
+# $(1-\beta)\,g_1$.
+
+# %% [answer] id=ema_momentum_step
+def ema_momentum_step(param, grad, buf, lr, beta):
+    """One step of momentum in moving-average (EMA) form, PyTorch's first-step convention.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        grad: tensor, the gradient g_t at theta_{t-1}.
+        buf: tensor v_{t-1}, or None at the first step.
+        lr: float, the learning rate eta.
+        beta: float in [0, 1), the averaging factor.
+
+    Returns:
+        (new_param, new_buf): theta_t and v_t, with v_1 = g_1 and v_t = beta * v_{t-1} + (1 - beta) * g_t after.
+    """
+    ### BEGIN SOLUTION
+    if buf is None:
+        new_buf = grad.clone()
+    else:
+        new_buf = beta * buf + (1 - beta) * grad
+    return param - lr * new_buf, new_buf
+    ### END SOLUTION
+
+# %% [tests] id=test_ema_visible points=1
+# Visible tests (1 point): five steps with lr=0.5, beta=0.9 against SGD(momentum=0.9, dampening=0.9).
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.optim import SGD
+
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_buffer(ema_momentum_step, lr=0.5, beta=0.9),
+                       optimizer(SGD, lr=0.5, momentum=0.9, dampening=0.9), theta0, fixed_gradients(3, seed=14),
+                       steps=5)
+print("ema_momentum_step: visible tests passed")
+
+# %% [tests] id=test_ema_first_step points=1
+# Hidden tests (1 point): the first step sets v_1 = g_1.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_close
+
+g = torch.tensor([2.0, -1.0, 0.25], dtype=torch.float64)
+theta = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
+new_theta, v1 = ema_momentum_step(theta.clone(), g.clone(), None, lr=0.1, beta=0.8)
+assert_close(v1, g, what="ema_momentum_step(lr=0.1, beta=0.8): v_1 after the first step (expected v_1 = g_1)")
+assert_close(new_theta, theta - 0.1 * g, what="ema_momentum_step(lr=0.1, beta=0.8): parameter after the first step")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_ema_trajectory points=1
+# Hidden tests (1 point): 80 steps on a quadratic for several betas; beta=0 is gradient descent.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.optim import SGD
+
+for lr, beta in [(0.05, 0.9), (0.02, 0.5), (0.05, 0.0), (0.1, 0.99)]:
+    assert_same_trajectory(with_buffer(ema_momentum_step, lr=lr, beta=beta),
+                           optimizer(SGD, lr=lr, momentum=beta, dampening=beta), torch.zeros(5, dtype=torch.float64),
+                           quadratic(5, seed=15), steps=80)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Nesterov momentum, PyTorch form (3 points)
+#
+# `torch.optim.SGD(nesterov=True)` keeps the heavy-ball buffer and steps along the gradient plus the *updated*
+# buffer:
+#
+# $$b_t = \mu\, b_{t-1} + g_t \ (b_1 = g_1), \qquad \theta_t = \theta_{t-1} - \eta\,(g_t + \mu\, b_t).$$
+
+# %% [answer] id=nesterov_step
+def nesterov_step(param, grad, buf, lr, momentum):
+    """One step of Nesterov momentum as torch.optim.SGD(nesterov=True, dampening=0) computes it.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        grad: tensor, the gradient g_t at theta_{t-1}.
+        buf: tensor b_{t-1}, or None at the first step.
+        lr: float, the learning rate eta.
+        momentum: float, mu > 0.
+
+    Returns:
+        (new_param, new_buf): theta_t and b_t.
+    """
+    ### BEGIN SOLUTION
+    new_buf = grad.clone() if buf is None else momentum * buf + grad
+    return param - lr * (grad + momentum * new_buf), new_buf
+    ### END SOLUTION
+
+# %% [tests] id=test_nesterov_visible points=1
+# Visible tests (1 point): five steps with lr=0.1, momentum=0.9 against SGD(nesterov=True).
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.optim import SGD
+
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_buffer(nesterov_step, lr=0.1, momentum=0.9),
+                       optimizer(SGD, lr=0.1, momentum=0.9, nesterov=True), theta0, fixed_gradients(3, seed=16),
+                       steps=5)
+print("nesterov_step: visible tests passed")
+
+# %% [tests] id=test_nesterov_hidden points=2
+# Hidden tests (2 points): 80 steps on a quadratic for several momenta, a float32 matrix, zero gradients.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.optim import SGD
+
+for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99)]:
+    assert_same_trajectory(with_buffer(nesterov_step, lr=lr, momentum=mu),
+                           optimizer(SGD, lr=lr, momentum=mu, nesterov=True), torch.zeros(6, dtype=torch.float64),
+                           quadratic(6, seed=17, condition=50.0), steps=80)
+assert_same_trajectory(with_buffer(nesterov_step, lr=0.1, momentum=0.9),
+                       optimizer(SGD, lr=0.1, momentum=0.9, nesterov=True), torch.ones(3, 2),
+                       fixed_gradients((3, 2), seed=18, dtype=torch.float32, zero_steps=[2, 3]), steps=6,
+                       rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Nesterov momentum with a look-ahead (3 points)
+#
+# The textbook form takes the gradient at the point the momentum is about to carry us to:
+#
+# $$v_t = \mu\, v_{t-1} + \nabla f(\theta_{t-1} - \eta\,\mu\, v_{t-1}), \qquad \theta_t = \theta_{t-1} - \eta\, v_t,
+# \qquad v_0 = 0.$$
+#
+# (The course's slides, eq. 9, put a plus sign in the look-ahead and leave out $\eta$: both are wrong, see the
+# chapter.) Your function receives `grad_fn`, a function that returns the gradient at any point; call it once,
+# at the look-ahead point. The tests check that the look-ahead points $\theta_t - \eta\mu v_t$ follow exactly
+# the trajectory of `torch.optim.SGD(nesterov=True)`, which is this method written in those variables.
+
+# %% [answer] id=nesterov_lookahead_step
+def nesterov_lookahead_step(param, velocity, grad_fn, lr, momentum):
+    """One step of Nesterov momentum in look-ahead form.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        velocity: tensor v_{t-1}, or None at the first step (meaning v_0 = 0).
+        grad_fn: function mapping a tensor x (same shape as param) to the gradient of the loss at x.
+        lr: float, the learning rate eta.
+        momentum: float, mu.
+
+    Returns:
+        (new_param, new_velocity): theta_t and v_t.
+    """
+    ### BEGIN SOLUTION
+    if velocity is None:
+        velocity = torch.zeros_like(param)
+    lookahead = param - lr * momentum * velocity
+    new_velocity = momentum * velocity + grad_fn(lookahead)
+    return param - lr * new_velocity, new_velocity
+    ### END SOLUTION
+
+# %% [tests] id=test_lookahead_visible points=1
+# Visible tests (1 point): five steps with lr=0.02, momentum=0.9 on a quadratic; look-ahead points vs SGD(nesterov=True).
+from reference_impl.grading.testing import assert_close, quadratic
+from reference_impl.optim import SGD
+
+
+def check_lookahead(lr, momentum, steps, grads, theta0):
+    hyper = f"lr={lr}, momentum={momentum}"
+    ref = torch.nn.Parameter(theta0.clone())
+    opt = SGD([ref], lr=lr, momentum=momentum, nesterov=True)
+    theta, velocity = theta0.clone(), None
+    for k in range(steps):
+        theta, velocity = nesterov_lookahead_step(theta.clone(), velocity, lambda x: grads(x, k), lr=lr, momentum=momentum)
+        assert isinstance(velocity, torch.Tensor), f"nesterov_lookahead_step({hyper}) must return (new_param, new_velocity)"
+        ref.grad = grads(ref.detach(), k)
+        opt.step()
+        assert_close(theta - lr * momentum * velocity, ref.detach(),
+                     what=f"nesterov_lookahead_step({hyper}): look-ahead point theta_t - lr*momentum*v_t after step {k + 1} of {steps}")
+
+
+check_lookahead(0.02, 0.9, 5, quadratic(4, seed=19), torch.ones(4, dtype=torch.float64))
+print("nesterov_lookahead_step: visible tests passed")
+
+# %% [tests] id=test_lookahead_hidden points=2
+# Hidden tests (2 points): 100 steps on an ill-conditioned quadratic for several momenta and learning rates.
+### BEGIN HIDDEN TESTS
+for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.001, 0.99), (0.02, 0.3)]:
+    check_lookahead(lr, mu, 100, quadratic(6, seed=20, condition=50.0), torch.zeros(6, dtype=torch.float64))
+### END HIDDEN TESTS

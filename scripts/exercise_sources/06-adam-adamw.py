@@ -1,0 +1,213 @@
+# notebook: adam_adamw.ipynb
+# %% [markdown]
+# # Exercise: Adam and AdamW
+#
+# This notebook goes with the chapter [Adam and AdamW](../../chapters/06-adam-adamw.md). You implement Adam, with
+# bias correction, an optional L2 penalty and the AMSGrad variant, and then AdamW, exactly as PyTorch does, so
+# that your functions reproduce `torch.optim.Adam` and `torch.optim.AdamW` step for step:
+#
+# | function | what it computes | points |
+# |---|---|---|
+# | `adam_step` | Adam (`torch.optim.Adam`), with `weight_decay` as an L2 penalty and `amsgrad` | 6 |
+# | `adamw_step` | AdamW (`torch.optim.AdamW`): decoupled weight decay | 3 |
+#
+# Both functions have the shape `f(param, grad, state, **hyperparameters) -> new_param`. `state` is a dict that
+# is **empty at the first step**; your function creates what it needs in it (the moments, the step count, the
+# AMSGrad maximum: the key names are yours) and updates it, and the same dict comes back at the next step.
+#
+# **How to work.** Write your code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()`
+# line), then run every cell. The test cell after each function checks it; a failure tells you what was
+# expected, what your function returned, at which step and with which hyperparameters. Some test cells are empty
+# in your copy: they hold hidden tests that run only when your notebook is graded (long runs, other
+# hyperparameters, AMSGrad, weight decay on and off). To check the whole notebook from a terminal, run
+# `make check NB=exercises/06-adam-adamw/adam_adamw.ipynb` in the course repository: it exits with an error if
+# any test fails.
+#
+# **Rules.** Use `torch` only. Your answers must not import or call anything from `reference_impl` (the course's
+# reference implementations, which the tests compare you with) nor use `torch.optim`: the grader checks this
+# outside the notebook. Do not edit or delete the test cells; they are restored before grading.
+
+# %% [setup]
+import torch
+
+# %% [markdown]
+# ## 1. Adam (6 points)
+#
+# With the step count $t$ (1 at the first step), $m_0 = v_0 = 0$ and element-wise operations:
+#
+# $$\begin{aligned}
+# g_t &= \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} && \text{(L2 penalty; nothing when } \lambda = 0\text{)} \\
+# m_t &= \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+# \hat m_t &= \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t} \\
+# \theta_t &= \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.
+# \end{aligned}$$
+#
+# Two traps the course's slides fall into (eq. 12): $\epsilon$ belongs *outside* the root, and the
+# bias-corrected $\hat m_t, \hat v_t$ are used for the step only; the running averages $m_t, v_t$ stay
+# uncorrected.
+#
+# **AMSGrad** (`amsgrad=True`) keeps the running maximum of the *uncorrected* second moment,
+# $v^{\max}_t = \max(v^{\max}_{t-1}, v_t)$ with $v^{\max}_0 = 0$, and uses $\hat v_t = v^{\max}_t / (1-\beta_2^t)$
+# in the step, as PyTorch does.
+
+# %% [answer] id=adam_step
+def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    """One Adam step, as torch.optim.Adam computes it.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        grad: tensor, the gradient of the loss at theta_{t-1}.
+        state: dict, empty at the first step; keep t, m, v (and the AMSGrad maximum) in it.
+        lr, betas, eps, weight_decay, amsgrad: as in torch.optim.Adam (weight_decay is an L2 penalty).
+
+    Returns:
+        The new parameter theta_t.
+    """
+    ### BEGIN SOLUTION
+    beta1, beta2 = betas
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(param)
+        state["exp_avg_sq"] = torch.zeros_like(param)
+        state["max_exp_avg_sq"] = torch.zeros_like(param)
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    state["step"] += 1
+    t = state["step"]
+    state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * grad
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * grad * grad
+    second = state["exp_avg_sq"]
+    if amsgrad:
+        state["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], state["exp_avg_sq"])
+        second = state["max_exp_avg_sq"]
+    m_hat = state["exp_avg"] / (1 - beta1 ** t)
+    v_hat = second / (1 - beta2 ** t)
+    return param - lr * m_hat / (v_hat.sqrt() + eps)
+    ### END SOLUTION
+
+# %% [tests] id=test_adam_visible points=1
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8 against torch-style Adam.
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.optim import Adam
+
+hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper), theta0,
+                       fixed_gradients(3, seed=61), steps=5)
+print("adam_step: visible tests passed")
+
+# %% [tests] id=test_adam_first_step points=1
+# Hidden tests (1 point): the first step is lr * g / (|g| + eps) (bias correction), a zero gradient does not move.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_close
+
+g = torch.tensor([0.5, -2.0, 0.0, 1e-3], dtype=torch.float64)
+theta = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+for eps in (1e-8, 0.1):
+    new = adam_step(theta.clone(), g.clone(), {}, lr=0.01, betas=(0.9, 0.999), eps=eps)
+    assert_close(new, theta - 0.01 * g / (g.abs() + eps),
+                 what=f"adam_step(lr=0.01, betas=(0.9, 0.999), eps={eps}): parameter after the first step "
+                      "(expected theta - lr * g / (|g| + eps))")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_adam_trajectory points=2
+# Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), float32.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.optim import Adam
+
+for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.9, 0.99), eps=1e-3),
+              dict(lr=0.05, betas=(0.0, 0.999), eps=0.1)]:
+    assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=62, zero=[5]), steps=100)
+assert_same_trajectory(with_state_dict(adam_step, lr=0.1), optimizer(Adam, lr=0.1), torch.ones(2, 3),
+                       fixed_gradients((2, 3), seed=63, dtype=torch.float32, zero_steps=[1]), steps=8,
+                       rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_adam_amsgrad points=1
+# Hidden tests (1 point): AMSGrad, 100 steps, with gradients that shrink so that the maximum matters.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.optim import Adam
+
+for hyper in [dict(lr=0.05, amsgrad=True), dict(lr=0.02, betas=(0.8, 0.9), eps=1e-3, amsgrad=True)]:
+    assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
+                           torch.full((6,), 3.0, dtype=torch.float64), quadratic(6, seed=64, noise=0.01), steps=100)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_adam_weight_decay points=1
+# Hidden tests (1 point): the L2 penalty (weight_decay > 0), with and without AMSGrad.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.optim import Adam
+
+for hyper in [dict(lr=0.02, weight_decay=0.5), dict(lr=0.02, weight_decay=0.1, amsgrad=True, eps=1e-3)]:
+    assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=65), steps=60)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. AdamW (3 points)
+#
+# AdamW moves the weight decay out of the gradient: the moments see only $g_t = \nabla f(\theta_{t-1})$, and the
+# parameters are shrunk directly. In PyTorch's convention the shrink is $\eta\lambda\,\theta_{t-1}$ (the whole
+# learning rate multiplies $\lambda$, default $\lambda = 10^{-2}$):
+#
+# $$\theta_t = \theta_{t-1} - \eta\lambda\,\theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
+#
+# with $\hat m_t, \hat v_t$ (and AMSGrad) exactly as in Adam. You may call your `adam_step` inside `adamw_step`.
+
+# %% [answer] id=adamw_step
+def adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+    """One AdamW step, as torch.optim.AdamW computes it.
+
+    Args:
+        param: tensor, theta_{t-1}.
+        grad: tensor, the gradient of the loss at theta_{t-1}.
+        state: dict, empty at the first step.
+        lr, betas, eps, weight_decay, amsgrad: as in torch.optim.AdamW (weight_decay is decoupled).
+
+    Returns:
+        The new parameter theta_t.
+    """
+    ### BEGIN SOLUTION
+    shrunk = param * (1 - lr * weight_decay)
+    return adam_step(shrunk, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=0.0, amsgrad=amsgrad)
+    ### END SOLUTION
+
+# %% [tests] id=test_adamw_visible points=1
+# Visible tests (1 point): five steps with lr=0.1, weight_decay=0.1 (other arguments at their defaults) against torch-style AdamW.
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.optim import AdamW
+
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.1), optimizer(AdamW, lr=0.1, weight_decay=0.1),
+                       theta0, fixed_gradients(3, seed=66), steps=5)
+print("adamw_step: visible tests passed")
+
+# %% [tests] id=test_adamw_trajectory points=1
+# Hidden tests (1 point): 100 steps on a quadratic, default and strong decay, large eps.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.optim import AdamW
+
+for hyper in [dict(lr=0.01), dict(lr=0.05, weight_decay=0.5), dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=2.0)]:
+    assert_same_trajectory(with_state_dict(adamw_step, **hyper), optimizer(AdamW, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=67), steps=100)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_adamw_edges points=1
+# Hidden tests (1 point): weight_decay=0 is Adam; AMSGrad with decay; zero gradients shrink the parameters only.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.optim import Adam, AdamW
+
+assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.0), optimizer(Adam, lr=0.05),
+                       torch.ones(6, dtype=torch.float64), quadratic(6, seed=68), steps=40)
+assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.3, amsgrad=True),
+                       optimizer(AdamW, lr=0.05, weight_decay=0.3, amsgrad=True),
+                       torch.full((6,), 3.0, dtype=torch.float64), quadratic(6, seed=69, noise=0.01), steps=60)
+assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.5), optimizer(AdamW, lr=0.1, weight_decay=0.5),
+                       torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=70, zero_steps=[0, 1, 2]), steps=6)
+### END HIDDEN TESTS

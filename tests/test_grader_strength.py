@@ -1,0 +1,51 @@
+"""A grader is only as good as the wrong answers it rejects.
+
+For every assignment with a catalogue ``tests/grader_bugs/<assignment>.py``: each realistic student bug loses
+points, each correct but differently written answer keeps full marks. All students of an assignment are graded in
+one ``nbgrader autograde`` run (shared with test_nbgrader_pipeline.py through ``_grading.graded``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from _grading import ASSIGNMENTS, CATALOGUE, graded
+
+from reference_impl.grading import pipeline
+
+CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]
+
+
+def test_every_assignment_has_a_catalogue():
+    for assignment in ASSIGNMENTS:
+        assert assignment in CATALOGUE, f"tests/grader_bugs/{assignment}.py is missing"
+        variants = CATALOGUE[assignment].VARIANTS
+        bugs = [v for v in variants if not v.full_marks]
+        alternatives = [v for v in variants if v.full_marks]
+        assert len(bugs) >= 3, f"{assignment}: at least three realistic bugs, got {len(bugs)}"
+        assert alternatives, f"{assignment}: at least one correct alternative answer"
+        names = [v.name for v in variants]
+        assert len(names) == len(set(names)) and not {"solution", "release"} & set(names)
+
+
+@pytest.mark.parametrize("assignment,variant", CASES, ids=[f"{a}:{v.name}" for a, v in CASES])
+def test_variant_applies_to_the_solution(assignment, variant):
+    """Every edit still matches the solution (exactly once), so no catalogue entry silently stops testing."""
+    course = pipeline.ROOT
+    for nb in pipeline.notebook_names(course, assignment):
+        if variant.notebook in (None, nb):
+            edited = pipeline.student_notebook(course, assignment, nb, variant.edits)
+            original = pipeline.student_notebook(course, assignment, nb)
+            assert [c.source for c in edited.cells] != [c.source for c in original.cells]
+            break
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment,variant", CASES, ids=[f"{a}:{v.name}" for a, v in CASES])
+def test_variant_score(assignment, variant):
+    result = graded(assignment)
+    score = result.scores[variant.name]
+    if variant.full_marks:
+        lost = {k: v for k, v in score.cells.items() if v[0] != v[1]}
+        assert score.score == score.max_score, f"{variant.name} ({variant.why}) is correct but loses {lost}"
+    else:
+        assert score.score < score.max_score, f"{variant.name} ({variant.why}) keeps full marks: the grader misses it"
