@@ -3,6 +3,8 @@
 Driven by the case table in ``tests/optim_cases``: for each case and dtype, two copies of the same network are
 trained on the same mini-batches, one by our optimizer and one by the oracle, and the parameters are compared
 after every step (relative tolerance 1e-5 in float32 and 1e-10 in float64 unless a case documents otherwise).
+A case's ``hook(optimizer, step)`` runs before every step and once more after the last one (``step == steps``),
+followed by one more comparison.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ def test_trajectory_matches_oracle(case, dtype):
             opt.zero_grad()
             torch.nn.functional.mse_loss(model(x), y).backward()
             opt.step()
-        for (name, p), q in zip(ours_model.named_parameters(), oracle_model.parameters()):
-            torch.testing.assert_close(
-                p, q, rtol=rtol, atol=atol,
-                msg=lambda m, name=name, step=step: f"{case.id}: parameter {name} differs after step {step + 1}: {m}")
+        _assert_same(case, ours_model, oracle_model, rtol, atol, f"after step {step + 1}")
+    if case.hook is not None:
+        # one last call after the final step: a case can switch to its evaluation state here (schedule-free: the
+        # parameters then hold the average x instead of the gradient point y), which is compared too
+        for opt in (ours, oracle):
+            case.hook(opt, case.steps)
+        _assert_same(case, ours_model, oracle_model, rtol, atol, f"after the final hook call (step {case.steps})")
+
+
+def _assert_same(case, ours_model, oracle_model, rtol, atol, when):
+    for (name, p), q in zip(ours_model.named_parameters(), oracle_model.parameters()):
+        torch.testing.assert_close(
+            p, q, rtol=rtol, atol=atol, msg=lambda m, name=name: f"{case.id}: parameter {name} differs {when}: {m}")

@@ -57,3 +57,31 @@ def check_nonnegative_int(name: str, value: Any) -> None:
     """Raise ``ValueError`` unless ``value`` is an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= 0)")
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is ``True`` or ``False`` (a flag given as 0/1 or "yes" is a mistake)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"Invalid {name}: {value!r} (expected True or False)")
+
+
+def check_open_unit_interval(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``0 < value < 1``."""
+    if not _is_real(value) or not math.isfinite(value) or not 0 < value < 1:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a number in (0, 1))")
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices`` (compared with ``==``, type included)."""
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
+        raise ValueError(f"Invalid {name}: {value!r} (expected one of {', '.join(map(repr, choices))})")
+
+
+def check_finite_reals(name: str, values: Any, count: int) -> None:
+    """Raise ``ValueError`` unless ``values`` is a sequence of exactly ``count`` finite real numbers."""
+    try:
+        items = tuple(values)
+    except TypeError:
+        items = None
+    if items is None or len(items) != count or not all(_is_real(v) and math.isfinite(v) for v in items):
+        raise ValueError(f"Invalid {name}: {values!r} (expected a tuple of {count} finite numbers)")

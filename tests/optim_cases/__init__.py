@@ -37,7 +37,8 @@ class OptimCase:
     dtypes: tuple = (torch.float32, torch.float64)
     rtol: dict = field(default_factory=lambda: {torch.float32: 1e-5, torch.float64: 1e-10})
     atol: dict = field(default_factory=lambda: {torch.float32: 1e-6, torch.float64: 1e-12})
-    # called as hook(optimizer, step) before each step (schedule-free uses it to switch train/eval)
+    # called as hook(optimizer, step) before each step, and once more with step == steps after the last step
+    # (then the parameters are compared again); schedule-free uses it to switch train/eval
     hook: Optional[Callable[[torch.optim.Optimizer, int], None]] = None
     note: str = ""
 
