@@ -6,8 +6,6 @@ BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
-# The book and tests never need the network; keep matplotlib's cache inside the build tree.
-export MPLBACKEND := Agg
 
 .PHONY: setup book test clean lab publish check
 

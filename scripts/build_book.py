@@ -50,7 +50,8 @@ def make_copy(dest: Path, only: list[str] | None) -> None:
 def build(dest: Path) -> int:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.setdefault("MPLBACKEND", "Agg")
+    # chapters draw with the notebook's inline backend; a backend forced from outside (Agg) would drop figures
+    env.pop("MPLBACKEND", None)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(dest), "-W", "-n", "--keep-going"]
     return subprocess.run(cmd, env=env).returncode
 
