@@ -2,7 +2,8 @@
 
 The hook puts both optimizers in train mode before the first step (``schedulefree`` starts in eval mode and refuses
 to step), makes an ``eval()`` / ``train()`` round trip every 25 steps (twice each at step 50: both calls must be
-idempotent), and switches to eval mode after the last step, so the final comparison is between the averages
+idempotent), halves every group's lr at step 60 (the averaging weights must keep using the running maximum of the
+lr, not the current one), and switches to eval mode after the last step, so the final comparison is between the averages
 :math:`x` (all other comparisons are between the gradient points :math:`y`).
 
 Tolerance: the defaults (rtol 1e-5 / atol 1e-6 in float32, 1e-10 / 1e-12 in float64). We store :math:`x` and
@@ -26,6 +27,9 @@ STEPS = 100
 def _switch_modes(opt, step):
     if step == 0:
         opt.train()
+    elif step == 60:
+        for group in opt.param_groups:
+            group["lr"] *= 0.5  # a user's lr drop: the averaging weights keep using the running maximum lr
     elif step == STEPS:
         opt.eval()  # after the last step: compare the averages x
     elif step == 50:
