@@ -8,13 +8,15 @@ from .sgd import SGD, sgd_update
 from .soap import (
     SOAP,
     soap_init_eigenbases,
+    soap_init_factors,
+    soap_merged_shape,
     soap_project,
     soap_project_back,
     soap_refresh_eigenbases,
     soap_update,
     soap_update_preconditioner,
 )
-from .muon import Muon, muon_update, zeropower_via_newtonschulz
+from .muon import Muon, muon_adjusted_lr, muon_update, zeropower_via_newtonschulz
 from .schedule_free import (
     AdamWScheduleFree,
     SGDScheduleFree,
@@ -28,4 +30,5 @@ __all__ = ["SGD", "sgd_update"]
 __all__ += ["SOAP", "soap_update", "soap_project", "soap_project_back", "soap_update_preconditioner"]
 __all__ += ["soap_init_eigenbases", "soap_refresh_eigenbases", "Muon", "muon_update", "zeropower_via_newtonschulz"]
 __all__ += ["SGDScheduleFree", "AdamWScheduleFree", "schedule_free_sgd_update", "schedule_free_adamw_update"]
-__all__ += ["schedule_free_weight", "schedule_free_interpolate"]
+__all__ += ["schedule_free_weight", "schedule_free_interpolate", "soap_init_factors", "soap_merged_shape"]
+__all__ += ["muon_adjusted_lr"]
