@@ -5,6 +5,10 @@ defaults of the oracle they are tested against; see ``DESIGN.md``.
 """
 
 from .sgd import SGD, sgd_update
+from .adaptive import Adadelta, Adagrad, RMSprop, adadelta_update, adagrad_update, rmsprop_update
+from .adam import Adam, AdamW, adam_update
+from .lion import Lion, lion_update
+from .lamb import Lamb, lamb_update
 from .soap import (
     SOAP,
     soap_init_eigenbases,
@@ -27,6 +31,8 @@ from .schedule_free import (
 )
 
 __all__ = ["SGD", "sgd_update"]
+__all__ += ["Adagrad", "RMSprop", "Adadelta", "adagrad_update", "rmsprop_update", "adadelta_update"]
+__all__ += ["Adam", "AdamW", "adam_update", "Lion", "lion_update", "Lamb", "lamb_update"]
 __all__ += ["SOAP", "soap_update", "soap_project", "soap_project_back", "soap_update_preconditioner"]
 __all__ += ["soap_init_eigenbases", "soap_refresh_eigenbases", "Muon", "muon_update", "zeropower_via_newtonschulz"]
 __all__ += ["SGDScheduleFree", "AdamWScheduleFree", "schedule_free_sgd_update", "schedule_free_adamw_update"]
