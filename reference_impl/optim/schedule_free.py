@@ -257,8 +257,7 @@ class SGDScheduleFree(_ScheduleFreeBase):
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: base learning rate :math:`\gamma` (default ``1.0``; schedule-free SGD takes larger steps than SGD
-            with momentum, whose effective step is :math:`\gamma/(1-\beta)`).
+        lr: base learning rate :math:`\gamma` of the :math:`z` steps (default ``1.0``, the package's default).
         momentum: interpolation :math:`\beta \in (0, 1)` between :math:`x` and :math:`z` (default ``0.9``).
         weight_decay: L2 penalty :math:`\lambda` added to the gradient at :math:`y` (default ``0``).
         warmup_steps: linear warm-up length :math:`T_{\text{warmup}}` in steps (default ``0``).
