@@ -22,7 +22,7 @@ from reference_impl.optim import (
     zeropower_via_newtonschulz,
 )
 
-# ------------------------------------------------------------------------------------------------ Muon / Newton–Schulz
+# ----------------------------------------------------------------------------------------------- Muon / Newton–Schulz
 
 
 def _random(shape, seed=0):

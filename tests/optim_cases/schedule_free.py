@@ -43,7 +43,8 @@ def _oracle(cls):
 
 
 CASES = []
-for warmup_steps, weight_decay, (r, weight_lr_power) in itertools.product((0, 20), (0.0, 1e-2), ((0.0, 2.0), (1.0, 0.0))):
+WEIGHTINGS = ((0.0, 2.0), (1.0, 0.0))  # (r, weight_lr_power): the default, and polynomial weights without lr
+for warmup_steps, weight_decay, (r, weight_lr_power) in itertools.product((0, 20), (0.0, 1e-2), WEIGHTINGS):
     CASES.append(
         OptimCase(
             id=f"sgd-sf-warm{warmup_steps}-wd{weight_decay}-r{r}-p{weight_lr_power}",
