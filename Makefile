@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup book test clean lab publish check
+.PHONY: setup book test clean lab publish check bench
 
 # Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -34,6 +34,10 @@ book: setup
 # The whole test suite (the book is built first: some tests check the built pages).
 test: book
 	$(BIN)/python -m pytest
+
+# Step time and state memory of every optimizer against its oracle (~10M parameters, CPU); BENCH_ARGS=--quick.
+bench: setup
+	$(BIN)/python benchmarks/bench_optim.py $(BENCH_ARGS)
 
 # Students: run one exercise notebook's tests and exit non-zero if any fails (`nbgrader validate` always exits 0).
 #   make check NB=exercises/02-gradient-descent/gradient_descent.ipynb

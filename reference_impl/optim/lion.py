@@ -51,8 +51,8 @@ def lion_update(
 
     Non-finite gradients are not filtered. Note that ``torch.sign`` maps NaN to 0: written naively (as in
     ``lion-pytorch``), a NaN gradient gives a zero step, poisons the momentum and then freezes the affected
-    coordinates *silently*. Here a NaN in :math:`c_t` reaches :math:`\theta`, as with every optimizer of the
-    course; for finite gradients the two agree exactly.
+    coordinates *silently*. Here a NaN (or infinite) :math:`c_t` reaches :math:`\theta`, as with every optimizer
+    of the course; for finite gradients the two agree exactly.
 
     Args:
         param: :math:`\theta`, updated in place.
@@ -63,8 +63,9 @@ def lion_update(
     if weight_decay != 0:
         param.mul_(1 - lr * weight_decay)  # (eq-decoupled-decay), the lambda term of (eq-lion-update)
     interp = exp_avg.mul(beta1).add_(grad, alpha=1 - beta1)  # (eq-lion-interp)  c_t
-    # torch.sign(NaN) is 0, which would hide a NaN gradient: keep NaN where c_t is NaN
-    direction = torch.where(interp.isnan(), interp, interp.sign())
+    # torch.sign maps NaN to 0, which would hide a NaN gradient. Adding 0 * c_t changes nothing where c_t is
+    # finite and gives NaN where it is NaN or infinite (one cheap pass, no mask).
+    direction = interp.sign().add_(interp, alpha=0)
     param.add_(direction, alpha=-lr)  # (eq-lion-update)
     exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)  # (eq-lion-momentum)
 
