@@ -1,0 +1,115 @@
+"""Batch-size / learning-rate scaling rules checked with DistributedDataParallel (chapter ``ch-bakeoff``).
+
+Baseline: one process, batch ``B`` = 16, ``N`` = 200 steps at lr ``eta0``. Scaled: ``torchrun --nproc_per_node=2``
+(gloo), global batch 2B (B per process), N/2 steps -- the same number of samples -- at lr ``k * eta0`` for
+k in {1, sqrt 2, 2}. The linear rule (Goyal et al. 2017) predicts k = 2 keeps SGD's loss-versus-samples curve;
+the square-root rule (Malladi et al. 2022) predicts k = sqrt 2 for Adam-type methods. The rule "holds here" when
+its k gives the final validation loss closest to the baseline's. Constant learning rates (no schedule) so that
+only the batch size and the lr change. Two seeds. Results: ``results/ddp_scaling.json``.
+
+    nice -n 10 python scripts/ddp_scaling.py      # ~6 min on 2 busy cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from reference_impl.distributed import run_training
+from reference_impl.lm import Corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "results" / "ddp_scaling.json"
+BASE_LR = {"sgd": 0.05, "adamw-constant": 1e-3}
+FACTORS = {"none (1)": 1.0, "square root (sqrt 2)": math.sqrt(2.0), "linear (2)": 2.0}
+PREDICTED = {"sgd": "linear (2)", "adamw-constant": "square root (sqrt 2)"}
+BATCH, STEPS, EVAL_EVERY, SEEDS = 16, 200, 20, [0, 1]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(seed: int, jobs: list[tuple[str, float]], steps: int, batch: int, eval_every: int) -> list[dict]:
+    """Run ``jobs`` (name, lr) one after another in one ``torchrun --nproc_per_node=2`` launch."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "runs.json"
+        cmd = [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={_free_port()}", "-m", "reference_impl.distributed"]
+        for name, lr in jobs:
+            cmd += ["--train", f"{name}:{lr!r}"]
+        cmd += ["--steps", str(steps), "--batch-size", str(batch), "--eval-every", str(eval_every),
+                "--seed", str(seed), "--out", str(out)]
+        env = dict(os.environ, MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1")
+        if Path("/sys/class/net/lo").exists():
+            env["GLOO_SOCKET_IFNAME"] = "lo"
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        return json.loads(out.read_text())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--steps", type=int, default=STEPS, help="baseline steps (the DDP runs take half)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    corpus = Corpus.load()
+    records = []
+    for seed in args.seeds:
+        for name, lr in BASE_LR.items():
+            _, rec = run_training(name, lr, args.steps, BATCH, seed=seed, eval_every=EVAL_EVERY, corpus=corpus)
+            records.append(dict(rec, role="baseline", factor=1.0))
+            print(f"baseline {name} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
+        jobs = [(name, lr * k) for name, lr in BASE_LR.items() for k in FACTORS.values()]
+        for rec, (name, lr) in zip(launch(seed, jobs, args.steps // 2, 2 * BATCH, EVAL_EVERY // 2), jobs):
+            assert rec["name"] == name and rec["world_size"] == 2
+            records.append(dict(rec, role="ddp", factor=lr / BASE_LR[name]))
+            print(f"ddp {name} lr {lr:.3g} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
+    for rec in records:
+        rec["samples"] = [s * rec["global_batch"] for s in rec["eval_steps"]]
+        rec["val_loss"] = [v if math.isfinite(v) else None for v in rec["val_loss"]]
+        rec["final_val_loss"] = rec["final_val_loss"] if math.isfinite(rec["final_val_loss"]) else None
+    summary = {}
+    for name in BASE_LR:
+        base = [r["final_val_loss"] for r in records if r["name"] == name and r["role"] == "baseline"]
+        entry = dict(base_lr=BASE_LR[name], baseline_mean=statistics.fmean(base), rules={}, predicted=PREDICTED[name])
+        for rule, k in FACTORS.items():
+            finals = [r["final_val_loss"] for r in records
+                      if r["name"] == name and r["role"] == "ddp" and math.isclose(r["factor"], k)]
+            ok = [v for v in finals if v is not None]
+            mean = statistics.fmean(ok) if len(ok) == len(finals) else None
+            entry["rules"][rule] = dict(factor=k, finals=finals, mean=mean,
+                                        gap=None if mean is None else mean - entry["baseline_mean"])
+        finite = {r: v for r, v in entry["rules"].items() if v["gap"] is not None}
+        entry["closest"] = min(finite, key=lambda r: abs(finite[r]["gap"]))
+        entry["lowest"] = min(finite, key=lambda r: finite[r]["mean"])
+        summary[name] = entry
+    results = dict(
+        meta=dict(python=platform.python_version(), torch=torch.__version__, corpus_sha256=corpus.sha256,
+                  batch_per_process=BATCH, baseline_steps=args.steps, ddp_steps=args.steps // 2, world_size=2,
+                  backend="gloo", seeds=args.seeds, base_lr=BASE_LR, factors=FACTORS,
+                  finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")),
+        runs=records, summary=summary,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
