@@ -230,6 +230,8 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
     install(job["write_roots"], job["deny_read_roots"], job["allow_read_roots"], introspection=False)
     _freeze(frozen)
     classes = _class_snapshot(watched)
+    modules = sys.modules
+    modules_before = dict(modules)
     builtin_ids = _builtins_snapshot()
     builtin_names = set(builtin_ids)
     exc_types = (BaseException,)
@@ -238,14 +240,23 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
     ns = {"__name__": "__main__", "__builtins__": builtins}
     error = ""
     passed = False
+    tampered_modules = []
+    wanted = set(target.get("run", range(len(cells))))
     try:
-        for cell in cells:
+        for position, cell in enumerate(cells):
+            if position not in wanted and not (cell["kind"] == "test" and cell["id"] == target["id"]):
+                continue
             if cell["kind"] == "test" and cell["id"] == target["id"]:
                 # the test runs with the locked setup re-done and no student name hiding a builtin
                 for key in [k for k in ns if k in builtin_names or k.startswith("__")]:
                     del ns[key]
                 ns["__builtins__"] = builtins
                 ns["__name__"] = "__main__"
+                swapped = [k for k, v in modules_before.items() if modules.get(k) is not v]
+                for k in swapped:  # a module the student replaced in sys.modules is put back
+                    modules[k] = modules_before[k]
+                if swapped:
+                    tampered_modules.extend(swapped[:3])
                 for setup in cells:
                     if setup["kind"] == "setup":
                         exec(compile(setup["source"], "<setup>", "exec"), ns)  # noqa: S102
@@ -262,7 +273,7 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
     except exc_types as err:  # noqa: BLE001
         passed = False
         error = f"runner: {type(err).__name__}"[:400]
-    tampered = []
+    tampered = [f"sys.modules[{k!r}] was replaced" for k in tampered_modules]
     try:
         if _builtins_snapshot() != builtin_ids:
             tampered.append("builtins were modified")
@@ -285,18 +296,16 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
         exit_(0)
 
 
-def recheck_main() -> None:
-    """The re-check zygote: job on stdin (JSON), results on stdout (JSON). Runs no student code itself."""
+def run_recheck(job: dict) -> list:
+    """Warm up (trusted solution code), then one forked child per graded test cell; return the results.
+
+    The calling process runs no student code itself; it must not have started threads (fork).
+    """
     import secrets
     import select
     import signal
     import time
 
-    job = json.loads(sys.stdin.read())
-    out = os.fdopen(os.dup(1), "w")
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)  # only the results go to the real stdout
-    os.close(null)
     for name in job.get("preload", []):
         try:
             __import__(name)
@@ -310,7 +319,7 @@ def recheck_main() -> None:
                 exec(compile(source, "<warm-up>", "exec"), ns)  # noqa: S102
             except Exception:  # noqa: BLE001
                 pass
-        del ns, warmup, source
+        del ns, warmup
     results = []
     deadline_notebook = time.monotonic() + job["notebook_timeout"]
     for index, test in enumerate(job["tests"]):
@@ -325,6 +334,8 @@ def recheck_main() -> None:
         if pid == 0:  # child
             os.close(rfd)
             try:
+                if job.get("cwd"):
+                    os.chdir(job["cwd"])
                 _run_child(job, index, secret, wfd)
             finally:
                 os._exit(1)
@@ -378,7 +389,17 @@ def recheck_main() -> None:
                               f"process exited with status {os.WEXITSTATUS(status)} before the test completed")
             entry["limit"] = "died"
         results.append(entry)
-    out.write(json.dumps(results))
+    return results
+
+
+def recheck_main() -> None:
+    """Standalone re-check: job on stdin (JSON), results on stdout (JSON)."""
+    job = json.loads(sys.stdin.read())
+    out = os.fdopen(os.dup(1), "w")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # only the results go to the real stdout
+    os.close(null)
+    out.write(json.dumps(run_recheck(job)))
     out.flush()
 
 

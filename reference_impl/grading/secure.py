@@ -794,14 +794,53 @@ def _guard_config(job: dict, write_roots: list, extra_allow: list) -> dict:
     }
 
 
+def _run_nbgrader_app(app_class, argv: list) -> int:
+    """Run an nbgrader application in this process (saves starting Python and importing nbgrader again)."""
+    app = app_class()
+    try:
+        app.initialize(argv)
+        app.start()
+    except SystemExit as err:
+        return int(err.code or 0) if isinstance(err.code, int) else 1
+    return 0
+
+
 def _run_worker(jobfile: Path) -> None:
-    """One student's job, run as a child in its own session with resource limits (see :func:`_start_job`)."""
+    """One student's job, run in its own session with resource limits (see :func:`_start_job`).
+
+    In order: the independent re-check (forked children, before any thread exists), nbgrader autograde with the
+    guarded kernel (in this process), killing whatever the kernel left, the decisions, the final scores into the
+    scratch gradebook, nbgrader generate_feedback. Writes ``result.json``.
+    """
+    from . import guard
+
     _become_subreaper()
     job = json.loads(jobfile.read_text())
     work = Path(job["work"])
     course = work / "course"
     student, assignment = job["student"], job["assignment"]
-    result = {"kernel_events": [], "recheck": {}, "autograde_rc": None, "autograde_log": ""}
+    result = {"kernel_events": [], "recheck": {}, "autograde_rc": None}
+    t0 = time.perf_counter()
+    for nb in job["notebooks"]:
+        rdir = work / "recheck" / nb["stem"]
+        rdir.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "cells": nb["cells"], "tests": nb["tests"], "preload": job["preload"], "cwd": str(rdir),
+            "watched_modules": ["torch", "numpy", "math", "builtins", "reference_impl"],
+            "frozen_modules": ["builtins", "math", "reference_impl"], "warmup": nb["warmup"],
+            "write_roots": [str(rdir)], "deny_read_roots": job["deny_read_roots"],
+            "allow_read_roots": [sys.prefix, sys.base_prefix, str(PACKAGE_DIR)],
+            "cell_timeout": job["cell_seconds"], "notebook_timeout": job["notebook_seconds"],
+        }
+        try:
+            result["recheck"][nb["name"]] = guard.run_recheck(payload)
+        except Exception as err:  # noqa: BLE001 - reported as "re-check did not complete"
+            result["recheck"][nb["name"]] = None
+            result["recheck_error"] = f"{type(err).__name__}: {err}"[:500]
+        nb.pop("warmup", None)
+    _reap_all()
+    result["recheck_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     home = work / "home"
     for sub in ("tmp", "ipython", "mpl", "jupyter_data", "jupyter_config", "runtime"):
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -814,21 +853,19 @@ def _run_worker(jobfile: Path) -> None:
     guard_cfg = work / "guard.json"
     guard_cfg.write_text(json.dumps(_guard_config(job, [str(autograded), str(home)], [str(home)])))
     events = work / "events.jsonl"
-    env = _env({"HOME": str(home), "TMPDIR": str(home / "tmp"), "IPYTHONDIR": str(home / "ipython"),
-                "MPLCONFIGDIR": str(home / "mpl"), "JUPYTER_PATH": str(work / "kernels"),
-                "JUPYTER_DATA_DIR": str(home / "jupyter_data"), "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-                "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "GRADING_GUARD_CONFIG": str(guard_cfg),
-                "GRADING_EVENTS": str(events), "GRADING_JOB": job["token"]})
-    n_nb = max(1, len(job["notebooks"]))
-    t0 = time.perf_counter()
+    os.environ.update({"HOME": str(home), "TMPDIR": str(home / "tmp"), "IPYTHONDIR": str(home / "ipython"),
+                       "MPLCONFIGDIR": str(home / "mpl"), "JUPYTER_PATH": str(work / "kernels"),
+                       "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
+                       "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
+                       "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "GRADING_GUARD_CONFIG": str(guard_cfg),
+                       "GRADING_EVENTS": str(events)})
+    os.chdir(course)
+    from nbgrader.apps.autogradeapp import AutogradeApp
+    from nbgrader.apps.generatefeedbackapp import GenerateFeedbackApp
+
     if job["notebooks"]:
-        try:
-            proc = _nbgrader(course, "autograde", assignment, "--student", student, "--force", env=env,
-                             timeout=job["notebook_seconds"] * n_nb + 120)
-            result["autograde_rc"] = proc.returncode
-            result["autograde_log"] = (proc.stdout + proc.stderr)[-3000:]
-        except subprocess.TimeoutExpired:
-            result["autograde_rc"] = "timeout"
+        result["autograde_rc"] = _run_nbgrader_app(AutogradeApp, [assignment, "--student", student, "--force",
+                                                                  "--log-level=ERROR"])
         _reap_all()
         if events.exists():
             for line in events.read_text(errors="replace").splitlines()[:100]:
@@ -837,36 +874,26 @@ def _run_worker(jobfile: Path) -> None:
                 except ValueError:
                     pass
     result["autograde_seconds"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    # the independent re-check, one zygote per notebook
-    for nb in job["notebooks"]:
-        rdir = work / "recheck" / nb["stem"]
-        rdir.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "cells": nb["cells"], "tests": nb["tests"], "preload": job["preload"],
-            "watched_modules": ["torch", "numpy", "math", "builtins", "reference_impl"],
-            "frozen_modules": ["builtins", "math", "reference_impl"], "warmup": nb["warmup"],
-            "write_roots": [str(rdir)], "deny_read_roots": job["deny_read_roots"],
-            "allow_read_roots": [sys.prefix, sys.base_prefix, str(PACKAGE_DIR)],
-            "cell_timeout": job["cell_seconds"], "notebook_timeout": job["notebook_seconds"],
-        }
-        renv = _env({"HOME": str(rdir), "TMPDIR": str(rdir), "MPLCONFIGDIR": str(rdir),
-                     "GRADING_JOB": job["token"]})
-        try:
-            proc = subprocess.run([sys.executable, "-I", "-m", "reference_impl.grading.guard", "recheck"],
-                                  input=json.dumps(payload), capture_output=True, text=True, cwd=rdir, env=renv,
-                                  timeout=job["notebook_seconds"] + 120)
-            try:
-                result["recheck"][nb["name"]] = json.loads(proc.stdout or "null")
-            except ValueError:
-                result["recheck"][nb["name"]] = None
-            if result["recheck"][nb["name"]] is None:
-                result["recheck_error"] = (proc.stderr or "")[-2000:]
-        except subprocess.TimeoutExpired:
-            result["recheck"][nb["name"]] = None
-            result["recheck_error"] = "re-check time limit"
-        _reap_all()
-    result["recheck_seconds"] = time.perf_counter() - t0
+    kernel = _kernel_scores(course, assignment, student) if job["notebooks"] else {}
+    results = []
+    for spec in job["specs"]:
+        results.append(decide(spec["name"], spec["tests"], spec["notes"], spec["valid"],
+                              kernel.get(spec["name"][:-len(".ipynb")], {}),
+                              result["recheck"].get(spec["name"]), result["kernel_events"]))
+    result["results"] = [asdict(r) for r in results]
+    result["feedback"] = {}
+    if job["notebooks"]:
+        from nbgrader.api import Gradebook
+
+        with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
+            replace_submission(gb, assignment, student, results)
+        rc = _run_nbgrader_app(GenerateFeedbackApp, [assignment, "--student", student, "--force",
+                                                     "--log-level=ERROR"])
+        folder = course / "feedback" / student / assignment
+        for res in results:
+            page = folder / (res.name[:-len(".ipynb")] + ".html")
+            if rc == 0 and page.is_file() and page.stat().st_size < 50 * 2**20:
+                result["feedback"][res.name] = str(page)
     (work / "result.json").write_text(json.dumps(result))
 
 
@@ -928,20 +955,25 @@ def _kernel_scores(course: Path, assignment: str, student: str) -> dict:
     return scores
 
 
-def decide(spec: NotebookSpec, norm: Normalised, kernel: dict, recheck, events: list,
+def decide(name: str, tests: dict, notes: list, valid: bool, kernel: dict, recheck, events: list,
            worker_failed: str = "") -> NotebookResult:
-    """Combine the in-kernel scores, the re-check, the limits and the policy notes into a notebook's score."""
-    res = NotebookResult(spec.name, spec.max_score)
-    res.reasons = [reason for _, reason in norm.notes]
-    kinds = {kind for kind, _ in norm.notes}
-    if norm.notebook is None:
+    """Combine the in-kernel scores, the re-check, the limits and the policy notes into a notebook's score.
+
+    ``tests``: grade_id -> points (from the source notebook); ``notes``: ``[(kind, reason)]`` from
+    :func:`normalise`; ``valid``: whether a notebook could be built from the submission at all.
+    """
+    stem = name[:-len(".ipynb")]
+    res = NotebookResult(name, float(sum(tests.values())))
+    res.reasons = [reason for _, reason in notes]
+    kinds = {kind for kind, _ in notes}
+    if not valid:
         res.failed = True
         res.cells = {gid: {"kernel": None, "independent": None, "final": 0.0, "max": pts, "error": ""}
-                     for gid, pts in spec.tests.items()}
+                     for gid, pts in tests.items()}
         return res
     rc = {r["id"]: r for r in (recheck or []) if isinstance(r, dict)}
     total_k = total_i = 0.0
-    for gid, pts in spec.tests.items():
+    for gid, pts in tests.items():
         k = kernel.get(gid)
         r = rc.get(gid, {})
         ind = pts if r.get("passed") else 0.0
@@ -951,39 +983,39 @@ def decide(spec: NotebookSpec, norm: Normalised, kernel: dict, recheck, events: 
         total_k += k_val
         total_i += ind
         for t in r.get("tampered", []) or []:
-            res.reasons.append(f"{spec.name}, test {gid}: tampering detected in the re-check ({t})")
+            res.reasons.append(f"{name}, test {gid}: tampering detected in the re-check ({t})")
             res.flagged = True
     res.kernel_score = total_k if kernel else None
     res.independent_score = total_i if recheck is not None else None
     zero = False
     if worker_failed:
-        res.reasons.append(f"{spec.name}: {worker_failed}")
+        res.reasons.append(f"{name}: {worker_failed}")
         res.failed = zero = True
-    nb_events = [e for e in events if spec.stem in str(e.get("notebook", "")) or not e.get("notebook")]
+    nb_events = [e for e in events if stem in str(e.get("notebook", "")) or not e.get("notebook")]
     for kind, text in (("time", "a cell ran past the time limit"), ("notebook-time", "the notebook ran past "
                        "its time limit"), ("died", "the kernel died"), ("memory", "a cell ran out of memory "
                        "(memory limit)"), ("output", "the output exceeded the limit in characters")):
         if any(e.get("kind") == kind for e in nb_events):
-            res.reasons.append(f"{spec.name}: {text}; the notebook scores 0")
+            res.reasons.append(f"{name}: {text}; the notebook scores 0")
             res.failed = zero = True
     limits_hit = {r.get("limit") for r in rc.values() if r.get("limit")}
     if limits_hit & {"time", "notebook-time", "died"} and not zero:
         what = ", ".join(sorted(limits_hit))
-        res.reasons.append(f"{spec.name}: the independent re-check hit a limit ({what}); the notebook scores 0")
+        res.reasons.append(f"{name}: the independent re-check hit a limit ({what}); the notebook scores 0")
         res.failed = zero = True
     if recheck is None and not zero:
-        res.reasons.append(f"{spec.name}: the independent re-check did not complete; the notebook scores 0")
+        res.reasons.append(f"{name}: the independent re-check did not complete; the notebook scores 0")
         res.failed = zero = True
     if not kernel and not zero:
-        res.reasons.append(f"{spec.name}: nbgrader recorded no grades (the kernel failed); the notebook scores 0")
+        res.reasons.append(f"{name}: nbgrader recorded no grades (the kernel failed); the notebook scores 0")
         res.failed = zero = True
     if kinds & {"policy", "unsafe"}:
         res.flagged = zero = True
-        res.reasons.append(f"{spec.name}: breaks the answer rules; the notebook scores 0")
+        res.reasons.append(f"{name}: breaks the answer rules; the notebook scores 0")
     if res.kernel_score is not None and res.independent_score is not None and \
             res.kernel_score > res.independent_score + 1e-9:
         res.flagged = True
-        res.reasons.append(f"{spec.name}: the in-kernel score {res.kernel_score:g} exceeds the independent "
+        res.reasons.append(f"{name}: the in-kernel score {res.kernel_score:g} exceeds the independent "
                            f"score {res.independent_score:g}; graded with the smaller score per test")
     if zero:
         for cell in res.cells.values():
@@ -1110,25 +1142,6 @@ def _write_feedback(path: Path, student: str, res: NotebookResult, html_body: Op
     os.replace(tmp, path)
 
 
-def _feedback_for(course: Path, assignment: str, student: str, results: list, limits: Limits) -> dict:
-    """nbgrader generate_feedback in the scratch course (after writing the final scores there); name -> html."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
-        try:
-            replace_submission(gb, assignment, student, results)
-        except Exception:  # noqa: BLE001
-            return {}
-    proc = _nbgrader(course, "generate_feedback", assignment, "--student", student, "--force", timeout=300)
-    out = {}
-    folder = course / "feedback" / student / assignment
-    for res in results:
-        page = folder / (res.name[:-len(".ipynb")] + ".html")
-        if proc.returncode == 0 and page.is_file() and page.stat().st_size < 50 * 2**20:
-            out[res.name] = page.read_text(encoding="utf-8", errors="replace")
-    return out
-
-
 # ----------------------------------------------------------------------------------------------- the run
 @dataclass
 class StudentRecord:
@@ -1189,24 +1202,71 @@ def grade_student(template: Template, assignment: str, student: str, col: Collec
         tests = []
         for i, cell in enumerate(cells):
             if cell["kind"] == "test":
-                tests.append({"id": cell["id"], "cells_before": sum(1 for c in cells[:i + 1]
-                                                                    if c["kind"] != "setup")})
+                run = _cells_needed(spec.cells, i)
+                tests.append({"id": cell["id"], "run": run, "cells_before": len(run) + 1})
         warmup = [c["source"] for c in spec.cells]  # setup, solution answers, tests: trusted code
         nb_jobs.append({"name": spec.name, "stem": spec.stem, "cells": cells, "tests": tests, "warmup": warmup})
     token = secrets.token_hex(12)
+    specs = [{"name": spec.name, "tests": spec.tests, "notes": norms[spec.name].notes,
+              "valid": norms[spec.name].notebook is not None} for spec in template.notebooks]
     job = {"work": str(work), "student": student, "assignment": assignment, "notebooks": nb_jobs,
-           "token": token, "deny_read_roots": [*deny_read_roots, str(work / "course")], "preload": preload,
-           "cell_seconds": limits.cell_seconds, "notebook_seconds": limits.notebook_seconds}
+           "specs": specs, "token": token, "deny_read_roots": [*deny_read_roots, str(work / "course")],
+           "preload": preload, "cell_seconds": limits.cell_seconds, "notebook_seconds": limits.notebook_seconds}
     out = _start_job(job, limits) if nb_jobs else {}
-    kernel = _kernel_scores(course, assignment, student) if nb_jobs else {}
-    results = []
-    for spec in template.notebooks:
-        norm = norms[spec.name]
-        res = decide(spec, norm, kernel.get(spec.stem, {}), (out.get("recheck") or {}).get(spec.name),
-                     out.get("kernel_events", []), out.get("worker_failed", ""))
-        results.append(res)
-    feedback = _feedback_for(course, assignment, student, results, limits) if nb_jobs else {}
+    if out.get("results"):
+        results = [NotebookResult(**r) for r in out["results"]]
+    else:
+        failed = out.get("worker_failed", "") if nb_jobs else ""
+        results = [decide(s["name"], s["tests"], s["notes"], s["valid"], {}, None, [], failed) for s in specs]
+    feedback = {}
+    for name, page in (out.get("feedback") or {}).items():
+        try:
+            feedback[name] = Path(page).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
     return results, feedback, work
+
+
+def _names(source: str) -> tuple:
+    """(names the code binds at top level or anywhere, names it loads) -- for test-cell dependencies."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    bound, loaded = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, loaded
+
+
+def _cells_needed(cells: list, index: int) -> list:
+    """Indices of the cells to run before test cell ``index`` in the re-check: every setup and answer cell
+    before it, and the earlier test cells that define a name it (or another needed test cell) uses."""
+    run = [j for j in range(index) if cells[j]["kind"] in ("setup", "answer")]
+    provided = set()
+    for j in run:
+        provided |= _names(cells[j]["source"])[0]
+    todo = [index]
+    tests = set()
+    while todo:
+        k = todo.pop()
+        bound_k, loaded = _names(cells[k]["source"])
+        wanted = loaded - bound_k - provided
+        for j in range(k - 1, -1, -1):
+            if not wanted:
+                break
+            if cells[j]["kind"] == "test" and j not in tests:
+                bound_j = _names(cells[j]["source"])[0]
+                if bound_j & wanted:
+                    tests.add(j)
+                    todo.append(j)
+                    wanted -= bound_j
+    return sorted(set(run) | tests)
 
 
 def _preload_modules(template: Template) -> list:
