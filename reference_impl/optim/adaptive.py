@@ -6,7 +6,8 @@ the parameter groups, creates state lazily and evaluates the closure (see :mod:`
 
 The functions update the parameter and the state tensors *in place*, with the same floating-point operations in
 the same order as PyTorch's single-tensor code paths, so the trajectories agree with ``torch.optim`` to rounding.
-Where PyTorch differs from the paper (ε outside the root, a learning rate for Adadelta), the docstring says so.
+Where PyTorch differs from the original method or the slide deck (ε placement, a learning rate for Adadelta),
+the docstring says so.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def adagrad_update(
 
     element-wise, with :math:`r_0` = ``initial_accumulator_value``. The accumulator only grows, so every
     coordinate's step size shrinks like :math:`1/\sqrt{t}` once its gradients stop being small.
-    ε sits *outside* the root, as in PyTorch; Duchi et al. and the slide deck's eq. (4) put it inside
+    ε sits *outside* the root, as in PyTorch and in Duchi et al.'s diagonal AdaGrad (which adds
+    :math:`\delta I` to :math:`\operatorname{diag}(r_t)^{1/2}`); the slide deck's eq. (4) puts it inside
     (:math:`\sqrt{r_t + \epsilon}`), a valid variant that behaves differently while :math:`r_t` is tiny.
 
     Args:
