@@ -121,7 +121,7 @@ def summarize(results: dict) -> None:
     base = [_score(r) for r in finals[BASELINE]]
     target = statistics.fmean(base)
     results["target_loss"] = round(target, 5)
-    summary, pvals = {}, {}
+    summary, pvals, paired = {}, {}, {}
     for name, runs in finals.items():
         losses = [_score(r) for r in runs]
         reach = []
@@ -138,19 +138,37 @@ def summarize(results: dict) -> None:
             t, p = stats.ttest_ind(losses, base, equal_var=False)
             entry["welch_t"], entry["p_value"] = float(t), float(p)
             pvals[name] = float(p)
+            # secondary analysis: the seeds fix the initial weights and the data order for every recipe, so the
+            # runs pair up by seed; a paired t-test removes the part of the seed effect the recipes share
+            by_seed = {r["seed"]: _score(r) for r in finals[BASELINE]}
+            if [r["seed"] for r in runs] == list(by_seed):
+                t, p = stats.ttest_rel(losses, [by_seed[r["seed"]] for r in runs])
+                entry["paired_t"], entry["paired_p"] = float(t), float(p)
+                paired[name] = float(p)
         summary[name] = entry
-    # Holm's step-down correction over the comparisons with the baseline
-    order = sorted(pvals, key=pvals.get)
-    m, running = len(order), 0.0
-    for i, name in enumerate(order):
-        running = max(running, min(1.0, (m - i) * pvals[name]))
-        summary[name]["p_holm"] = running
-        summary[name]["significant"] = running < ALPHA
+    for key, ps in (("", pvals), ("paired_", paired)):
+        for name, p_holm in _holm(ps).items():
+            summary[name][f"{key}p_holm"] = p_holm
+            summary[name][f"{key}significant"] = p_holm < ALPHA
     results["summary"] = summary
     results["test"] = (
         f"Welch's two-sided t-test of final validation losses against {BASELINE} "
-        f"(scipy.stats.ttest_ind, equal_var=False), Holm-corrected over {m} comparisons, alpha = {ALPHA}"
+        f"(scipy.stats.ttest_ind, equal_var=False), Holm-corrected over {len(pvals)} comparisons, alpha = {ALPHA}"
     )
+    results["secondary_test"] = (
+        f"paired two-sided t-test by seed (scipy.stats.ttest_rel), Holm-corrected over {len(paired)} comparisons, "
+        f"alpha = {ALPHA}"
+    )
+
+
+def _holm(pvals: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values (they control the family-wise error rate)."""
+    order = sorted(pvals, key=pvals.get)
+    adjusted, running, m = {}, 0.0, len(order)
+    for i, name in enumerate(order):
+        running = max(running, min(1.0, (m - i) * pvals[name]))
+        adjusted[name] = running
+    return adjusted
 
 
 def save(results: dict, out: Path) -> None:
@@ -270,8 +288,14 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore runs already stored in --out")
     parser.add_argument("--benchmark", action="store_true", help="only measure ms/step, merged into --out")
     parser.add_argument("--silent", action="store_true")
+    parser.add_argument("--summarize", action="store_true", help="only recompute the summary of --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.summarize:
+        results = json.loads(args.out.read_text())
+        summarize(results)
+        save(results, args.out)
+        return 0
     if args.benchmark:
         benchmark(args.out)
         return 0

@@ -135,3 +135,15 @@ def test_stored_results_have_the_schema():
     assert "ms_per_step" in results.get("timing", {})
     if platform.python_version() == results["meta"]["python"]:
         assert results["meta"]["corpus_sha256"] == corpus_sha256(load_corpus())
+
+
+def test_holm_adjustment_by_hand():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bakeoff_script", ROOT / "scripts" / "bakeoff.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # sorted: a 0.01 * 3 = 0.03; c 0.03 * 2 = 0.06; b 0.04 * 1 = 0.04, raised to 0.06 (monotone)
+    adjusted = mod._holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})
+    assert mod._holm({"a": 0.6, "b": 0.7}) == pytest.approx({"a": 1.0, "b": 1.0})
