@@ -23,7 +23,7 @@ from reference_impl.grading import pipeline
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 CATALOGUE = catalogue()
-TIMINGS: dict[str, float] = {}
+TIMINGS: dict[str, tuple[float, float]] = {}  # assignment -> (wall seconds, CPU seconds) of the autograde run
 
 
 @dataclass
@@ -60,6 +60,6 @@ def graded(assignment: str) -> Graded:
     for student, notebooks in _students(course, assignment).items():
         pipeline.submit(course, assignment, student, notebooks)
     proc = pipeline.autograde(course, assignment, timeout=1800)
-    TIMINGS[assignment] = proc.seconds
+    TIMINGS[assignment] = (proc.seconds, proc.cpu_seconds)
     return Graded(course, pipeline.scores(course, assignment), generate_seconds, proc.seconds,
                   proc.stdout + proc.stderr)

@@ -19,6 +19,7 @@ Typical use::
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -188,14 +189,18 @@ def autograde(course: Path, assignment: str, *, student: Optional[str] = None,
     """One ``nbgrader autograde`` run for every submitted student (or ``student``: an id or glob), ``--force``.
 
     nbgrader exits 1 when any student's notebook errored; that is not raised here (``check=False``): read the
-    scores. The elapsed seconds are stored on the returned process as ``.seconds``.
+    scores. The elapsed wall-clock seconds are stored on the returned process as ``.seconds``, the CPU seconds of
+    nbgrader and its kernels (user + system, independent of how busy the machine is) as ``.cpu_seconds``.
     """
     args = ["autograde", assignment, "--force"]
     if student is not None:
         args += ["--student", student]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = nbgrader(course, *args, timeout=timeout, check=False)
     proc.seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return proc
 
 
