@@ -16,6 +16,10 @@ Protocol (fixed seeds; everything lands in one JSON file, rewritten after every 
 Usage::
 
     nice -n 10 python scripts/bakeoff.py                 # full sweep -> results/bakeoff.json (~1 h on 2 busy cores)
+    # or split the recipes over two processes and merge (how the stored results were made):
+    nice -n 10 python scripts/bakeoff.py --recipes adamw-cosine adamw-wsd lion soap &
+    nice -n 10 python scripts/bakeoff.py --recipes adamw-cosine muon sf-adamw --out results/bakeoff_b.json
+    python scripts/bakeoff.py --merge results/bakeoff_b.json   # then delete bakeoff_b.json
     python scripts/bakeoff.py --benchmark                 # add ms/step to results/bakeoff.json
     python scripts/bakeoff.py --quick --out /tmp/q.json --recipes adamw-cosine muon   # a smoke test
 """
@@ -171,6 +175,26 @@ def _holm(pvals: dict[str, float]) -> dict[str, float]:
     return adjusted
 
 
+def merge(results: dict, other: dict) -> None:
+    """Add ``other``'s runs to ``results`` (two sweep processes that split the recipes between them)."""
+    for key in ("settings", "corpus_sha256", "model", "quick"):
+        if results["meta"][key] != other["meta"][key]:
+            raise ValueError(f"Invalid merge: the files differ in {key}")
+    for part in ("sweep", "final"):
+        have = {_key(r) for r in results[part]}
+        results[part] += [r for r in other[part] if _key(r) not in have]
+    for name, lr in other["best_lr"].items():
+        if results["best_lr"].setdefault(name, lr) != lr:
+            raise ValueError(f"Invalid merge: two best learning rates for {name}")
+    results["meta"]["lr_grids"].update(other["meta"]["lr_grids"])
+    results["meta"]["recipes"].update(other["meta"]["recipes"])
+    finished = [m["finished"] for m in (results["meta"], other["meta"]) if "finished" in m]
+    results["meta"]["finished"] = max(finished) if finished else None
+    order = {name: i for i, name in enumerate(RECIPES)}
+    for part in ("sweep", "final"):
+        results[part].sort(key=lambda r: (order[r["recipe"]], r["seed"] if part == "final" else 0, r["lr"]))
+
+
 def save(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -243,6 +267,7 @@ def benchmark(out: Path, rounds: int = 5, steps: int = 10, warm: int = 3) -> dic
     corpus = Corpus.load()
     settings = results["meta"]["settings"]
     per: dict[str, list[float]] = {n: [] for n in results["best_lr"]}
+    fastest: dict[str, float] = {}
     load_before = os.getloadavg()[0]
     for _ in range(rounds):
         for name, lr in results["best_lr"].items():
@@ -267,6 +292,7 @@ def benchmark(out: Path, rounds: int = 5, steps: int = 10, warm: int = 3) -> dic
                 if i >= warm:
                     times.append(time.perf_counter() - t0)
             per[name].append(1000 * statistics.median(times))
+            fastest[name] = min(fastest.get(name, math.inf), 1000 * min(times))
     results["timing"] = dict(
         method=(f"{rounds} rounds x {steps} timed steps (after {warm} warm-up steps) per recipe, recipes "
                 "interleaved round by round, torch.set_num_threads(1), not niced; ms = median over rounds of the "
@@ -274,6 +300,7 @@ def benchmark(out: Path, rounds: int = 5, steps: int = 10, warm: int = 3) -> dic
         load_average_before=round(load_before, 2), load_average_after=round(os.getloadavg()[0], 2),
         ms_per_step={n: round(statistics.median(v), 2) for n, v in per.items()},
         ms_per_round={n: [round(t, 2) for t in v] for n, v in per.items()},
+        ms_per_step_fastest={n: round(v, 2) for n, v in fastest.items()},
         cpu=platform.processor() or platform.machine(),
     )
     save(results, out)
@@ -289,10 +316,14 @@ def main(argv=None) -> int:
     parser.add_argument("--benchmark", action="store_true", help="only measure ms/step, merged into --out")
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--summarize", action="store_true", help="only recompute the summary of --out")
+    parser.add_argument("--merge", type=Path, nargs="+", default=[],
+                        help="merge the runs of these result files (same settings, other recipes) into --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    if args.summarize:
+    if args.summarize or args.merge:
         results = json.loads(args.out.read_text())
+        for other in args.merge:
+            merge(results, json.loads(other.read_text()))
         summarize(results)
         save(results, args.out)
         return 0
