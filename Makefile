@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup book test clean lab publish check bench bakeoff
+.PHONY: setup book test clean lab publish check grade bench-grading bench bakeoff
 
 # Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -45,6 +45,17 @@ check: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make check NB=exercises/NN-slug/notebook.ipynb"; exit 2; }
 	$(BIN)/python -m reference_impl.grading validate "$(NB)"
 
+# Instructors: grade a class's submissions of one assignment safely (limits, independent re-check, gradebook,
+# grades/ASSIGNMENT/grades.csv and feedback). SUBMISSIONS: a folder or .zip (LMS export or nbgrader's submitted/).
+#   make grade ASSIGNMENT=06-adam-adamw SUBMISSIONS=path/to/export.zip [GRADE_ARGS='--workers 2 --force']
+grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=NN-slug SUBMISSIONS=folder-or-zip"; exit 2; }
+	$(BIN)/python -m reference_impl.grading.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" $(GRADE_ARGS)
+
+# Seconds per notebook of the grading command for N = 10 and 50 synthetic students (a benchmark, not a test).
+bench-grading: $(STAMP)
+	$(BIN)/python benchmarks/bench_grading.py $(BENCH_ARGS)
+
 # JupyterLab on the course's own environment, opened at the exercises. nbgrader's extensions (Validate button,
 # formgrader for instructors) read nbgrader_config.py from this folder, so the server starts here.
 LAB_PORT ?= 8888
@@ -63,9 +74,9 @@ publish:
 # Rerun the optimizer bake-off of chapter 12 (about an hour on 2 busy cores), its separate timing benchmark and the
 # DDP scaling check; they rewrite results/bakeoff.json and results/ddp_scaling.json (committed; the book reads them).
 bakeoff: $(STAMP)
-	nice -n 10 $(BIN)/python scripts/bakeoff.py --fresh
+	nice -n 10 $(BIN)/python scripts/bakeoff.py --fresh --no-extend
 	$(BIN)/python scripts/bakeoff.py --benchmark
 	nice -n 10 $(BIN)/python scripts/ddp_scaling.py
 
 clean:
-	rm -rf _build submitted autograded feedback gradebook.db
+	rm -rf _build submitted autograded feedback gradebook.db grades .grading

@@ -4,7 +4,9 @@ Protocol (fixed seeds; everything lands in one JSON file, rewritten after every 
 
 1. **Learning-rate sweep** on seed 0: each recipe of ``reference_impl.lm.RECIPES`` at the peak lrs of its grid
    (half-decade steps). If the best lr sits at an edge of the grid, the grid is extended by one point beyond that
-   edge (once). Muon's AdamW part uses the best AdamW-cosine lr, so AdamW-cosine is swept first.
+   edge (once) -- unless ``--no-extend`` is given, as it was for the stored results (the shared 2-core machine could
+   not fit the extra runs before the deadline). Muon's AdamW part uses the best AdamW-cosine lr, so AdamW-cosine is
+   swept first.
 2. **Final comparison** at each recipe's best lr on fresh seeds 1, 2, 3 (the sweep seed is not reused, so the
    lr choice does not flatter the comparison).
 3. **Summary**: target loss = mean final validation loss of the AdamW-cosine baseline; steps to reach it;
@@ -16,10 +18,13 @@ Protocol (fixed seeds; everything lands in one JSON file, rewritten after every 
 Usage::
 
     nice -n 10 python scripts/bakeoff.py                 # full sweep -> results/bakeoff.json (~1 h on 2 busy cores)
-    # or split the recipes over two processes and merge (how the stored results were made):
-    nice -n 10 python scripts/bakeoff.py --recipes adamw-cosine adamw-wsd lion soap &
-    nice -n 10 python scripts/bakeoff.py --recipes adamw-cosine muon sf-adamw --out results/bakeoff_b.json
-    python scripts/bakeoff.py --merge results/bakeoff_b.json   # then delete bakeoff_b.json
+    # or split the recipes over several processes and merge (how the stored results were made):
+    # (after the adamw-cosine runs exist in results/bakeoff.json, copied into each file):
+    nice -n 10 python scripts/bakeoff.py --no-extend --recipes adamw-cosine adamw-wsd lion &
+    nice -n 10 python scripts/bakeoff.py --no-extend --recipes adamw-cosine muon --out results/bakeoff_b.json &
+    nice -n 10 python scripts/bakeoff.py --no-extend --recipes adamw-cosine soap --out results/bakeoff_c.json &
+    nice -n 10 python scripts/bakeoff.py --no-extend --recipes adamw-cosine sf-adamw --out results/bakeoff_d.json
+    python scripts/bakeoff.py --merge results/bakeoff_[bcd].json   # then delete those three
     python scripts/bakeoff.py --benchmark                 # add ms/step to results/bakeoff.json
     python scripts/bakeoff.py --quick --out /tmp/q.json --recipes adamw-cosine muon   # a smoke test
 """
@@ -315,6 +320,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore runs already stored in --out")
     parser.add_argument("--benchmark", action="store_true", help="only measure ms/step, merged into --out")
     parser.add_argument("--silent", action="store_true")
+    parser.add_argument("--no-extend", action="store_true", help="never extend a grid whose best lr is at an edge")
     parser.add_argument("--summarize", action="store_true", help="only recompute the summary of --out")
     parser.add_argument("--merge", type=Path, nargs="+", default=[],
                         help="merge the runs of these result files (same settings, other recipes) into --out")
@@ -331,6 +337,8 @@ def main(argv=None) -> int:
         benchmark(args.out)
         return 0
     settings = dict(QUICK if args.quick else FULL)
+    if args.no_extend:
+        settings["extend"] = False
     sweep(args, settings, Corpus.load(), args.out)
     return 0
 

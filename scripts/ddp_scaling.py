@@ -1,13 +1,14 @@
 """Batch-size / learning-rate scaling rules checked with DistributedDataParallel (chapter ``ch-bakeoff``).
 
-Baseline: one process, batch ``B`` = 16, ``N`` = 200 steps at lr ``eta0``. Scaled: ``torchrun --nproc_per_node=2``
+Baseline: one process, batch ``B`` = 16, ``N`` = 200 steps at lr ``eta0`` (SGD + momentum 0.9 at 0.05, near the
+largest stable lr, and at 0.01; AdamW at 1e-3). Scaled: ``torchrun --nproc_per_node=2``
 (gloo), global batch 2B (B per process), N/2 steps -- the same number of samples -- at lr ``k * eta0`` for
 k in {1, sqrt 2, 2}. The linear rule (Goyal et al. 2017) predicts k = 2 keeps SGD's loss-versus-samples curve;
 the square-root rule (Malladi et al. 2022) predicts k = sqrt 2 for Adam-type methods. The rule "holds here" when
 its k gives the final validation loss closest to the baseline's. Constant learning rates (no schedule) so that
 only the batch size and the lr change. Two seeds. Results: ``results/ddp_scaling.json``.
 
-    nice -n 10 python scripts/ddp_scaling.py      # ~6 min on 2 busy cores
+    nice -n 10 python scripts/ddp_scaling.py      # ~15 min on 2 busy cores
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ from reference_impl.lm import Corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "results" / "ddp_scaling.json"
-BASE_LR = {"sgd": 0.05, "adamw-constant": 1e-3}
+SETTINGS = [("sgd", 0.05), ("sgd", 0.01), ("adamw-constant", 1e-3)]
 FACTORS = {"none (1)": 1.0, "square root (sqrt 2)": math.sqrt(2.0), "linear (2)": 2.0}
 PREDICTED = {"sgd": "linear (2)", "adamw-constant": "square root (sqrt 2)"}
 BATCH, STEPS, EVAL_EVERY, SEEDS = 16, 200, 20, [0, 1]
+
+
+def _label(name: str, lr: float) -> str:
+    return f"{name}, lr0 {lr:g}"
 
 
 def _free_port() -> int:
@@ -71,26 +76,28 @@ def main(argv=None) -> int:
     corpus = Corpus.load()
     records = []
     for seed in args.seeds:
-        for name, lr in BASE_LR.items():
+        for name, lr in SETTINGS:
             _, rec = run_training(name, lr, args.steps, BATCH, seed=seed, eval_every=EVAL_EVERY, corpus=corpus)
-            records.append(dict(rec, role="baseline", factor=1.0))
-            print(f"baseline {name} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
-        jobs = [(name, lr * k) for name, lr in BASE_LR.items() for k in FACTORS.values()]
-        for rec, (name, lr) in zip(launch(seed, jobs, args.steps // 2, 2 * BATCH, EVAL_EVERY // 2), jobs):
+            records.append(dict(rec, role="baseline", factor=1.0, setting=_label(name, lr)))
+            print(f"baseline {name} lr {lr:g} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
+        jobs = [(name, lr * k, lr, k) for name, lr in SETTINGS for k in FACTORS.values()]
+        runs = launch(seed, [j[:2] for j in jobs], args.steps // 2, 2 * BATCH, EVAL_EVERY // 2)
+        for rec, (name, lr, base_lr, k) in zip(runs, jobs):
             assert rec["name"] == name and rec["world_size"] == 2
-            records.append(dict(rec, role="ddp", factor=lr / BASE_LR[name]))
+            records.append(dict(rec, role="ddp", factor=k, setting=_label(name, base_lr)))
             print(f"ddp {name} lr {lr:.3g} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
     for rec in records:
         rec["samples"] = [s * rec["global_batch"] for s in rec["eval_steps"]]
         rec["val_loss"] = [v if math.isfinite(v) else None for v in rec["val_loss"]]
         rec["final_val_loss"] = rec["final_val_loss"] if math.isfinite(rec["final_val_loss"]) else None
     summary = {}
-    for name in BASE_LR:
-        base = [r["final_val_loss"] for r in records if r["name"] == name and r["role"] == "baseline"]
-        entry = dict(base_lr=BASE_LR[name], baseline_mean=statistics.fmean(base), rules={}, predicted=PREDICTED[name])
+    for name, lr in SETTINGS:
+        label = _label(name, lr)
+        base = [r["final_val_loss"] for r in records if r["setting"] == label and r["role"] == "baseline"]
+        entry = dict(name=name, base_lr=lr, baseline_mean=statistics.fmean(base), rules={}, predicted=PREDICTED[name])
         for rule, k in FACTORS.items():
             finals = [r["final_val_loss"] for r in records
-                      if r["name"] == name and r["role"] == "ddp" and math.isclose(r["factor"], k)]
+                      if r["setting"] == label and r["role"] == "ddp" and math.isclose(r["factor"], k)]
             ok = [v for v in finals if v is not None]
             mean = statistics.fmean(ok) if len(ok) == len(finals) else None
             entry["rules"][rule] = dict(factor=k, finals=finals, mean=mean,
@@ -98,11 +105,11 @@ def main(argv=None) -> int:
         finite = {r: v for r, v in entry["rules"].items() if v["gap"] is not None}
         entry["closest"] = min(finite, key=lambda r: abs(finite[r]["gap"]))
         entry["lowest"] = min(finite, key=lambda r: finite[r]["mean"])
-        summary[name] = entry
+        summary[label] = entry
     results = dict(
         meta=dict(python=platform.python_version(), torch=torch.__version__, corpus_sha256=corpus.sha256,
                   batch_per_process=BATCH, baseline_steps=args.steps, ddp_steps=args.steps // 2, world_size=2,
-                  backend="gloo", seeds=args.seeds, base_lr=BASE_LR, factors=FACTORS,
+                  backend="gloo", seeds=args.seeds, settings=SETTINGS, factors=FACTORS,
                   finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")),
         runs=records, summary=summary,
     )
