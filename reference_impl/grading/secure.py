@@ -219,7 +219,7 @@ def policy_problems(source: str, module_names: frozenset = frozenset({"torch"}))
                                                        and any(a.name == "optim" for a in node.names)):
                     add("policy", "uses torch.optim (answers must implement the update themselves)")
                 elif top not in ALLOWED_IMPORTS:
-                    add("unsafe", f"imports {mod} (answers may import only {', '.join(sorted(ALLOWED_IMPORTS))})")
+                    add("unsafe", f"imports {mod} (not an allowed module)")
             for a in node.names:
                 aliases.add((a.asname or a.name).split(".")[0])
         elif isinstance(node, ast.Name):
@@ -507,7 +507,7 @@ def _load_execute():
     from nbgrader.preprocessors import Execute
     from traitlets import Integer, Unicode
 
-    class _LimitedExecute(Execute):
+    class LimitedExecute(Execute):
         """nbgrader's Execute with a per-notebook deadline and an output limit in characters.
 
         Limits hit are written to ``events_file`` (JSON lines) by the nbgrader process (not the kernel). A
@@ -580,7 +580,7 @@ def _load_execute():
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
-    return _LimitedExecute
+    return LimitedExecute
 
 
 def __getattr__(name):  # LimitedExecute is built lazily so that importing this module does not import nbgrader
@@ -983,7 +983,9 @@ def decide(name: str, tests: dict, notes: list, valid: bool, kernel: dict, reche
         total_k += k_val
         total_i += ind
         for t in r.get("tampered", []) or []:
-            res.reasons.append(f"{name}, test {gid}: tampering detected in the re-check ({t})")
+            reason = f"{name}: tampering detected in the re-check ({t})"
+            if reason not in res.reasons:
+                res.reasons.append(reason)
             res.flagged = True
     res.kernel_score = total_k if kernel else None
     res.independent_score = total_i if recheck is not None else None

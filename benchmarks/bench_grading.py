@@ -1,0 +1,90 @@
+"""Throughput of the instructors' grading command (``make grade``): seconds per notebook for N students.
+
+    python benchmarks/bench_grading.py [--n 10 50] [--workers 2] [--assignment 02-gradient-descent]
+
+Builds N synthetic submissions of one assignment (a learning-management-system export: every third student gets
+the first answer wrong, the others submit the solution), grades them with
+:func:`reference_impl.grading.secure.grade` into a temporary gradebook, checks that every student got exactly the
+expected score (no lost or duplicated grade), and prints wall-clock seconds per notebook. A benchmark, not a test:
+the figures depend on the machine and on what else runs on it (the load average is printed with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hostile import corpus  # noqa: E402  (release/solution builders shared with the hostile corpus)
+
+from reference_impl.grading import pipeline, secure  # noqa: E402
+
+
+def synthetic(dest: Path, assignment: str, n: int) -> dict:
+    """Write ``n`` submissions into ``dest``; return student -> expected total."""
+    dest.mkdir(parents=True)
+    notebook = pipeline.notebook_names(ROOT, assignment)[0]
+    solution = pipeline.student_notebook(ROOT, assignment, notebook)
+    points = corpus._points(assignment, notebook)
+    full = sum(points.values())
+    partial = full - sum(points[t] for t in corpus._first_answer_tests(assignment, notebook))
+    first_id = corpus._answer_ids(solution)[0]
+    first_src = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == first_id)
+    broken = corpus._with_first_answer(solution, first_src.replace("return ", "return 2 * (", 1).rstrip() + ")\n")
+    expected = {}
+    for i in range(n):
+        student = f"s{i:03d}"
+        wrong = i % 3 == 2
+        nbformat.write(broken if wrong else solution, dest / f"{student}_{notebook}")
+        expected[student] = partial if wrong else full
+    return expected
+
+
+def run(n: int, workers: int, assignment: str, limits: secure.Limits) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-grading-{n}-") as tmp:
+        tmp = Path(tmp)
+        expected = synthetic(tmp / "subs", assignment, n)
+        start = time.perf_counter()
+        summary = secure.grade(assignment, tmp / "subs", out=tmp / "out", db_url="sqlite:///" + str(tmp / "gb.db"),
+                               limits=limits, workers=workers, scratch=tmp / "scratch", log=lambda *a: None)
+        seconds = time.perf_counter() - start
+        with open(tmp / "out" / assignment / "grades.csv", newline="") as f:
+            got = {row["student_id"]: float(row["total"]) for row in csv.DictReader(f)}
+        if got != expected:
+            raise SystemExit(f"N={n}: wrong or missing grades: {sorted(set(got.items()) ^ set(expected.items()))}")
+        notebooks = n * len(pipeline.notebook_names(ROOT, assignment))
+        return {"n": n, "seconds": seconds, "per_notebook": seconds / notebooks, "summary": summary}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--assignment", default="02-gradient-descent")
+    args = parser.parse_args(argv)
+    limits = secure.Limits()
+    print(f"assignment {args.assignment}, {args.workers} worker(s), {os.cpu_count()} CPU(s), "
+          f"load average before: {os.getloadavg()[0]:.1f}")
+    rows = []
+    for n in args.n:
+        r = run(n, args.workers, args.assignment, limits)
+        rows.append(r)
+        print(f"N={n:3d}: {r['seconds']:7.1f} s total, {r['per_notebook']:5.2f} s per notebook "
+              f"(every grade exact; load average now {os.getloadavg()[0]:.1f})", flush=True)
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"growth: {b['seconds'] / a['seconds']:.2f}x time for {b['n'] / a['n']:.1f}x students")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
