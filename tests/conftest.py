@@ -3,6 +3,9 @@ import sys
 
 # the test helpers (_nets, optim_cases) are imported as top-level modules
 sys.path.insert(0, os.path.dirname(__file__))
+# nbgrader calls `alembic` and notebooks run on the environment's `python3` kernel: whether pytest was started by
+# `make test` or as `.venv/bin/python -m pytest`, this environment's bin folder comes first on PATH.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 # tests never draw on screen
 os.environ.setdefault("MPLBACKEND", "Agg")
 # The test tensors are tiny: one thread is fastest. With the default (one per core), OpenMP threads spin against
