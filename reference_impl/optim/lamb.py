@@ -75,7 +75,8 @@ def lamb_update(
     bias_correction1 = 1 - beta1**step  # (eq-adam-bias-correction)
     bias_correction2 = 1 - beta2**step  # (eq-adam-bias-correction)
     denom = exp_avg_sq.sqrt().div_(bias_correction2**0.5).add_(eps)  # sqrt(v_hat) + eps
-    update = exp_avg.div(bias_correction1).div_(denom)  # m_hat / (sqrt(v_hat) + eps)
+    # m_hat / (sqrt(v_hat) + eps), written into denom's memory: one new tensor per step, not two
+    update = torch.div(exp_avg, denom, out=denom).div_(bias_correction1)
     if weight_decay != 0:
         update.add_(param, alpha=weight_decay)  # (eq-lamb-update)  u_t = ... + lambda theta
     param_norm = torch.linalg.vector_norm(param)

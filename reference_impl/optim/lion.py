@@ -63,10 +63,10 @@ def lion_update(
     if weight_decay != 0:
         param.mul_(1 - lr * weight_decay)  # (eq-decoupled-decay), the lambda term of (eq-lion-update)
     interp = exp_avg.mul(beta1).add_(grad, alpha=1 - beta1)  # (eq-lion-interp)  c_t
-    # torch.sign maps NaN to 0, which would hide a NaN gradient. Adding 0 * c_t changes nothing where c_t is
-    # finite and gives NaN where it is NaN or infinite (one cheap pass, no mask).
-    direction = interp.sign().add_(interp, alpha=0)
-    param.add_(direction, alpha=-lr)  # (eq-lion-update)
+    # torch.sign maps NaN to 0, which would hide a NaN gradient. Adding 0 * c_t leaves theta unchanged where c_t
+    # is finite and makes it NaN where c_t is NaN or infinite (one pass, no mask, no new tensor).
+    param.add_(interp, alpha=0)
+    param.add_(interp.sign_(), alpha=-lr)  # (eq-lion-update)
     exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)  # (eq-lion-momentum)
 
 
