@@ -179,6 +179,25 @@ def _kernel_leftovers(tag: str) -> list:
     return found
 
 
+def _table(records: Path, cases: list) -> str:
+    """case | in-kernel | independent | final | status | first reason (shown with ``pytest -s``)."""
+    import json
+
+    lines = [f"{'case':24s} {'kernel':>6s} {'indep':>6s} {'final':>6s}  status   reason"]
+    for case in cases:
+        path = records / f"{case.student}.json"
+        if not path.is_file():
+            continue
+        rec = json.loads(path.read_text())
+        nb = rec["notebooks"][0]
+        fmt = (lambda v: "-" if v is None else f"{v:g}")
+        status = "failed" if rec["failed"] else "flagged" if rec["flagged"] else "ok"
+        reasons = [r for r in rec["reasons"] if "renamed?" not in r or case.kind == "honest"]
+        lines.append(f"{case.student:24s} {fmt(nb['kernel_score']):>6s} {fmt(nb['independent_score']):>6s} "
+                     f"{fmt(nb['final']):>6s}  {status:8s} {(reasons or [''])[0][:110]}")
+    return "\n".join(lines)
+
+
 @pytest.mark.slow
 def test_hostile_corpus_graded_in_one_run(tmp_path):
     subs, marker, db_file = tmp_path / "subs", tmp_path / "escaped-marker.txt", tmp_path / "master.db"
@@ -196,6 +215,7 @@ def test_hostile_corpus_graded_in_one_run(tmp_path):
               log=lambda *a: None)
     summary = secure.grade(ASSIGNMENT, subs, **kw)
     rows = _rows(out / ASSIGNMENT / "grades.csv")
+    print(_table(out / ASSIGNMENT / "records", cases))
     expected_students = {c.student for c in cases} - late
     assert set(rows) == expected_students, "every student has exactly one row"
     release = float(rows["release"]["total"])

@@ -241,6 +241,7 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
     error = ""
     passed = False
     tampered_modules = []
+    memory = False
     wanted = set(target.get("run", range(len(cells))))
     try:
         for position, cell in enumerate(cells):
@@ -263,11 +264,15 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
                 try:
                     exec(compile(cell["source"], f"<test {cell['id']}>", "exec"), ns)  # noqa: S102
                     passed = True
+                except MemoryError:
+                    memory = True
                 except exc_types as err:  # noqa: BLE001 - any failure of the test cell
                     error = f"{type(err).__name__}: {err}"[:400]
                 break
             try:
                 exec(compile(cell["source"], f"<{cell['kind']} {cell['id']}>", "exec"), ns)  # noqa: S102
+            except MemoryError:
+                memory = True
             except exc_types:  # noqa: BLE001 - the notebook goes on after an error, as nbgrader's does
                 pass
     except exc_types as err:  # noqa: BLE001
@@ -287,8 +292,8 @@ def _run_child(job: dict, index: int, secret: str, fd: int) -> None:
             tampered.append("modified: " + ", ".join(changed[:3]))
     except exc_types:  # noqa: BLE001
         tampered.append("integrity check failed")
-    line = json.dumps({"secret": secret, "passed": passed and not tampered, "error": error,
-                       "tampered": tampered}) + "\n"
+    line = json.dumps({"secret": secret, "passed": passed and not tampered and not memory, "error": error,
+                       "tampered": tampered, "memory": memory}) + "\n"
     try:
         write(fd, line.encode("utf-8"))
         close(fd)
@@ -377,6 +382,9 @@ def run_recheck(job: dict) -> list:
             entry["passed"] = bool(r.get("passed"))
             entry["error"] = str(r.get("error", ""))[:400]
             entry["tampered"] = [str(t) for t in r.get("tampered", [])][:5]
+            if r.get("memory"):
+                entry["limit"] = "memory"
+                entry["error"] = "MemoryError: the memory limit was reached"
         elif reports:
             entry["error"] = "forged or duplicated result line"
             entry["tampered"] = ["forged result"]

@@ -504,6 +504,7 @@ def normalise(path: Optional[Path], spec: NotebookSpec) -> Normalised:
 
 # ------------------------------------------------------------------------ nbgrader: limited execution
 def _load_execute():
+    from nbclient.util import run_sync
     from nbgrader.preprocessors import Execute
     from traitlets import Integer, Unicode
 
@@ -563,6 +564,9 @@ def _load_execute():
                     elif out.get("ename") == "MemoryError":
                         self._event(kind="memory", notebook=self._nb_name, cell=cell_index)
             return result
+
+        # nbclient binds its synchronous wrapper to its own coroutine at class creation: bind ours
+        execute_cell = run_sync(async_execute_cell)
 
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
@@ -1001,7 +1005,7 @@ def decide(name: str, tests: dict, notes: list, valid: bool, kernel: dict, reche
             res.reasons.append(f"{name}: {text}; the notebook scores 0")
             res.failed = zero = True
     limits_hit = {r.get("limit") for r in rc.values() if r.get("limit")}
-    if limits_hit & {"time", "notebook-time", "died"} and not zero:
+    if limits_hit & {"time", "notebook-time", "died", "memory"} and not zero:
         what = ", ".join(sorted(limits_hit))
         res.reasons.append(f"{name}: the independent re-check hit a limit ({what}); the notebook scores 0")
         res.failed = zero = True
