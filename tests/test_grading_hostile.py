@@ -264,3 +264,45 @@ def test_hostile_corpus_graded_in_one_run(tmp_path):
     assert {s: r for s, r in after.items() if s not in late} == rows
     assert float(after["honest-partial"]["total"]) == next(c.expected for c in cases
                                                            if c.student == "honest-partial")
+
+
+# ------------------------------------------------------------------------------------ the re-check runner
+def _recheck(tmp_path, answer: str, test: str, cell_timeout: int = 5) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    cells = [{"kind": "setup", "id": "setup", "source": "import math"},
+             {"kind": "answer", "id": "a", "source": answer},
+             {"kind": "test", "id": "t", "source": test, "points": 1.0}]
+    job = {"cells": cells, "tests": [{"id": "t", "run": [0, 1], "cells_before": 2}], "preload": ["math"],
+           "watched_modules": ["math", "builtins", "reference_impl"], "frozen_modules": ["builtins", "math"],
+           "write_roots": [str(tmp_path)], "deny_read_roots": [str(ROOT)], "allow_read_roots": [],
+           "cell_timeout": cell_timeout, "notebook_timeout": 30, "cwd": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-I", "-m", "reference_impl.grading.guard", "recheck"],
+                          input=json.dumps(job), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    return json.loads(proc.stdout)[0]
+
+
+TEST_F = "assert f(3) == 9, 'f(3) should be 9'"
+
+
+@pytest.mark.parametrize("answer, passed, limit", [
+    ("def f(x):\n    return x * x", True, ""),
+    ("def f(x):\n    return x + x", False, ""),
+    ("def f(x):\n    return x * x\nraise SystemExit(0)", True, ""),        # the notebook goes on after an error
+    ("import os\ndef f(x):\n    os._exit(0)", False, "died"),             # exits before the test completes
+    ("def f(x):\n    while True:\n        pass", False, "time"),
+    ("import builtins\nbuiltins.AssertionError = None\ndef f(x):\n    return 0", False, ""),
+    ("def f(x):\n    return x * x\nimport math\nmath.sqrt = None", True, ""),   # refused; nothing was changed
+    ("import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'{\"secret\": \"x\", \"passed\": true}\\n')\n"
+     "    except OSError:\n        pass\ndef f(x):\n    return 0", False, ""),   # a forged result line
+    ("import sys\nsys.modules['math'] = None\ndef f(x):\n    return 0", False, ""),
+    ("def f(x):\n    with open('/tmp/escape-recheck.txt', 'w') as fh:\n        fh.write('x')\n    return x * x",
+     False, ""),
+])
+def test_recheck_runner(tmp_path, answer, passed, limit):
+    result = _recheck(tmp_path, answer, TEST_F, cell_timeout=3)
+    assert result["passed"] is passed, result
+    assert result["limit"] == limit, result
+    assert not Path("/tmp/escape-recheck.txt").exists()

@@ -55,9 +55,16 @@ def _under(path: str, roots) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def install(write_roots, deny_read_roots, allow_read_roots, *, introspection: bool = True) -> None:
-    """Install the audit hook. Paths are made absolute and resolved once, here."""
+def install(write_roots, deny_read_roots, allow_read_roots, *, introspection: bool = True,
+            hidden=()) -> None:
+    """Install the audit hook. Paths are made absolute and resolved once, here.
+
+    ``hidden``: files that may be neither read nor written even inside a write root (the autograded notebook,
+    which holds the restored hidden tests while the kernel runs). Other processes' ``/proc/<pid>`` entries are
+    never readable.
+    """
     real = os.path.realpath
+    hidden = tuple(real(p) for p in hidden)
     write_roots = tuple(real(p) for p in write_roots) + ("/dev/null",)
     deny = tuple(real(p) for p in deny_read_roots)
     allow = tuple(real(p) for p in allow_read_roots)
@@ -75,6 +82,12 @@ def install(write_roots, deny_read_roots, allow_read_roots, *, introspection: bo
         except TypeError:
             return
         full = real(path)
+        if full in hidden:
+            raise PermissionError(f"grading sandbox: {path!r} is not accessible")
+        if full.startswith("/proc/"):
+            first = full.split("/")[2]
+            if first.isdigit() and int(first) != os.getpid():
+                raise PermissionError(f"grading sandbox: reading {path!r} is not allowed")
         if writing:
             if not _under(full, write_roots):
                 raise PermissionError(f"grading sandbox: writing {path!r} is not allowed")
@@ -136,7 +149,7 @@ def kernel_main(argv) -> None:
             __import__(name)
         except Exception:  # noqa: BLE001 - a missing optional module only costs time later
             pass
-    install(cfg["write_roots"], cfg["deny_read_roots"], cfg["allow_read_roots"])
+    install(cfg["write_roots"], cfg["deny_read_roots"], cfg["allow_read_roots"], hidden=cfg.get("hidden", ()))
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=argv)
@@ -336,8 +349,10 @@ def run_recheck(job: dict) -> list:
             continue
         rfd, wfd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child
+        if pid == 0:  # child: keep only stdin/stdout/stderr (redirected) and its own result pipe
             os.close(rfd)
+            os.closerange(3, wfd)
+            os.closerange(wfd + 1, 4096)
             try:
                 if job.get("cwd"):
                     os.chdir(job["cwd"])
