@@ -12,5 +12,5 @@
 Command line (``python -m reference_impl.grading --help``)::
 
     python -m reference_impl.grading validate exercises/02-gradient-descent/gradient_descent.ipynb
-    python -m reference_impl.grading build [--check]
+    python -m reference_impl.grading build [NN-slug ...] [--check]
 """

@@ -1,7 +1,7 @@
 """Command line of the grading helpers.
 
     python -m reference_impl.grading validate NOTEBOOK [NOTEBOOK ...]   # exit 1 if any test cell fails
-    python -m reference_impl.grading build [--check]                    # sources -> solutions/*.ipynb
+    python -m reference_impl.grading build [NN-slug ...] [--check]      # sources -> solutions/*.ipynb
 
 ``validate`` is what ``make check NB=...`` runs for students: unlike ``nbgrader validate`` (which exits 0 whatever
 happens) it exits non-zero when a test fails, errors, or a test cell was edited.
@@ -64,13 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("--invert", action="store_true", help="succeed only if every test cell fails (releases)")
     val.add_argument("-v", "--verbose", action="store_true", help="print whole tracebacks")
     build = sub.add_parser("build", help="write solutions/NN-slug/*.ipynb from scripts/exercise_sources/")
+    build.add_argument("assignments", nargs="*", help="NN-slug names (default: every source)")
     build.add_argument("--check", action="store_true", help="only compare; exit 1 on any difference")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.notebooks, args.invert, args.verbose)
     from .authoring import build_all
 
-    report = build_all(check=args.check)
+    report = build_all(check=args.check, only=args.assignments or None)
     for line in report:
         print(line)
     return 1 if (args.check and report) else 0

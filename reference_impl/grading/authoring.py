@@ -122,13 +122,16 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     return (nbformat.writes(nb) + "\n").encode("utf-8")
 
 
-def build_all(check: bool = False, sources: Path = SOURCES, solutions: Path = SOLUTIONS) -> list[str]:
-    """Write (or, with ``check``, compare) every ``solutions/NN-slug/<notebook>.ipynb``.
+def build_all(check: bool = False, sources: Path = SOURCES, solutions: Path = SOLUTIONS,
+              only: list[str] | None = None) -> list[str]:
+    """Write (or, with ``check``, compare) every ``solutions/NN-slug/<notebook>.ipynb`` (or those of ``only``).
 
     Returns the list of problems found (``check``) or of files written.
     """
     report = []
     for src in sorted(sources.glob("[0-9][0-9]-*.py")):
+        if only and src.stem not in only:
+            continue
         name, nb = parse_source(src.read_text(encoding="utf-8"))
         target = solutions / src.stem / name
         data = notebook_bytes(nb)

@@ -2,7 +2,7 @@
 # %% [markdown]
 # # Exercise: L2 penalty versus decoupled weight decay
 #
-# This notebook goes with the chapter *Weight decay* (`chapters/04-weight-decay.md`). Weight decay can enter an
+# This notebook goes with the chapter [Weight decay](../../chapters/04-weight-decay.md). Weight decay can enter an
 # optimizer in two places: added to the gradient (an L2 penalty), or applied to the parameters directly
 # (decoupled). For plain SGD the two coincide; with momentum, and above all with Adam, they do not. You write
 # both, for SGD with momentum and for Adam:

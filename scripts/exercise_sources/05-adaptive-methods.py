@@ -2,7 +2,7 @@
 # %% [markdown]
 # # Exercise: AdaGrad, RMSprop and AdaDelta
 #
-# This notebook goes with the chapter *Adaptive methods* (`chapters/05-adaptive-methods.md`). Adaptive methods
+# This notebook goes with the chapter [Adaptive methods](../../chapters/05-adaptive-methods.md). Adaptive methods
 # divide each coordinate's step by a running measure of that coordinate's gradient size. You implement three of
 # them exactly as PyTorch does, so that your functions reproduce `torch.optim.Adagrad`, `torch.optim.RMSprop`
 # and `torch.optim.Adadelta` step for step:

@@ -2,7 +2,7 @@
 # %% [markdown]
 # # Exercise: Adam and AdamW
 #
-# This notebook goes with the chapter *Adam and AdamW* (`chapters/06-adam-adamw.md`). You implement Adam, with
+# This notebook goes with the chapter [Adam and AdamW](../../chapters/06-adam-adamw.md). You implement Adam, with
 # bias correction, an optional L2 penalty and the AMSGrad variant, and then AdamW, exactly as PyTorch does, so
 # that your functions reproduce `torch.optim.Adam` and `torch.optim.AdamW` step for step:
 #
