@@ -119,13 +119,24 @@ def make_params(width: int, depth: int, matrices_only: bool, seed: int = 0) -> t
 
 
 def state_bytes(opt: torch.optim.Optimizer) -> int:
-    """Bytes held by the optimizer's per-parameter state tensors (step counters included)."""
-    total = 0
-    for state in opt.state.values():
-        for value in state.values():
-            if torch.is_tensor(value):
-                total += value.numel() * value.element_size()
-    return total
+    """Bytes held by the optimizer's per-parameter state tensors, also inside lists and dicts (SOAP keeps its
+    preconditioners and eigenbases in lists); a tensor held twice is counted once."""
+    seen: set[int] = set()
+
+    def size(value) -> int:
+        if torch.is_tensor(value):
+            key = value.untyped_storage().data_ptr()
+            if key in seen or value.numel() == 0:
+                return 0
+            seen.add(key)
+            return value.untyped_storage().nbytes()
+        if isinstance(value, dict):
+            return sum(size(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return sum(size(v) for v in value)
+        return 0
+
+    return sum(size(state) for state in opt.state.values())
 
 
 def time_row(bench: Bench, base_params, grads, warmup: int, steps: int) -> dict:
