@@ -389,11 +389,12 @@ for shape in [(4, 6), (6, 4), (3, 3)]:
 #
 # $$\begin{aligned}
 # M_t &= \mu M_{t-1} + (1-\mu)\, G_t \\
-# U_t &= (1-\mu)\, G_t + \mu M_t \quad\text{(Nesterov; } U_t = M_t \text{ when } \texttt{nesterov=False}\text{)} \\
-# O_t &= \mathrm{NS}_k(U_t) && \text{(your } \texttt{newton\_schulz}\text{, default coefficients, } k = \texttt{ns\_steps}\text{)} \\
+# U_t &= (1-\mu)\, G_t + \mu M_t && \text{(Nesterov; without it, } U_t = M_t\text{)} \\
+# O_t &= \mathrm{NS}_k(U_t) && \text{(} k \text{ Newton–Schulz steps, default coefficients)} \\
 # W_t &= (1 - \eta\lambda)\, W_{t-1} - \eta\, \sqrt{\max(1, m/n)}\; O_t
 # \end{aligned}$$
 #
+# Use your `newton_schulz` for $\mathrm{NS}_k$, with $k$ = `ns_steps`, and `nesterov=False` for $U_t = M_t$.
 # The factor $\sqrt{\max(1, m/n)}$ (Keller Jordan's) gives tall matrices, whose orthogonalised update has smaller
 # entries, a comparable per-entry step. The decay uses $\eta$ without that factor and shrinks the *old* weights.
 # (The course's `Muon`, like `torch.optim.Muon`, runs Newton–Schulz in bfloat16; here everything stays in the
