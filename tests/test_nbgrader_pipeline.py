@@ -161,6 +161,10 @@ def test_report_autograde_times():
     lines = [f"{a}: {TIMINGS[a][0]:.1f} s wall, {TIMINGS[a][1]:.1f} s CPU ({len(graded(a).scores)} students)"
              for a in ASSIGNMENTS]
     print("autograde times:\n  " + "\n  ".join(lines) + f"\n  total: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    for assignment in ASSIGNMENTS:
+        table = graded(assignment).scores
+        print(f"{assignment}: " + ", ".join(f"{student} {score.score:g}/{score.max_score:g}"
+                                            for student, score in sorted(table.items())))
 
 
 @pytest.mark.parametrize("path", _notebooks("exercises"), ids=lambda p: p.parent.name)
