@@ -192,6 +192,9 @@ def merge(results: dict, other: dict) -> None:
         if results["best_lr"].setdefault(name, lr) != lr:
             raise ValueError(f"Invalid merge: two best learning rates for {name}")
     results["meta"]["lr_grids"].update(other["meta"]["lr_grids"])
+    results.setdefault("edge_probes", [])
+    have = {_key(r) for r in results["edge_probes"]}
+    results["edge_probes"] += [r for r in other.get("edge_probes", []) if _key(r) not in have]
     results["meta"]["recipes"].update(other["meta"]["recipes"])
     finished = [m["finished"] for m in (results["meta"], other["meta"]) if "finished" in m]
     results["meta"]["finished"] = max(finished) if finished else None
@@ -266,6 +269,22 @@ def sweep(args, settings: dict, corpus: Corpus, out: Path) -> dict:
     return results
 
 
+def probe(args, settings: dict, corpus: Corpus, out: Path) -> None:
+    """Extra sweep points beyond a grid edge, run after the protocol (``results['edge_probes']``)."""
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results.setdefault("edge_probes", [])
+    aux_lr = results.get("best_lr", {}).get(BASELINE, 3e-3)
+    for text in args.probe:
+        name, _, lr = text.partition(":")
+        if name not in RECIPES:
+            raise ValueError(f"Invalid probe: {text!r}")
+        run = run_one(corpus, name, float(lr), settings["sweep_seed"], settings, aux_lr)
+        results["edge_probes"].append(run)
+        save(results, out)
+        if not args.silent:
+            print(f"probe {name} lr={float(lr):g}: {run['final_val_loss']}", flush=True)
+
+
 def benchmark(out: Path, rounds: int = 5, steps: int = 10, warm: int = 3) -> dict:
     """Median milliseconds per training step for each recipe at its best lr (one thread, recipes interleaved)."""
     results = json.loads(out.read_text())
@@ -321,6 +340,9 @@ def main(argv=None) -> int:
     parser.add_argument("--benchmark", action="store_true", help="only measure ms/step, merged into --out")
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--no-extend", action="store_true", help="never extend a grid whose best lr is at an edge")
+    parser.add_argument("--probe", nargs="+", default=[], metavar="NAME:LR",
+                        help="after the fact: train these on the sweep seed and store them as edge_probes in --out "
+                             "(they do not change the protocol's choice)")
     parser.add_argument("--summarize", action="store_true", help="only recompute the summary of --out")
     parser.add_argument("--merge", type=Path, nargs="+", default=[],
                         help="merge the runs of these result files (same settings, other recipes) into --out")
@@ -335,6 +357,9 @@ def main(argv=None) -> int:
         return 0
     if args.benchmark:
         benchmark(args.out)
+        return 0
+    if args.probe:
+        probe(args, dict(QUICK if args.quick else FULL), Corpus.load(), args.out)
         return 0
     settings = dict(QUICK if args.quick else FULL)
     if args.no_extend:
