@@ -29,6 +29,7 @@ import torch
 
 __all__ = [
     "assert_close",
+    "assert_same_schedule",
     "assert_same_trajectory",
     "describe",
     "fixed_gradients",
@@ -213,3 +214,33 @@ def _short(t: torch.Tensor, n: int = 4) -> str:
     flat = t.detach().reshape(-1)
     body = ", ".join(f"{float(x):.4g}" for x in flat[:n])
     return f"[{body}{', ...' if flat.numel() > n else ''}]"
+
+
+def assert_same_schedule(schedule: Callable[[int], object], reference: Callable[[int], float], steps: Iterable[int],
+                         *, what: str, rtol: float = 1e-9, atol: float = 1e-12) -> None:
+    """Compare two functions ``step -> number`` (learning rates, momenta) at every step of ``steps``, in order.
+
+    Fails at the first step where they differ, with a message such as::
+
+        cosine_annealing(lr=0.1, total_steps=10): at step 3, expected 0.07938926261, got 0.07269952499
+        (difference 0.00669; steps 0-2 matched)
+
+    ``schedule`` may return a Python number or a one-element tensor. ``what`` names the call in the message.
+    """
+    checked = []
+    for step in steps:
+        expected = float(reference(step))
+        value = schedule(step)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AssertionError(f"{what}: at step {step}, expected a number, got {type(value).__name__} "
+                                 f"{value!r:.80}")
+        value = float(value)
+        before = (f"steps {checked[0]}-{checked[-1]} matched" if len(checked) > 1
+                  else f"step {checked[0]} matched" if checked else "the first step checked")
+        if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
+            diff = abs(value - expected) if math.isfinite(value) else float("nan")
+            raise AssertionError(f"{what}: at step {step}, expected {_fmt(expected)}, got {_fmt(value)} "
+                                 f"(difference {diff:.3g}; {before})")
+        checked.append(step)
