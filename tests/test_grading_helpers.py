@@ -105,3 +105,18 @@ def test_student_notebook_rejects_stale_edits():
     with pytest.raises(ValueError, match="no answer cell"):
         pipeline.student_notebook(pipeline.ROOT, "02-gradient-descent", "gradient_descent.ipynb",
                                   [pipeline.Edit("nope", None, "x")])
+
+
+def test_assert_same_schedule_reports_the_first_wrong_step():
+    from reference_impl.grading.testing import assert_same_schedule
+    from reference_impl.schedules import cosine_annealing
+
+    reference = cosine_annealing(0.1, 10)
+    assert_same_schedule(lambda t: reference(t), reference, range(15), what="cosine")
+    assert_same_schedule(lambda t: torch.tensor(reference(t), dtype=torch.float64), reference, range(3), what="cosine as a tensor")
+    shifted = cosine_annealing(0.1, 11)
+    with pytest.raises(AssertionError, match=r"cosine\(lr=0.1\): at step 1, expected 0.09755282581, got .*"
+                                             r"step 0 matched"):
+        assert_same_schedule(shifted, reference, range(15), what="cosine(lr=0.1)")
+    with pytest.raises(AssertionError, match=r"at step 0, expected a number, got tuple"):
+        assert_same_schedule(lambda t: (0.1, 0.9), reference, range(3), what="one_cycle")
