@@ -306,3 +306,22 @@ def test_recheck_runner(tmp_path, answer, passed, limit):
     assert result["passed"] is passed, result
     assert result["limit"] == limit, result
     assert not Path("/tmp/escape-recheck.txt").exists()
+
+
+def test_static_rules_accept_every_solution_and_simulated_student():
+    """No honest answer of the course is refused: the solutions of every assignment and every simulated student
+    of ``tests/grader_bugs`` (realistic bugs and correct alternatives) pass the static rules."""
+    from grader_bugs import catalogue
+
+    checked = 0
+    for assignment, module in catalogue().items():
+        names = pipeline.notebook_names(ROOT, assignment)
+        notebooks = [pipeline.student_notebook(ROOT, assignment, nb) for nb in names]
+        for variant in getattr(module, "VARIANTS", []):
+            notebooks.append(pipeline.student_notebook(ROOT, assignment, variant.notebook or names[0],
+                                                       variant.edits))
+        for nb in notebooks:
+            for gid, cell in pipeline.answer_cells(nb).items():
+                assert secure.policy_problems(cell.source) == [], (assignment, gid, cell.source[:200])
+                checked += 1
+    assert checked > 100
