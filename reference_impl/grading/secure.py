@@ -653,21 +653,36 @@ class Template:
         return self.course / "gradebook.db"
 
 
+def _template_key(root: Path, assignment: str, limits: Limits) -> str:
+    h = hashlib.sha256(GRADER_VERSION.encode() + json.dumps(asdict(limits), sort_keys=True).encode())
+    h.update((root / "nbgrader_config.py").read_bytes())
+    for path in sorted((root / "solutions" / assignment).rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def build_template(root: Path, assignment: str, scratch: Path, limits: Limits) -> Template:
-    """A private course with the assignment's gradebook and release, generated from ``solutions/``."""
+    """A private course with the assignment's gradebook and release, generated from ``solutions/``.
+
+    Kept in ``scratch/template-<assignment>-<fingerprint>`` and reused while ``solutions/<assignment>``, the
+    course's nbgrader configuration and the limits do not change (re-runs for late submissions start faster).
+    """
     src = root / "solutions" / assignment
     names = sorted(p.name for p in src.glob("*.ipynb"))
     if not names:
         raise ValueError(f"assignment: no notebooks in {src}")
-    course = scratch / "template"
-    if course.exists():
-        shutil.rmtree(course)
-    course.mkdir(parents=True)
-    _write_config(course, limits, root)
-    shutil.copytree(src, course / "solutions" / assignment)
-    proc = _nbgrader(course, "generate_assignment", assignment, "--force", timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}\n{proc.stderr}")
+    course = scratch / f"template-{assignment}-{_template_key(root, assignment, limits)}"
+    if not (course / ".complete").is_file():
+        if course.exists():
+            shutil.rmtree(course)
+        course.mkdir(parents=True)
+        _write_config(course, limits, root)
+        shutil.copytree(src, course / "solutions" / assignment)
+        proc = _nbgrader(course, "generate_assignment", assignment, "--force", timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}\n{proc.stderr}")
+        (course / ".complete").write_text("")
     specs = []
     for name in names:
         spec = notebook_spec(nbformat.read(src / name, as_version=4), name)
@@ -1346,7 +1361,7 @@ def grade(assignment: str, submissions: Path, *, root: Path = ROOT, out: Optiona
     run_dir = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=scratch_base))
     start = time.perf_counter()
     try:
-        template = build_template(root, assignment, run_dir, limits)
+        template = build_template(root, assignment, scratch_base, limits)
         names = [s.name for s in template.notebooks]
         students, run_notes = collect(Path(submissions), assignment, names, regex=regex, scratch=run_dir)
         for note in run_notes:
@@ -1374,7 +1389,7 @@ def grade(assignment: str, submissions: Path, *, root: Path = ROOT, out: Optiona
                 except ValueError:
                     pass
             todo.append((student, col, digest))
-        deny = [str(root), str(run_dir), str(Path(submissions).resolve()), str(out.resolve())]
+        deny = [str(root), str(scratch_base.resolve()), str(Path(submissions).resolve()), str(out.resolve())]
         if db_url.startswith("sqlite:///"):
             deny.append(str(Path(db_url[len("sqlite:///"):]).resolve()))
         preload = _preload_modules(template)
