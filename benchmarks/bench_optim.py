@@ -15,6 +15,12 @@ Columns: our median step time; the ratio ours / oracle for torch's single-tensor
 the oracle as constructed by default (on CPU, torch's default *is* the single-tensor path, so the two ratios
 measure the same thing twice); optimizer-state bytes per parameter (ours / oracle).
 
+Large temporaries matter more than arithmetic here. With glibc's default malloc, a freed multi-megabyte tensor is
+often returned to the system and the next one page-faults in fresh memory: at 10 x Linear(1000, 1000) that made
+``torch.optim.Adam(foreach=False)`` and ``lion_pytorch`` (two 4 MB temporaries per tensor per step) ~3x slower than
+ours (one), while with ``MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296`` (memory kept) the
+ratios were 0.99x and 0.89x (measured on a shared 2-core VM). Compare both before reading much into a ratio < 1.
+
 Targets (issue 3): <= 1.10x torch ``foreach=False``, <= 1.5x torch default; Muon <= 1.1x ``torch.optim.Muon``;
 SOAP no slower than ``pytorch_optimizer.SOAP``. Optimizers not yet in ``reference_impl.optim`` are skipped with a
 note.
