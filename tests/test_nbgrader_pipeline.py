@@ -21,7 +21,8 @@ from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded
 from reference_impl.grading import authoring, pipeline
 
 EXPECTED = ["02-gradient-descent", "03-momentum", "04-weight-decay", "05-adaptive-methods", "06-adam-adamw",
-            "07-lion-lamb", "08-soap-muon", "09-schedules"]
+            "07-lion-lamb", "08-soap-muon", "09-schedules",
+            "10-schedule-free"]
 
 
 def _notebooks(folder: str) -> list[Path]:

@@ -1,0 +1,397 @@
+# notebook: schedule_free.ipynb
+# %% [markdown]
+# # Exercise: schedule-free SGD and AdamW
+#
+# This notebook goes with the chapter [Schedule-free optimization](../../chapters/10-schedule-free.md).
+# Schedule-free methods (Defazio et al., 2024) replace the learning-rate schedule by an average of the iterates.
+# They keep three sequences: $z$, moved by plain SGD (or Adam) steps; $x$, a weighted running average of the
+# $z$ iterates, where the model is *evaluated*; and $y$, an interpolation of the two, where the gradient is
+# *taken*. You implement the averaging weights, one step of schedule-free SGD and AdamW, and the switch between
+# the training weights $y$ and the evaluation weights $x$, so that your functions agree with the course's
+# `SGDScheduleFree` and `AdamWScheduleFree` (which match the authors' `schedulefree` package) step for step:
+#
+# | function | what it computes | points |
+# |---|---|---|
+# | `sf_weight` | the warmed-up learning rate and the averaging weight $c_{t+1}$ | 3 |
+# | `sf_sgd_step` | one schedule-free SGD step | 4 |
+# | `sf_adamw_step` | one schedule-free AdamW step | 4 |
+# | `sf_eval_params`, `sf_train_params` | the parameters for evaluation ($x$) and for training ($y$) | 3 |
+#
+# **How to work.** Write your code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()`
+# line), then run every cell. The test cell after each function checks it; a failure tells you what was
+# expected, what your function returned, at which step and with which hyperparameters. Some test cells are empty
+# in your copy: they hold hidden tests that run only when your notebook is graded (long runs, warm-up, other
+# weightings, weight decay on and off, zero gradients). To check the whole notebook from a terminal, run
+# `make check NB=exercises/10-schedule-free/schedule_free.ipynb` in the course repository: it exits with an error
+# if any test fails.
+#
+# **Rules.** Use `torch` and `math` only. Your answers must not import or call anything from `reference_impl`
+# (the course's reference implementations, which the tests compare you with) nor use `torch.optim` or the
+# `schedulefree` package: the grader checks this outside the notebook. Do not edit or delete the test cells; they
+# are restored before grading. You may update tensors in place or return new ones, as long as you return the new
+# values.
+
+# %% [setup]
+import math
+
+import torch
+
+# %% [markdown]
+# ## 1. The averaging weights (3 points)
+#
+# Step $t = 0, 1, 2, \dots$ (counted from 0) uses the warmed-up learning rate
+#
+# $$\gamma_t = \gamma \cdot \min\Big(1, \frac{t+1}{T_{\text{warmup}}}\Big) \qquad (\gamma_t = \gamma \text{ when }
+# T_{\text{warmup}} = 0),$$
+#
+# and gives the new $z$ iterate the averaging weight
+#
+# $$\gamma_{\max} \leftarrow \max(\gamma_{\max}, \gamma_t), \qquad w_{t+1} = (t+1)^r\, \gamma_{\max}^{\,p}, \qquad
+# S \leftarrow S + w_{t+1}, \qquad c_{t+1} = \frac{w_{t+1}}{S}$$
+#
+# ($c_{t+1} = 0$ while $S = 0$, e.g. with $\gamma = 0$). The running maximum $\gamma_{\max}$ (which starts at
+# $-1$) and the running sum $S$ (which starts at 0) are passed in and returned, so the function keeps no state.
+# With a constant learning rate and $r = 0$, every weight is the same and $c_{t+1} = 1/(t+1)$: $x$ is the plain
+# average of the $z$ iterates. The weighting by $\gamma_{\max}^2$ (default $p = 2$) keeps the small steps of the
+# warm-up from dominating the average; the *maximum* matters when the learning rate is lowered during a run.
+
+# %% [answer] id=sf_weight
+def sf_weight(step, lr, warmup_steps, r, weight_lr_power, lr_max, weight_sum):
+    """The learning rate and averaging weight of step `step` (from 0) of a schedule-free method.
+
+    Args:
+        step: t, int >= 0.
+        lr: the base learning rate gamma; warmup_steps: T_warmup (0: no warm-up);
+        r: the power of (t + 1) in the weight; weight_lr_power: p, the power of the largest learning rate;
+        lr_max: the largest warmed-up learning rate so far (-1 before the first step);
+        weight_sum: S, the sum of the weights so far (0 before the first step).
+
+    Returns:
+        (lr_t, c, new_lr_max, new_weight_sum), all floats.
+    """
+    ### BEGIN SOLUTION
+    lr_t = lr * (step + 1) / warmup_steps if step < warmup_steps else lr
+    lr_max = max(lr_max, lr_t)
+    weight = (step + 1) ** r * lr_max ** weight_lr_power
+    weight_sum = weight_sum + weight
+    c = weight / weight_sum if weight_sum != 0 else 0.0
+    return lr_t, c, lr_max, weight_sum
+    ### END SOLUTION
+
+# %% [tests] id=test_weight_visible points=1
+# Visible tests (1 point): 10 steps with lr=0.1, no warm-up, r=0, p=2: c = 1, 1/2, 1/3, ...
+from reference_impl.optim import schedule_free_weight
+
+
+def check_weights(lrs, warmup_steps=0, r=0.0, weight_lr_power=2.0):
+    """Call sf_weight and the reference on steps 0, 1, ... with the learning rates lrs, carrying lr_max and S."""
+    mine = theirs = (-1.0, 0.0)
+    args = f"warmup_steps={warmup_steps}, r={r}, weight_lr_power={weight_lr_power}"
+    for step, lr in enumerate(lrs):
+        expected = schedule_free_weight(step, lr, warmup_steps=warmup_steps, r=r, weight_lr_power=weight_lr_power,
+                                        lr_max=theirs[0], weight_sum=theirs[1])
+        got = sf_weight(step, lr, warmup_steps, r, weight_lr_power, mine[0], mine[1])
+        assert isinstance(got, tuple) and len(got) == 4, (
+            f"sf_weight(step={step}, lr={lr}, {args}, ...) must return (lr_t, c, lr_max, weight_sum); got {got!r:.80}")
+        for name, g, e in zip(("lr_t", "c", "lr_max", "weight_sum"), got, expected):
+            assert math.isclose(float(g), e, rel_tol=1e-12, abs_tol=1e-15), (
+                f"sf_weight(step={step}, lr={lr}, {args}, lr_max={mine[0]!r}, weight_sum={mine[1]!r}): {name} "
+                f"expected {e:.10g}, got {float(g):.10g} (learning rates so far: {list(lrs[:step + 1])})")
+        mine, theirs = (got[2], got[3]), (expected[2], expected[3])
+
+
+check_weights([0.1] * 10)
+print("sf_weight: visible tests passed")
+
+# %% [tests] id=test_weight_warmup points=1
+# Hidden tests (1 point): a warm-up of 1 and of 5 steps, and a learning rate lowered mid-run (the maximum counts).
+### BEGIN HIDDEN TESTS
+check_weights([0.1] * 12, warmup_steps=5)
+check_weights([1.0] * 4, warmup_steps=1)
+check_weights([0.5] * 5 + [0.05] * 5 + [0.2] * 3, warmup_steps=2)
+check_weights([0.0] * 3 + [0.1] * 3)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_weight_powers points=1
+# Hidden tests (1 point): polynomial weighting r > 0 and other powers p of the learning rate.
+### BEGIN HIDDEN TESTS
+check_weights([0.1] * 15, r=1.0)
+check_weights([0.3] * 10, warmup_steps=4, r=0.5, weight_lr_power=1.0)
+check_weights([0.2] * 6 + [0.1] * 6, warmup_steps=3, r=2.0, weight_lr_power=0.0)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Schedule-free SGD (4 points)
+#
+# The parameter the function receives and returns is $y$ (the training weights). On the first call, `state` is
+# an empty dict: start with $z = x = y$ (copies of the parameter), $\gamma_{\max} = -1$, $S = 0$ and the step count
+# $t = 0$. Then, with $(\gamma_t, c_{t+1})$ from `sf_weight` for step $t$ (call your function), the interpolation
+# $\beta$ = `momentum` and the weight decay $\lambda$:
+#
+# $$\begin{aligned}
+# g_t &= \nabla f(y_t) + \lambda\, y_t && \text{(an L2 penalty taken at } y\text{)} \\
+# z_{t+1} &= z_t - \gamma_t\, g_t \\
+# x_{t+1} &= (1 - c_{t+1})\, x_t + c_{t+1}\, z_{t+1} \\
+# y_{t+1} &= (1-\beta)\, z_{t+1} + \beta\, x_{t+1} && \text{(returned)}
+# \end{aligned}$$
+#
+# and $t$ increases by one. Keep $z$ in `state["z"]` and $x$ in `state["x"]` (section 4 reads them); the other
+# keys are yours.
+
+# %% [answer] id=sf_sgd_step
+def sf_sgd_step(param, grad, state, lr=1.0, momentum=0.9, weight_decay=0.0, warmup_steps=0, r=0.0,
+                weight_lr_power=2.0):
+    """One schedule-free SGD step (as schedulefree.SGDScheduleFree).
+
+    Args:
+        param: tensor, y_t (the training weights).
+        grad: tensor, the gradient of the loss at y_t.
+        state: dict, empty at the first step; keep z in state["z"] and x in state["x"].
+        lr: gamma; momentum: beta; weight_decay: lambda (L2 penalty at y); warmup_steps, r, weight_lr_power: as in
+            sf_weight.
+
+    Returns:
+        The new parameter y_{t+1}.
+    """
+    ### BEGIN SOLUTION
+    if not state:
+        state.update(z=param.clone(), x=param.clone(), step=0, lr_max=-1.0, weight_sum=0.0)
+    lr_t, c, state["lr_max"], state["weight_sum"] = sf_weight(state["step"], lr, warmup_steps, r, weight_lr_power,
+                                                              state["lr_max"], state["weight_sum"])
+    state["step"] += 1
+    g = grad + weight_decay * param
+    state["z"] = state["z"] - lr_t * g
+    state["x"] = (1 - c) * state["x"] + c * state["z"]
+    return (1 - momentum) * state["z"] + momentum * state["x"]
+    ### END SOLUTION
+
+# %% [tests] id=test_sf_sgd_visible points=1
+# Visible tests (1 point): five steps with lr=0.1, momentum=0.9 (other arguments at their defaults) against the course's SGDScheduleFree.
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.optim import SGDScheduleFree
+
+hyper = dict(lr=0.1, momentum=0.9)
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper), theta0,
+                       fixed_gradients(3, seed=111), steps=5)
+print("sf_sgd_step: visible tests passed")
+
+# %% [tests] id=test_sf_sgd_first_step points=1
+# Hidden tests (1 point): the first step is a plain SGD step (z = x = y); zero gradients do not move.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_close
+
+g = torch.tensor([0.5, -2.0, 0.0], dtype=torch.float64)
+theta = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+for wd in (0.0, 0.5):
+    new = sf_sgd_step(theta.clone(), g.clone(), {}, lr=0.1, momentum=0.9, weight_decay=wd)
+    assert_close(new, theta - 0.1 * (g + wd * theta),
+                 what=f"sf_sgd_step(lr=0.1, momentum=0.9, weight_decay={wd}): parameter after the first step "
+                      "(expected the SGD step theta - lr * (g + weight_decay * theta))")
+state = {}
+for k in range(3):
+    new = sf_sgd_step(theta.clone(), torch.zeros(3, dtype=torch.float64), state, lr=0.1)
+    assert_close(new, theta, what=f"sf_sgd_step(lr=0.1) with zero gradients: parameter after step {k + 1}")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_sf_sgd_trajectory points=1
+# Hidden tests (1 point): 100 steps on a quadratic with several lr and momentum, polynomial weighting r > 0.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.optim import SGDScheduleFree
+
+for hyper in [dict(lr=0.05), dict(lr=0.1, momentum=0.5), dict(lr=0.02, momentum=0.98, r=1.0)]:
+    assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=112), steps=100)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_sf_sgd_decay_warmup points=1
+# Hidden tests (1 point): weight decay, warm-up (with the default weight_lr_power=2 and with 0), float32 parameters of shape (2, 3).
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.optim import SGDScheduleFree
+
+for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.1, warmup_steps=10),
+              dict(lr=0.1, momentum=0.8, warmup_steps=5, weight_lr_power=0.0, weight_decay=0.1)]:
+    assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=113), steps=40)
+assert_same_trajectory(with_state_dict(sf_sgd_step, lr=0.1), optimizer(SGDScheduleFree, lr=0.1), torch.ones(2, 3),
+                       fixed_gradients((2, 3), seed=114, dtype=torch.float32, zero_steps=[1]), steps=8,
+                       rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Schedule-free AdamW (4 points)
+#
+# Schedule-free AdamW moves $z$ by an Adam-normalised step. It has **no first-moment average**: the
+# interpolation $y$ plays the role of momentum, with $\beta_1$ as $\beta$. With the second moment $v$ ($v = 0$ at
+# the start), the step count $t$ (1 at the first step, for the bias correction) and $(\gamma_t, c_{t+1})$ from
+# `sf_weight` for step $t - 1$:
+#
+# $$\begin{aligned}
+# v_t &= \beta_2\, v_{t-1} + (1-\beta_2)\, g_t^2, \qquad g_t = \nabla f(y_t) \\
+# d_t &= \frac{g_t}{\sqrt{v_t / (1-\beta_2^{t})} + \epsilon} + \lambda\, y_t && \text{(decoupled decay, taken at } y\text{)} \\
+# z_{t+1} &= z_t - \gamma_t\, d_t \\
+# x_{t+1} &= (1 - c_{t+1})\, x_t + c_{t+1}\, z_{t+1} \\
+# y_{t+1} &= (1-\beta_1)\, z_{t+1} + \beta_1\, x_{t+1} && \text{(returned)}
+# \end{aligned}$$
+#
+# Start as in section 2 ($z = x = y$ at the first call). Keep $z$ in `state["z"]` and $x$ in `state["x"]`.
+
+# %% [answer] id=sf_adamw_step
+def sf_adamw_step(param, grad, state, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, warmup_steps=0,
+                  r=0.0, weight_lr_power=2.0):
+    """One schedule-free AdamW step (as schedulefree.AdamWScheduleFree).
+
+    Args:
+        param: tensor, y_t.
+        grad: tensor, the gradient of the loss at y_t.
+        state: dict, empty at the first step; keep z in state["z"] and x in state["x"].
+        lr: gamma; betas: (beta1 = the interpolation, beta2 = the second-moment decay); eps; weight_decay: lambda
+            (decoupled, at y, scaled by the learning rate); warmup_steps, r, weight_lr_power: as in sf_weight.
+
+    Returns:
+        The new parameter y_{t+1}.
+    """
+    ### BEGIN SOLUTION
+    beta1, beta2 = betas
+    if not state:
+        state.update(z=param.clone(), x=param.clone(), v=torch.zeros_like(param), step=0, lr_max=-1.0,
+                     weight_sum=0.0)
+    lr_t, c, state["lr_max"], state["weight_sum"] = sf_weight(state["step"], lr, warmup_steps, r, weight_lr_power,
+                                                              state["lr_max"], state["weight_sum"])
+    state["step"] += 1
+    t = state["step"]
+    state["v"] = beta2 * state["v"] + (1 - beta2) * grad * grad
+    d = grad / ((state["v"] / (1 - beta2 ** t)).sqrt() + eps) + weight_decay * param
+    state["z"] = state["z"] - lr_t * d
+    state["x"] = (1 - c) * state["x"] + c * state["z"]
+    return (1 - beta1) * state["z"] + beta1 * state["x"]
+    ### END SOLUTION
+
+# %% [tests] id=test_sf_adamw_visible points=1
+# Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against the course's AdamWScheduleFree.
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.optim import AdamWScheduleFree
+
+theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1), optimizer(AdamWScheduleFree, lr=0.1), theta0,
+                       fixed_gradients(3, seed=115), steps=5)
+print("sf_adamw_step: visible tests passed")
+
+# %% [tests] id=test_sf_adamw_trajectory points=2
+# Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), warm-up, r > 0.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.optim import AdamWScheduleFree
+
+for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.95, 0.99), eps=0.1),
+              dict(lr=0.05, warmup_steps=10), dict(lr=0.02, r=1.0, weight_lr_power=1.0)]:
+    assert_same_trajectory(with_state_dict(sf_adamw_step, **hyper), optimizer(AdamWScheduleFree, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=116), steps=100)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_sf_adamw_edges points=1
+# Hidden tests (1 point): weight decay on and off, zero gradients at the first steps, float32 parameters.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.optim import AdamWScheduleFree
+
+for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.05, weight_decay=2.0, warmup_steps=3)]:
+    assert_same_trajectory(with_state_dict(sf_adamw_step, **hyper), optimizer(AdamWScheduleFree, **hyper),
+                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=117), steps=40)
+assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1, weight_decay=0.3),
+                       optimizer(AdamWScheduleFree, lr=0.1, weight_decay=0.3), torch.ones(4, dtype=torch.float64),
+                       fixed_gradients(4, seed=118, zero_steps=[0, 1, 4]), steps=8)
+assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1), optimizer(AdamWScheduleFree, lr=0.1), torch.ones(2, 3),
+                       fixed_gradients((2, 3), seed=119, dtype=torch.float32), steps=8, rtol=1e-5, atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Train and eval weights (3 points)
+#
+# The model trains with $y$ but should be *evaluated* (and saved) at the average $x$. The course's optimizers
+# (like the authors') have `optimizer.eval()`, which puts $x$ into the parameters, and `optimizer.train()`, which
+# puts $y = (1-\beta) z + \beta x$ back. Write the two functions that compute those parameters from your state
+# (after any number of steps of `sf_sgd_step` or `sf_adamw_step`):
+#
+# * `sf_eval_params(state)` returns $x$;
+# * `sf_train_params(state, beta)` returns $y = (1-\beta)\, z + \beta\, x$ ($\beta$ = `momentum` for SGD,
+#   $\beta_1$ for AdamW): the parameter the last step returned.
+#
+# Return new tensors, and leave `state` unchanged: evaluating in the middle of training must not change the
+# training run.
+
+# %% [answer] id=sf_train_eval
+def sf_eval_params(state):
+    """The evaluation weights x (a new tensor); state is not modified."""
+    ### BEGIN SOLUTION
+    return state["x"].clone()
+    ### END SOLUTION
+
+
+def sf_train_params(state, beta):
+    """The training weights y = (1 - beta) z + beta x (a new tensor); state is not modified."""
+    ### BEGIN SOLUTION
+    return (1 - beta) * state["z"] + beta * state["x"]
+    ### END SOLUTION
+
+# %% [tests] id=test_train_eval_visible points=1
+# Visible tests (1 point): after each of 6 steps of sf_sgd_step(lr=0.1, momentum=0.9), eval gives the reference's x and train gives y back.
+from reference_impl.grading.testing import assert_close, fixed_gradients, quadratic
+from reference_impl.optim import AdamWScheduleFree, SGDScheduleFree
+
+
+def check_train_eval(step_function, reference_class, beta, steps, grads, param0, **hyper):
+    """Step the student's function and the reference; after every step compare eval (x) and train (y)."""
+    name = f"{step_function.__name__}({', '.join(f'{k}={v!r}' for k, v in hyper.items())})"
+    weight = torch.nn.Parameter(param0.clone())
+    opt = reference_class([weight], **hyper)
+    mine, state = param0.clone(), {}
+    for k in range(steps):
+        grad_s, grad_r = grads(mine, k), grads(weight.detach(), k)
+        mine = step_function(mine.clone(), grad_s.clone(), state, **hyper).detach().clone()
+        weight.grad = grad_r.clone()
+        opt.step()
+        assert_close(mine, weight.detach(), what=f"{name}: parameter y after step {k + 1}")
+        y_ref = weight.detach().clone()
+        opt.eval()
+        x = sf_eval_params(state)
+        assert_close(x, weight.detach(), what=f"sf_eval_params after step {k + 1} of {name} (expected x)")
+        opt.train()
+        assert_close(sf_train_params(state, beta), y_ref,
+                     what=f"sf_train_params(state, beta={beta}) after step {k + 1} of {name} (expected y)")
+
+
+check_train_eval(sf_sgd_step, SGDScheduleFree, 0.9, 6, fixed_gradients(3, seed=120),
+                 torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), lr=0.1, momentum=0.9)
+print("sf_eval_params, sf_train_params: visible tests passed")
+
+# %% [tests] id=test_train_eval_sgd points=1
+# Hidden tests (1 point): 50 steps of SGD with warm-up, r > 0 and a small momentum.
+### BEGIN HIDDEN TESTS
+check_train_eval(sf_sgd_step, SGDScheduleFree, 0.3, 50, quadratic(6, seed=121), torch.ones(6, dtype=torch.float64),
+                 lr=0.05, momentum=0.3, warmup_steps=5, r=1.0)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_train_eval_adamw points=1
+# Hidden tests (1 point): 50 steps of AdamW with weight decay; evaluating mid-run does not change the trajectory.
+### BEGIN HIDDEN TESTS
+from reference_impl.grading.testing import assert_same_trajectory, optimizer
+
+check_train_eval(sf_adamw_step, AdamWScheduleFree, 0.9, 50, quadratic(6, seed=122), torch.ones(6, dtype=torch.float64),
+                 lr=0.05, weight_decay=0.1)
+
+
+def evaluated_each_step(param, grad, state):
+    state = {} if state is None else state
+    new = sf_adamw_step(param, grad, state, lr=0.05, betas=(0.8, 0.99))
+    sf_eval_params(state)  # evaluating must leave the training state alone
+    sf_train_params(state, 0.8)
+    return new, state
+
+
+evaluated_each_step.function = "sf_adamw_step(lr=0.05, betas=(0.8, 0.99)) with sf_eval_params/sf_train_params after every step"
+assert_same_trajectory(evaluated_each_step, optimizer(AdamWScheduleFree, lr=0.05, betas=(0.8, 0.99)),
+                       torch.ones(6, dtype=torch.float64), quadratic(6, seed=123), steps=30)
+### END HIDDEN TESTS
