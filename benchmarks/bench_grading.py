@@ -5,8 +5,9 @@
 Builds N synthetic submissions of one assignment (a learning-management-system export: every third student gets
 the first answer wrong, the others submit the solution), grades them with
 :func:`reference_impl.grading.secure.grade` into a temporary gradebook, checks that every student got exactly the
-expected score (no lost or duplicated grade), and prints wall-clock seconds per notebook. A benchmark, not a test:
-the figures depend on the machine and on what else runs on it (the load average is printed with them).
+expected score (no lost or duplicated grade), and prints wall-clock and CPU seconds per notebook. A benchmark, not
+a test: the wall-clock figures depend on what else runs on the machine (the load average is printed with them);
+CPU seconds per notebook divided by the number of cores is what an otherwise idle machine would take.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -54,15 +56,25 @@ def run(n: int, workers: int, assignment: str, limits: secure.Limits) -> dict:
         tmp = Path(tmp)
         expected = synthetic(tmp / "subs", assignment, n)
         start = time.perf_counter()
+        cpu0 = _cpu()
         summary = secure.grade(assignment, tmp / "subs", out=tmp / "out", db_url="sqlite:///" + str(tmp / "gb.db"),
                                limits=limits, workers=workers, scratch=tmp / "scratch", log=lambda *a: None)
         seconds = time.perf_counter() - start
+        cpu = _cpu() - cpu0
         with open(tmp / "out" / assignment / "grades.csv", newline="") as f:
             got = {row["student_id"]: float(row["total"]) for row in csv.DictReader(f)}
         if got != expected:
             raise SystemExit(f"N={n}: wrong or missing grades: {sorted(set(got.items()) ^ set(expected.items()))}")
         notebooks = n * len(pipeline.notebook_names(ROOT, assignment))
-        return {"n": n, "seconds": seconds, "per_notebook": seconds / notebooks, "summary": summary}
+        return {"n": n, "seconds": seconds, "per_notebook": seconds / notebooks, "cpu_per_notebook": cpu / notebooks,
+                "summary": summary}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of every finished child (the workers, their kernels and re-checks)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main(argv=None) -> int:
@@ -78,8 +90,9 @@ def main(argv=None) -> int:
     for n in args.n:
         r = run(n, args.workers, args.assignment, limits)
         rows.append(r)
-        print(f"N={n:3d}: {r['seconds']:7.1f} s total, {r['per_notebook']:5.2f} s per notebook "
-              f"(every grade exact; load average now {os.getloadavg()[0]:.1f})", flush=True)
+        print(f"N={n:3d}: {r['seconds']:7.1f} s total, {r['per_notebook']:5.2f} s per notebook wall clock, "
+              f"{r['cpu_per_notebook']:5.2f} CPU s per notebook (every grade exact; load average now "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"growth: {b['seconds'] / a['seconds']:.2f}x time for {b['n'] / a['n']:.1f}x students")

@@ -325,3 +325,52 @@ def test_static_rules_accept_every_solution_and_simulated_student():
                 assert secure.policy_problems(cell.source) == [], (assignment, gid, cell.source[:200])
                 checked += 1
     assert checked > 100
+
+
+GUARD_PROBE = r'''
+import json, os, sys
+from reference_impl.grading import guard
+allowed, denied, hidden = sys.argv[1], sys.argv[2], sys.argv[3]
+guard.install([allowed], [denied], [], hidden=[hidden])
+def attempt(fn):
+    try:
+        fn()
+        return "allowed"
+    except PermissionError:
+        return "refused"
+    except Exception as err:
+        return type(err).__name__
+import subprocess, signal
+print(json.dumps({
+    "write inside": attempt(lambda: open(os.path.join(allowed, "ok.txt"), "w").close()),
+    "write outside": attempt(lambda: open(os.path.join(denied, "escape.txt"), "w").close()),
+    "read denied": attempt(lambda: open(os.path.join(denied, "secret.txt")).read()),
+    "read hidden": attempt(lambda: open(hidden).read()),
+    "read /proc of the parent": attempt(lambda: open(f"/proc/{os.getppid()}/environ", "rb").read()),
+    "fork": attempt(os.fork),
+    "subprocess": attempt(lambda: subprocess.run(["true"])),
+    "system": attempt(lambda: os.system("true")),
+    "kill the parent": attempt(lambda: os.kill(os.getppid(), 0)),
+    "remove a file": attempt(lambda: os.remove(os.path.join(denied, "secret.txt"))),
+    "load a library": attempt(lambda: __import__("ctypes").CDLL("libc.so.6")),
+}))
+'''
+
+
+def test_kernel_guard_refuses_escapes(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    allowed, denied = tmp_path / "allowed", tmp_path / "course"
+    allowed.mkdir()
+    denied.mkdir()
+    (denied / "secret.txt").write_text("hidden tests")
+    hidden = allowed / "notebook.ipynb"
+    hidden.write_text("{}")
+    proc = subprocess.run([sys.executable, "-c", GUARD_PROBE, str(allowed), str(denied), str(hidden)],
+                          capture_output=True, text=True, timeout=60)
+    result = json.loads(proc.stdout)
+    assert result.pop("write inside") == "allowed"
+    assert set(result.values()) == {"refused"}, result
+    assert (denied / "secret.txt").exists() and not (denied / "escape.txt").exists()
