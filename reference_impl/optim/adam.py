@@ -67,7 +67,9 @@ def adam_update(
     :math:`\gamma\lambda\theta_{t-1}` per step. The two agree when :math:`\lambda' = \alpha\lambda`, so PyTorch's
     default :math:`\lambda = 10^{-2}` at :math:`\gamma = 10^{-3}` is a paper :math:`\lambda'` of :math:`10^{-5}`,
     and changing the learning rate changes the effective decay too. The Adam step is computed from the gradient
-    only, so applying the shrink first (as here) or last gives the same :math:`\theta_t` up to rounding.
+    only, so subtracting :math:`\gamma\lambda\theta_{t-1}` before the Adam step (as here) or after it gives the
+    same :math:`\theta_t` up to rounding; shrinking the *new* :math:`\theta_t` after the step would not (it differs
+    by :math:`\gamma^2\lambda` times the Adam step).
 
     Args:
         param: :math:`\theta`, updated in place.
