@@ -58,7 +58,8 @@ def parse_run(text: str) -> tuple[str, float]:
     """``"adamw-cosine:3e-3"`` -> ``("adamw-cosine", 0.003)``; ``ValueError`` naming ``run`` otherwise."""
     name, sep, lr = text.partition(":")
     if not sep or name not in {**RECIPES, **EXTRA_RECIPES}:
-        raise ValueError(f"Invalid run: {text!r} (expected NAME:LR with NAME in {sorted({**RECIPES, **EXTRA_RECIPES})})")
+        names = sorted({**RECIPES, **EXTRA_RECIPES})
+        raise ValueError(f"Invalid run: {text!r} (expected NAME:LR with NAME in {names})")
     try:
         value = float(lr)
     except ValueError:

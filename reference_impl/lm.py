@@ -223,7 +223,8 @@ class TinyTransformer(nn.Module):
         with torch.no_grad():  # GPT-2 style init from our own generator: the seed alone fixes the weights
             for name, p in self.named_parameters():
                 if p.ndim == 2:
-                    std = 0.02 / math.sqrt(2 * cfg.n_layers) if name.endswith(("proj.weight", "fc_out.weight")) else 0.02
+                    residual_out = name.endswith(("proj.weight", "fc_out.weight"))
+                    std = 0.02 / math.sqrt(2 * cfg.n_layers) if residual_out else 0.02
                     p.copy_(torch.randn(p.shape, generator=gen) * std)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:

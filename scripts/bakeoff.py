@@ -52,7 +52,6 @@ from reference_impl.lm import (
     LMConfig,
     TinyTransformer,
     get_batch,
-    optimizer_state_bytes,
     recipe,
     train_lm,
 )
@@ -299,7 +298,8 @@ def benchmark(out: Path, rounds: int = 15, steps: int = 10, warm: int = 3) -> di
     load_before = os.getloadavg()[0]
     for _ in range(rounds):
         for name, lr in results["best_lr"].items():
-            make, _ = recipe(name, lr, settings["steps"], settings["warmup"], aux_lr=results["best_lr"].get(BASELINE, 3e-3))
+            aux_lr = results["best_lr"].get(BASELINE, 3e-3)
+            make, _ = recipe(name, lr, settings["steps"], settings["warmup"], aux_lr=aux_lr)
             model = TinyTransformer(CONFIG, seed=0)
             opts = make(model)
             opts = [opts] if isinstance(opts, torch.optim.Optimizer) else opts
