@@ -9,6 +9,10 @@ its k gives the final validation loss closest to the baseline's. Constant learni
 only the batch size and the lr change. Two seeds. Results: ``results/ddp_scaling.json``.
 
     nice -n 10 python scripts/ddp_scaling.py      # ~15 min on 2 busy cores
+    nice -n 10 python scripts/ddp_scaling.py --optimal   # adds the optimal-lr check (~10 min)
+
+The second, cleaner check tunes the lr on a sqrt(2)-spaced grid at both batch sizes (same samples) and compares the
+best lrs: the linear rule predicts a ratio of 2, the square-root rule sqrt(2).
 """
 
 from __future__ import annotations
@@ -66,14 +70,57 @@ def launch(seed: int, jobs: list[tuple[str, float]], steps: int, batch: int, eva
         return json.loads(out.read_text())
 
 
+OPTIMAL_GRIDS = {"sgd": [0.0125 * 2 ** (k / 2) for k in range(7)], "adamw-constant": [1e-3 * 2 ** (k / 2) for k in range(7)]}
+
+
+def optimal(args, corpus: Corpus) -> dict:
+    """The cleaner check: the best lr on a sqrt(2)-spaced grid at batch B (one process) and 2B (two processes)."""
+    records = []
+    for seed in args.seeds:
+        for name, grid in OPTIMAL_GRIDS.items():
+            for lr in grid:
+                _, rec = run_training(name, lr, args.steps, BATCH, seed=seed, eval_every=args.steps, corpus=corpus)
+                records.append(dict(rec, role="baseline"))
+        jobs = [(name, lr) for name, grid in OPTIMAL_GRIDS.items() for lr in grid]
+        for rec in launch(seed, jobs, args.steps // 2, 2 * BATCH, args.steps // 2):
+            records.append(dict(rec, role="ddp"))
+        print(f"optimal-lr grids done for seed {seed}", flush=True)
+    summary = {}
+    for name, grid in OPTIMAL_GRIDS.items():
+        entry = dict(grid=grid, predicted=PREDICTED[name])
+        for role, batch in (("baseline", BATCH), ("ddp", 2 * BATCH)):
+            means = []
+            for lr in grid:
+                finals = [r["final_val_loss"] for r in records
+                          if r["name"] == name and r["role"] == role and math.isclose(r["lr"], lr)]
+                ok = all(math.isfinite(v) for v in finals)
+                means.append(statistics.fmean(finals) if ok else None)
+            best = min((m, lr) for m, lr in zip(means, grid) if m is not None)[1]
+            entry[f"batch_{batch}"] = dict(mean_final=means, best_lr=best)
+        entry["ratio"] = entry[f"batch_{2 * BATCH}"]["best_lr"] / entry[f"batch_{BATCH}"]["best_lr"]
+        summary[name] = entry
+    for rec in records:
+        rec["val_loss"] = [v if math.isfinite(v) else None for v in rec["val_loss"]]
+        rec["final_val_loss"] = rec["final_val_loss"] if math.isfinite(rec["final_val_loss"]) else None
+    return dict(runs=records, summary=summary)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--steps", type=int, default=STEPS, help="baseline steps (the DDP runs take half)")
     parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
+    parser.add_argument("--optimal", action="store_true",
+                        help="only the optimal-lr check (lr grids at both batch sizes), added to --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     corpus = Corpus.load()
+    if args.optimal:
+        results = json.loads(args.out.read_text()) if args.out.exists() else {}
+        results["optimal_lr"] = optimal(args, corpus)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     records = []
     for seed in args.seeds:
         for name, lr in SETTINGS:
