@@ -147,3 +147,23 @@ def test_holm_adjustment_by_hand():
     adjusted = mod._holm({"a": 0.01, "b": 0.04, "c": 0.03})
     assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})
     assert mod._holm({"a": 0.6, "b": 0.7}) == pytest.approx({"a": 1.0, "b": 1.0})
+
+
+def test_stored_ddp_scaling_results_have_the_schema():
+    path = ROOT / "results" / "ddp_scaling.json"
+    if not path.exists():
+        pytest.skip("results/ddp_scaling.json not produced yet")
+    results = json.loads(path.read_text())
+    assert results["meta"]["world_size"] == 2 and results["meta"]["backend"] == "gloo"
+    factors = results["meta"]["factors"]
+    for entry in results["summary"].values():
+        assert set(entry["rules"]) == set(factors)
+        assert entry["closest"] in factors and entry["predicted"] in factors
+    for run in results["runs"]:
+        assert run["world_size"] == (2 if run["role"] == "ddp" else 1)
+        # equal samples: the two-process runs take half the steps with twice the batch
+        assert run["samples"][-1] == results["meta"]["baseline_steps"] * results["meta"]["batch_per_process"]
+    for name, entry in results.get("optimal_lr", {}).get("summary", {}).items():
+        best_small, best_large = entry["batch_16"]["best_lr"], entry["batch_32"]["best_lr"]
+        assert best_small in entry["grid"] and best_large in entry["grid"]
+        assert entry["ratio"] == pytest.approx(best_large / best_small)
