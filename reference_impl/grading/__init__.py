@@ -7,7 +7,12 @@
   from their readable sources ``scripts/exercise_sources/NN-slug.py``.
 * :mod:`reference_impl.grading.pipeline` -- drives nbgrader in a throw-away copy of the course: generate the
   release, submit notebooks as students, autograde them in one run, read the scores from the gradebook.
-  (The only module here that imports nbgrader.)
+* :mod:`reference_impl.grading.secure`, :mod:`reference_impl.grading.guard`, :mod:`reference_impl.grading.grade`
+  -- the instructors' grading command (``make grade``): per-student scratch courses under limits, the kernel's
+  audit hook, the independent re-check of every test cell outside the student's kernel, the gradebook merge, the
+  grade table and feedback.
+
+Only ``pipeline`` and the grading-command modules import nbgrader; ``testing`` imports only torch.
 
 Command line (``python -m reference_impl.grading --help``)::
 

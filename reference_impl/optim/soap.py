@@ -42,8 +42,10 @@ below: ``shampoo_beta=-1`` meaning "use :math:`\beta_2`"), checked step by step 
 * ``normalize_grads`` divides by :math:`\mathrm{RMS}(N) + 10^{-30}` as the authors do (the port adds ``eps``);
 * decoupled decay is written :math:`\theta(1-\gamma\lambda)`, as the port (the authors add :math:`-\gamma\lambda
   \theta`; same math, different rounding);
-* the authors keep :math:`M` in the rotated basis and rotate it when the basis changes; we keep it in the
-  original basis, as the paper's Algorithm 3 and the port do. Same math;
+* where :math:`M` lives: versions of the authors' code differ (some keep it in the rotated basis and rotate it
+  when the basis changes, later ones keep it in the original basis, and their defaults differ too); we keep it
+  in the original basis, as the paper's Algorithm 3 and the port do, with the defaults of the signature above.
+  Same math;
 * ``closure`` runs under ``torch.enable_grad()`` (the authors' ``step`` does not re-enable gradients).
 
 **Numerics.** Adam in a rotated basis divides by :math:`\sqrt{V}`, and in directions where the statistics are
