@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense_real, evaluate_closure
 from ._validation import check_betas, check_bool, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "adam_update"]
@@ -163,10 +164,7 @@ class Adam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         name = type(self).__name__
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
@@ -175,10 +173,7 @@ class Adam(torch.optim.Optimizer):
                     continue
                 state = self.state[param]
                 if not state:
-                    if param.grad.is_sparse:
-                        raise RuntimeError(f"{name} does not support sparse gradients")
-                    if torch.is_complex(param):
-                        raise RuntimeError(f"{name} supports real parameters only (got {param.dtype})")
+                    check_dense_real(name, param)
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)

@@ -16,16 +16,10 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense_real, evaluate_closure
 from ._validation import check_bool, check_nonnegative, check_unit_interval
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta", "adagrad_update", "rmsprop_update", "adadelta_update"]
-
-
-def _check_dense_real(name: str, param: torch.Tensor) -> None:
-    if param.grad.is_sparse:
-        raise RuntimeError(f"{name} does not support sparse gradients")
-    if torch.is_complex(param):
-        raise RuntimeError(f"{name} supports real parameters only (got {param.dtype})")
 
 
 # ----------------------------------------------------------------------------------------------------- Adagrad
@@ -134,17 +128,14 @@ class Adagrad(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
                     continue
                 state = self.state[param]
                 if not state:
-                    _check_dense_real("Adagrad", param)
+                    check_dense_real("Adagrad", param)
                     state["step"] = 0
                     state["sum"] = torch.full_like(
                         param, group["initial_accumulator_value"], memory_format=torch.preserve_format
@@ -279,17 +270,14 @@ class RMSprop(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
                     continue
                 state = self.state[param]
                 if not state:
-                    _check_dense_real("RMSprop", param)
+                    check_dense_real("RMSprop", param)
                     state["step"] = 0
                     state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 # buffers appear when a flag asks for them (also if the group is changed after some steps)
@@ -409,17 +397,14 @@ class Adadelta(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
                     continue
                 state = self.state[param]
                 if not state:
-                    _check_dense_real("Adadelta", param)
+                    check_dense_real("Adadelta", param)
                     state["step"] = 0
                     state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                     state["acc_delta"] = torch.zeros_like(param, memory_format=torch.preserve_format)

@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense_real, evaluate_closure
 from ._validation import check_betas, check_nonnegative
 
 __all__ = ["Lion", "lion_update"]
@@ -115,10 +116,7 @@ class Lion(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for param in group["params"]:
@@ -126,10 +124,7 @@ class Lion(torch.optim.Optimizer):
                     continue
                 state = self.state[param]
                 if not state:
-                    if param.grad.is_sparse:
-                        raise RuntimeError("Lion does not support sparse gradients")
-                    if torch.is_complex(param):
-                        raise RuntimeError(f"Lion supports real parameters only (got {param.dtype})")
+                    check_dense_real("Lion", param)
                     state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 lion_update(
                     param,

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense_real, evaluate_closure
 from ._validation import (
     check_bool,
     check_choice,
@@ -224,18 +225,12 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError("Muon does not support sparse gradients")
-                if torch.is_complex(param):
-                    raise RuntimeError("Muon does not support complex parameters")
+                check_dense_real("Muon", param)
                 state = self.state[param]
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(param.grad)  # M_0 = 0

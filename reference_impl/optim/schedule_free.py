@@ -51,6 +51,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense, evaluate_closure
 from ._validation import (
     check_betas,
     check_nonnegative,
@@ -310,17 +311,13 @@ class SGDScheduleFree(_ScheduleFreeBase):
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step (in train mode); ``closure`` re-evaluates the model and returns the loss."""
         self._check_train_mode()
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             lr_t, c = self._next_weight(group)
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError("SGDScheduleFree does not support sparse gradients")
+                check_dense("SGDScheduleFree", param)
                 state = self.state[param]
                 if not state:
                     state["z"] = param.detach().clone()  # z_1 = x_1 = y_1 = the initial weights
@@ -399,17 +396,13 @@ class AdamWScheduleFree(_ScheduleFreeBase):
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step (in train mode); ``closure`` re-evaluates the model and returns the loss."""
         self._check_train_mode()
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             lr_t, c = self._next_weight(group)
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError("AdamWScheduleFree does not support sparse gradients")
+                check_dense("AdamWScheduleFree", param)
                 state = self.state[param]
                 if not state:
                     state["z"] = param.detach().clone()

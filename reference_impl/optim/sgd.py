@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from ._shell import check_dense, evaluate_closure
 from ._validation import check_nonnegative
 
 __all__ = ["SGD", "sgd_update"]
@@ -133,16 +134,12 @@ class SGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
                     continue  # a parameter that took no part in the loss is left alone
-                if param.grad.is_sparse:
-                    raise RuntimeError("SGD does not support sparse gradients")
+                check_dense("SGD", param)
                 state = self.state[param]
                 state["momentum_buffer"] = sgd_update(
                     param,

@@ -61,6 +61,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 
+from ._shell import check_dense_real, evaluate_closure
 from ._validation import (
     check_betas,
     check_bool,
@@ -359,19 +360,13 @@ class SOAP(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             shampoo_beta = group["shampoo_beta"] if group["shampoo_beta"] >= 0 else group["betas"][1]
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError("SOAP does not support sparse gradients")
-                if torch.is_complex(param):
-                    raise RuntimeError("SOAP does not support complex parameters")
+                check_dense_real("SOAP", param)
                 grad, state = param.grad, self.state[param]
                 shape = _working_shape(param.shape, group["merge_dims"], group["max_precond_dim"])
                 if not state:  # first call: statistics and eigenbases from this gradient, no step
