@@ -217,7 +217,7 @@ TOTAL_STEPS = 1000
 
 def _plateau_metric(t: int) -> float:
     """A made-up validation loss for ReduceLROnPlateau: fast progress, then a noisy plateau (fixed, no randomness)."""
-    return 1.0 / (1.0 + t / 40.0) + 0.02 + 0.01 * math.sin(1.7 * t) * math.cos(0.31 * t)
+    return 0.3 + 0.7 * math.exp(-t / 80.0) + 0.01 * math.sin(1.7 * t) * math.cos(0.31 * t)
 
 
 def _plateau(lr: float, patience: int, factor: float) -> Callable[[int], float]:
