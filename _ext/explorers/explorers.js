@@ -266,17 +266,24 @@
       xaxis: {domain: [0, 0.55], range: data.view[0]}, yaxis: {range: data.view[1]},
       xaxis2: {domain: [0.65, 1], range: [0, steps], anchor: "y2", title: {text: "step"}},
       yaxis2: {type: "log", range: [lo - 0.3, hi + 0.3], anchor: "x2", title: {text: "loss"}},
-      updatemenus: [{type: "buttons", direction: "left", x: 0, y: -0.08, xanchor: "left", yanchor: "top",
-                     pad: {t: 40}, showactive: false, buttons: [
-                       {label: "▶ play", method: "animate", args: [null, Object.assign({fromcurrent: true}, anim)]},
-                       {label: "❚❚ pause", method: "animate", args: [[null], {mode: "immediate",
-                        frame: {duration: 0, redraw: false}, transition: {duration: 0}}]}]}],
-      sliders: [{active: 0, x: 0.2, len: 0.8, y: -0.08, yanchor: "top", pad: {t: 30},
+      sliders: [{active: 0, x: 0, len: 1, y: -0.08, yanchor: "top", pad: {t: 30},
                  currentvalue: {prefix: "step ", visible: true},
                  steps: marks.map(function (t) {
                    return {label: String(t), method: "animate", args: [[String(t)], anim]};
                  })}]
     };
+    // Play and pause are page buttons (not plotly's): an animation interrupted by "pause" rejects its promise,
+    // which is expected and caught here instead of surfacing as an uncaught error.
+    var play = el("button", {type: "button", "data-action": "play", text: "▶ play"});
+    var pause = el("button", {type: "button", "data-action": "pause", text: "❚❚ pause"});
+    play.addEventListener("click", function () {
+      Plotly.animate(plot, null, Object.assign({fromcurrent: true}, anim)).catch(function () {});
+    });
+    pause.addEventListener("click", function () {
+      Plotly.animate(plot, [null], {mode: "immediate", frame: {duration: 0, redraw: false},
+                                    transition: {duration: 0}}).catch(function () {});
+    });
+    root.insertBefore(el("div", {"class": "course-explorer-controls"}, [play, pause]), plot);
     Plotly.newPlot(plot, {data: traces, layout: layout, frames: frames, config: CONFIG});
   }
 
