@@ -133,6 +133,7 @@
         layout["xaxis" + pa] = {domain: [x0, x1], range: spec.view[0], anchor: "y" + pa};
         layout["yaxis" + pa] = {domain: [0.45, 1], range: spec.view[1], anchor: "x" + pa};
         layout["xaxis" + ma] = {domain: [x0, x1], anchor: "y" + ma, title: {text: "learning rate"},
+                                tickangle: -45, tickfont: {size: 10},
                                 tickvals: o.lrs[p].map(function (_, i) { return i; }), ticktext: o.lrs[p].map(fmt)};
         layout["yaxis" + ma] = {domain: [0, 0.3], anchor: "x" + ma, title: {text: o.beta_name || ""},
                                 tickvals: o.betas.map(function (_, j) { return j; }), ticktext: o.betas.map(fmt)};
@@ -259,7 +260,8 @@
     var frames = marks.map(function (t) { return {name: String(t), data: framedata(t), traces: moving}; });
     var positive = [];
     names.forEach(function (n) { data.paths[n].loss.forEach(function (v) { if (v > 0) positive.push(v); }); });
-    var lo = Math.log10(Math.min.apply(null, positive)), hi = Math.log10(Math.max.apply(null, positive));
+    var hi = Math.log10(Math.max.apply(null, positive));
+    var lo = Math.max(Math.log10(Math.min.apply(null, positive)), hi - 10);  // at most ten decades
     var anim = {frame: {duration: 80, redraw: false}, transition: {duration: 0}, mode: "immediate"};
     var layout = {
       height: 470, margin: {t: 30, l: 60, r: 20, b: 40}, legend: {orientation: "h", y: 1.08},
@@ -289,7 +291,16 @@
 
   var RENDERERS = {"trajectory": trajectory, "schedules": schedules, "adam-eps": adamEps, "race": race};
 
+  var STYLE = ".course-explorer-controls{display:flex;flex-wrap:wrap;align-items:center;gap:.3em 1.2em;" +
+    "margin:.5em 0;font-size:.9em}.course-explorer-controls label{display:inline-flex;align-items:center;gap:.4em}" +
+    ".course-explorer-controls button{padding:.15em .8em;border:1px solid #999;border-radius:4px;background:#f6f6f6}" +
+    ".course-explorer-value{min-width:4em;font-variant-numeric:tabular-nums}" +
+    ".course-explorer{margin:1em 0;padding:.5em;border:1px solid #ddd;border-radius:6px}";
+
   function init() {
+    if (!document.getElementById("course-explorer-style")) {
+      document.head.appendChild(el("style", {id: "course-explorer-style", text: STYLE}));
+    }
     var roots = document.querySelectorAll("div.course-explorer");
     Array.prototype.forEach.call(roots, function (root) {
       var holder = root.querySelector("script.course-explorer-data");
