@@ -45,7 +45,8 @@ def _check_mathjax(app: Sphinx) -> None:
 
     if app.builder.format == "html" and not PLOTLY_JS.is_file():
         raise ExtensionError(
-            f"plotly.js is not installed ({PLOTLY_JS} missing). Run `npm ci` (or `make setup`) in the repository root.")
+            f"plotly.js is not installed ({PLOTLY_JS} missing). Run `npm ci` (or `make setup`) in the repository "
+            "root.")
 
 
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:

@@ -164,7 +164,8 @@ def trajectory_grid(optimizers: Optional[Sequence[str]] = None, problems: Option
     probs = list(PROBLEMS) if problems is None else list(problems)
     for name in names:
         if name not in TRAJECTORY_OPTIMIZERS:
-            raise ValueError(f"Invalid optimizers: unknown {name!r} (expected names of {list(TRAJECTORY_OPTIMIZERS)})")
+            raise ValueError(
+                f"Invalid optimizers: unknown {name!r} (expected names of {list(TRAJECTORY_OPTIMIZERS)})")
     for prob in probs:
         if prob not in PROBLEMS:
             raise ValueError(f"Invalid problems: unknown {prob!r} (expected names of {list(PROBLEMS)})")
@@ -258,7 +259,7 @@ ReduceLROnPlateau is fed a fixed made-up validation loss (:func:`_plateau_metric
 
 
 def schedule_grid(every: int = 5) -> dict[str, Any]:
-    """The learning rate at steps ``0, every, 2*every, ..., TOTAL_STEPS`` for every schedule and parameter combination.
+    """The learning rate at steps ``0, every, 2*every, ..., TOTAL_STEPS``, every schedule, every parameter combination.
 
     Returns ``{"steps": [...], "schedules": {name: {"params": {param: values}, "curves": {key: [lr, ...]}}}}`` where
     ``key`` joins the parameter indices with commas (``"2,0"``: third value of the first parameter, first of the
