@@ -111,9 +111,14 @@ def test_gradient_descent_diverges_exactly_past_two_over_l():
             assert diverged, lr
 
 
+@pytest.fixture(scope="module")
+def schedule_data():
+    return E.schedule_grid(every=7)
+
+
 @pytest.mark.parametrize("name", list(E.SCHEDULES))
-def test_schedule_curves_equal_the_schedules(name):
-    data = E.schedule_grid(every=7)
+def test_schedule_curves_equal_the_schedules(schedule_data, name):
+    data = schedule_data
     steps = data["steps"]
     entry = data["schedules"][name]
     params = E.SCHEDULES[name][1]
