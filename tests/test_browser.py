@@ -8,6 +8,7 @@ from the system packages (``apt-get install chromium``; ``.ci/run`` installs it)
 from __future__ import annotations
 
 import functools
+import json
 import http.server
 import os
 import re
@@ -188,3 +189,193 @@ def test_screenshots_for_review(browser, site):
         finally:
             page.close()
         assert (SCREENSHOTS / name).stat().st_size > 10_000, f"{name} looks empty"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Interactive figures (reference_impl.explorers + explorers.js + plotly.js served by the book), network blocked
+# ---------------------------------------------------------------------------------------------------------------
+
+EXPLORERS = {"trajectories": "chapters/03-momentum.html", "adam-eps": "chapters/06-adam-adamw.html",
+             "schedules": "chapters/09-schedules.html"}
+RACES = {"race-momentum": "chapters/03-momentum.html", "race-adam-lion": "chapters/07-lion-lamb.html",
+         "race-schedule-free": "chapters/10-schedule-free.html"}
+PAGE_LIMIT = 3_000_000  # bytes: a chapter's HTML, and all a page loads when the host compresses
+
+
+def open_offline(browser, site: str, path: str):
+    """Open a page with every non-local request aborted; return (page, console errors, blocked URLs)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(site):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    response = page.goto(urljoin(site, path), wait_until="load")
+    assert response is not None and response.status == 200
+    return page, errors, blocked
+
+
+def explorer_json(page, ident: str) -> dict:
+    return page.evaluate(f"() => JSON.parse(document.querySelector('#explorer-{ident} script.course-explorer-data')"
+                         ".textContent)")
+
+
+def plotted(page, ident: str, meta: str) -> dict:
+    """The x/y arrays plotly holds for the trace tagged ``meta``, and the SVG path it drew for it."""
+    return page.evaluate("""([ident, meta]) => {
+        const gd = document.querySelector('#explorer-' + ident + ' .js-plotly-plot');
+        const i = gd.data.findIndex(t => t.meta === meta);
+        const line = gd.querySelector('g.trace' + gd._fullData[i].uid + ' path.js-line');
+        return {x: Array.from(gd.data[i].x), y: Array.from(gd.data[i].y), d: line ? line.getAttribute('d') : null};
+    }""", [ident, meta])
+
+
+def move(page, ident: str, selector: str, index: int) -> None:
+    page.evaluate("""([ident, selector, index]) => {
+        const input = document.querySelector('#explorer-' + ident + ' ' + selector);
+        input.value = String(index);
+        input.dispatchEvent(new Event('input', {bubbles: true}));
+    }""", [ident, selector, index])
+
+
+def page_bytes(page, site: str) -> dict[str, int]:
+    """Bytes of everything the page loaded (document and resources), read from the built files: raw and gzipped
+    (what a host that compresses, such as GitHub Pages, sends), and the document alone."""
+    import gzip
+
+    urls = page.evaluate("""() => performance.getEntriesByType('navigation').concat(
+        performance.getEntriesByType('resource')).map(e => e.name)""")
+    raw = packed = 0
+    for url in urls:
+        assert url.startswith(site), url
+        data = (HTML / urlparse(url).path.lstrip("/")).read_bytes()
+        raw += len(data)
+        packed += len(gzip.compress(data, compresslevel=6))
+    document = (HTML / urlparse(urls[0]).path.lstrip("/")).stat().st_size
+    return {"raw": raw, "gzip": packed, "document": document}
+
+
+def finish(page, ident: str, errors: list, blocked: list) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"explorer-{ident}.png"
+    page.locator(f"#explorer-{ident}").screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000, f"{shot} looks empty"
+    assert not errors, f"JavaScript errors: {errors}"
+    assert not blocked, f"the page tried to reach the network: {blocked}"
+
+
+def test_trajectory_explorer_sliders_redraw_the_library_paths(browser, site):
+    page, errors, blocked = open_offline(browser, site, EXPLORERS["trajectories"])
+    try:
+        page.wait_for_selector("#explorer-trajectories[data-ready] .main-svg", timeout=30_000)
+        data = explorer_json(page, "trajectories")
+        page.select_option("#explorer-trajectories select", "Nesterov")
+        seen = set()
+        for lr, beta in [(1, 0), (5, 0), (5, 4), (8, 2)]:
+            move(page, "trajectories", 'input[data-param="lr"]', lr)
+            move(page, "trajectories", 'input[data-param="beta"]', beta)
+            for prob in ("quadratic", "rosenbrock"):
+                shown = plotted(page, "trajectories", f"path-{prob}")
+                run = data["optimizers"]["Nesterov"]["runs"][prob][lr][beta]
+                assert shown["x"] == run["x"] and shown["y"] == run["y"], (lr, beta, prob)
+                assert shown["d"], "no line drawn"
+                seen.add((prob, shown["d"]))
+        assert len(seen) == 8, "moving the sliders must change the drawn paths"
+        # a diverging run is marked on the map
+        page.select_option("#explorer-trajectories select", "GD")
+        move(page, "trajectories", 'input[data-param="lr"]', 8)
+        state = json.loads(page.get_attribute("#explorer-trajectories", "data-state"))
+        assert state == {"optimizer": "GD", "lr": 8, "beta": 0}
+        crosses = page.evaluate("""() => document.querySelector('#explorer-trajectories .js-plotly-plot').data
+            .filter(t => t.name === 'diverged').map(t => t.x.length)""")
+        assert data["optimizers"]["GD"]["runs"]["quadratic"][8][0]["diverged"] and crosses[0] >= 1
+        finish(page, "trajectories", errors, blocked)
+    finally:
+        page.close()
+
+
+def test_schedule_explorer_overlays_two_schedules(browser, site):
+    page, errors, blocked = open_offline(browser, site, EXPLORERS["schedules"])
+    try:
+        page.wait_for_selector("#explorer-schedules[data-ready] .main-svg", timeout=30_000)
+        data = explorer_json(page, "schedules")
+        curve = lambda i: page.evaluate(  # noqa: E731
+            f"() => Array.from(document.querySelector('#explorer-schedules .js-plotly-plot').data[{i}].y)")
+        before = curve(0)
+        move(page, "schedules", '[data-side="0"] input[data-param="warmup_steps"]', 4)
+        after = curve(0)
+        assert after != before and after == data["schedules"]["warmup_cosine"]["curves"]["4,0"]
+        page.select_option('#explorer-schedules [data-side="1"] select', "cosine_warm_restarts")
+        move(page, "schedules", '[data-side="1"] input[data-param="cycle_mult"]', 1)
+        move(page, "schedules", '[data-side="1"] input[data-param="first_cycle_steps"]', 1)
+        assert curve(1) == data["schedules"]["cosine_warm_restarts"]["curves"]["1,1"]
+        assert set(data["schedules"]) >= {"step_decay", "cosine_annealing", "wsd", "one_cycle", "ReduceLROnPlateau"}
+        finish(page, "schedules", errors, blocked)
+    finally:
+        page.close()
+
+
+def test_adam_eps_explorer_goes_from_sign_to_sgd(browser, site):
+    page, errors, blocked = open_offline(browser, site, EXPLORERS["adam-eps"])
+    try:
+        page.wait_for_selector("#explorer-adam-eps[data-ready] .main-svg", timeout=30_000)
+        data = explorer_json(page, "adam-eps")
+        small = plotted(page, "adam-eps", "first-step")
+        move(page, "adam-eps", 'input[data-param="eps"]', len(data["eps"]) - 1)
+        large = plotted(page, "adam-eps", "first-step")
+        assert small["y"] == data["first_step"][0] and large["y"] == data["first_step"][-1]
+        assert small["d"] != large["d"]
+        assert plotted(page, "adam-eps", "path")["x"] == data["paths"][-1]["x"]
+        finish(page, "adam-eps", errors, blocked)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("ident", list(RACES))
+def test_animation_plays(browser, site, ident):
+    page, errors, blocked = open_offline(browser, site, RACES[ident])
+    try:
+        page.wait_for_selector(f"#explorer-{ident}[data-ready] .main-svg", timeout=30_000)
+        start = len(plotted(page, ident, "path")["x"])
+        assert start == 1
+        page.click(f'#explorer-{ident} button[data-action="play"]')
+        page.wait_for_function("""(ident) => {
+            const gd = document.querySelector('#explorer-' + ident + ' .js-plotly-plot');
+            return gd._fullLayout.sliders[0].active >= 3;
+        }""", arg=ident, timeout=30_000)
+        page.click(f'#explorer-{ident} button[data-action="pause"]')
+        assert len(plotted(page, ident, "path")["x"]) > start, "the path must grow while playing"
+        steps = page.evaluate(f"() => document.querySelector('#explorer-{ident} .js-plotly-plot')"
+                              "._fullLayout.sliders[0].steps.length")
+        assert steps > 10, "the step scrubber needs steps"
+        finish(page, ident, errors, blocked)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path", sorted(set(EXPLORERS.values()) | set(RACES.values())))
+def test_pages_with_figures_stay_light(browser, site, path):
+    """The chapter's HTML stays under 3 MB, and so does everything the page loads as a compressing host sends it.
+
+    (Uncompressed, every page of this Jupyter Book theme already loads about 4.7 MB of theme, icon font and MathJax
+    files before any figure; the figures add plotly.js, explorers.js and their data.)"""
+    page, errors, blocked = open_offline(browser, site, path)
+    try:
+        page.wait_for_selector(".course-explorer[data-ready] .main-svg", timeout=30_000)
+        sizes = page_bytes(page, site)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with open(SCREENSHOTS / "page_bytes.txt", "a") as out:
+            out.write(f"{path} {json.dumps(sizes)}\n")
+        assert sizes["document"] < PAGE_LIMIT, f"{path}: {sizes}"
+        assert sizes["gzip"] < PAGE_LIMIT, f"{path}: {sizes}"
+        assert not errors and not blocked, (errors, blocked)
+    finally:
+        page.close()

@@ -1,0 +1,318 @@
+/* Interactive figures of the course book ("explorers" and animations).
+ *
+ * Every number drawn here was computed by the course's Python package when the chapter was executed
+ * (reference_impl/explorers.py) and sits in the page as JSON inside <div class="course-explorer">. This script only
+ * picks the precomputed result that matches the controls and hands it to plotly.js (served with the book, from
+ * npm, like MathJax). It never re-implements an optimizer or a schedule.
+ */
+(function () {
+  "use strict";
+
+  var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
+  var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k]; else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v === "boolean" || typeof v === "string") return String(v);
+    if (v === 0) return "0";
+    var a = Math.abs(v);
+    return (a < 1e-2 || a >= 1e4) ? v.toExponential(2).replace("e", "e") : String(+v.toPrecision(3));
+  }
+
+  /* A labelled range input over the indices of `values`; onChange(index) on every move. */
+  function slider(name, values, start, onChange) {
+    var output = el("output", {"class": "course-explorer-value"});
+    var input = el("input", {type: "range", min: "0", max: String(values.length - 1), step: "1",
+                             value: String(start), "aria-label": name, "data-param": name});
+    function show() { output.textContent = fmt(values[+input.value]); }
+    input.addEventListener("input", function () { show(); onChange(+input.value); });
+    show();
+    var label = el("label", {"class": "course-explorer-slider"}, [el("span", {text: name + " "}), input, output]);
+    label.input = input;
+    return label;
+  }
+
+  function select(name, options, onChange) {
+    var node = el("select", {"aria-label": name, "data-param": name});
+    options.forEach(function (o) { node.appendChild(el("option", {value: o, text: o})); });
+    node.addEventListener("change", function () { onChange(node.value); });
+    return el("label", {"class": "course-explorer-select"}, [el("span", {text: name + " "}), node]);
+  }
+
+  function contour(c, axis) {
+    return {type: "contour", x: c.x, y: c.y, z: c.z, xaxis: "x" + axis, yaxis: "y" + axis, showscale: false,
+            ncontours: 18, colorscale: "Greys", reversescale: true, opacity: 0.45, hoverinfo: "skip",
+            contours: {coloring: "lines"}, line: {width: 1}};
+  }
+
+  function axisName(n) { return n === 1 ? "" : String(n); }
+
+  /* ---------------------------------------------------------------- trajectory explorer */
+  function trajectory(root, data) {
+    var probs = Object.keys(data.problems), opts = Object.keys(data.optimizers);
+    var state = {opt: opts.indexOf("heavy ball") >= 0 ? "heavy ball" : opts[0], lr: 4, beta: 2};
+    var plot = el("div", {"class": "course-explorer-plot"});
+    var controls = el("div", {"class": "course-explorer-controls"});
+    var lrSlider, betaSlider;
+    controls.appendChild(select("optimizer", opts, function (v) { state.opt = v; rebuild(); }));
+    controls.querySelector("select").value = state.opt;
+    var sliders = el("span");
+    controls.appendChild(sliders);
+    root.appendChild(controls);
+    root.appendChild(plot);
+
+    function rebuild() {
+      var o = data.optimizers[state.opt];
+      sliders.innerHTML = "";
+      state.lr = Math.min(state.lr, o.lrs[probs[0]].length - 1);
+      lrSlider = slider("lr index", o.lrs[probs[0]].map(function (_, i) { return i; }), state.lr,
+                        function (i) { state.lr = i; draw(); });
+      lrSlider.querySelector("span").textContent = "learning rate (step on the grid) ";
+      lrSlider.input.setAttribute("data-param", "lr");
+      sliders.appendChild(lrSlider);
+      if (o.beta_name) {
+        state.beta = Math.min(state.beta, o.betas.length - 1);
+        betaSlider = slider(o.beta_name, o.betas, state.beta, function (i) { state.beta = i; draw(); });
+        betaSlider.input.setAttribute("data-param", "beta");
+        sliders.appendChild(betaSlider);
+      }
+      draw();
+    }
+
+    function draw() {
+      var o = data.optimizers[state.opt], traces = [], annotations = [];
+      var b = o.beta_name ? state.beta : 0;
+      lrSlider.querySelector("output").textContent =
+        probs.map(function (p) { return fmt(o.lrs[p][state.lr]) + " (" + p + ")"; }).join(", ");
+      probs.forEach(function (p, k) {
+        var pa = axisName(k + 1), ma = axisName(k + 3), spec = data.problems[p];
+        var run = o.runs[p][state.lr][b];
+        traces.push(contour(data.contours[p], pa));
+        traces.push({type: "scatter", mode: "lines+markers", x: run.x, y: run.y, xaxis: "x" + pa, yaxis: "y" + pa,
+                     name: state.opt + " on " + p, line: {color: COLORS[k === 0 ? 0 : 1], width: 2},
+                     marker: {size: 3}, meta: "path-" + p});
+        traces.push({type: "scatter", mode: "markers", x: [spec.minimum[0]], y: [spec.minimum[1]],
+                     xaxis: "x" + pa, yaxis: "y" + pa, marker: {symbol: "star", size: 12, color: "#333"},
+                     hoverinfo: "skip", showlegend: false});
+        // lr x beta map: log10 of the final loss; diverged cells get a cross
+        var z = [], dx = [], dy = [];
+        o.betas.forEach(function (_, j) {
+          z.push(o.runs[p].map(function (row, i) {
+            var r = row[j];
+            if (r.diverged) { dx.push(i); dy.push(j); return null; }
+            return Math.log10(Math.max(r.loss, 1e-12));
+          }));
+        });
+        traces.push({type: "heatmap", z: z, xaxis: "x" + ma, yaxis: "y" + ma, colorscale: "Viridis",
+                     zmin: -12, zmax: 2, showscale: k === 1, colorbar: {title: {text: "log10 loss"}, len: 0.4, y: 0.2},
+                     hovertemplate: "log10 final loss %{z:.2f}<extra></extra>"});
+        traces.push({type: "scatter", mode: "markers", x: dx, y: dy, xaxis: "x" + ma, yaxis: "y" + ma,
+                     marker: {symbol: "x", size: 9, color: "#d62728"}, name: "diverged", showlegend: k === 0,
+                     hoverinfo: "skip"});
+        traces.push({type: "scatter", mode: "markers", x: [state.lr], y: [b], xaxis: "x" + ma, yaxis: "y" + ma,
+                     marker: {symbol: "square-open", size: 18, color: "#fff", line: {width: 3}}, showlegend: false,
+                     hoverinfo: "skip"});
+        var msg = run.diverged ? "diverged after " + (run.x.length - 1) + " steps"
+                               : "loss after " + spec.steps + " steps: " + fmt(run.loss);
+        annotations.push({text: spec.title + " — " + msg, xref: "x" + pa + " domain", yref: "y" + pa + " domain",
+                          x: 0.5, y: 1.12, showarrow: false, font: {size: 12}});
+      });
+      var layout = {height: 720, margin: {t: 50, l: 60, r: 20, b: 50}, showlegend: false, annotations: annotations};
+      probs.forEach(function (p, k) {
+        var pa = axisName(k + 1), ma = axisName(k + 3), spec = data.problems[p];
+        var x0 = k === 0 ? 0 : 0.55, x1 = k === 0 ? 0.45 : 1;
+        layout["xaxis" + pa] = {domain: [x0, x1], range: spec.view[0], anchor: "y" + pa};
+        layout["yaxis" + pa] = {domain: [0.45, 1], range: spec.view[1], anchor: "x" + pa};
+        layout["xaxis" + ma] = {domain: [x0, x1], anchor: "y" + ma, title: {text: "learning rate"},
+                                tickangle: -45, tickfont: {size: 10},
+                                tickvals: o.lrs[p].map(function (_, i) { return i; }), ticktext: o.lrs[p].map(fmt)};
+        layout["yaxis" + ma] = {domain: [0, 0.3], anchor: "x" + ma, title: {text: o.beta_name || ""},
+                                tickvals: o.betas.map(function (_, j) { return j; }), ticktext: o.betas.map(fmt)};
+      });
+      root.setAttribute("data-state", JSON.stringify({optimizer: state.opt, lr: state.lr, beta: b}));
+      Plotly.react(plot, traces, layout, CONFIG);
+    }
+    rebuild();
+  }
+
+  /* ---------------------------------------------------------------- schedule explorer */
+  function schedules(root, data) {
+    var names = Object.keys(data.schedules);
+    var sides = [{name: "warmup_cosine", idx: {}}, {name: "wsd", idx: {}}];
+    var plot = el("div", {"class": "course-explorer-plot"});
+    var panels = sides.map(function (side, s) {
+      var panel = el("div", {"class": "course-explorer-controls", "data-side": String(s)});
+      var sel = select("schedule " + "AB"[s], names, function (v) { side.name = v; side.idx = {}; build(s); draw(); });
+      sel.querySelector("select").value = side.name;
+      panel.appendChild(sel);
+      panel.appendChild(el("span", {"class": "course-explorer-params"}));
+      root.appendChild(panel);
+      return panel;
+    });
+    root.appendChild(plot);
+
+    function build(s) {
+      var side = sides[s], holder = panels[s].querySelector(".course-explorer-params");
+      var params = data.schedules[side.name].params;
+      holder.innerHTML = "";
+      Object.keys(params).forEach(function (p) {
+        if (side.idx[p] === undefined) side.idx[p] = Math.floor((params[p].length - 1) / 2);
+        holder.appendChild(slider(p, params[p], side.idx[p], function (i) { side.idx[p] = i; draw(); }));
+      });
+    }
+
+    function key(side) {
+      return Object.keys(data.schedules[side.name].params).map(function (p) { return side.idx[p]; }).join(",");
+    }
+
+    function draw() {
+      var traces = sides.map(function (side, s) {
+        var params = data.schedules[side.name].params;
+        var label = side.name + "(" + Object.keys(params).map(function (p) {
+          return p + "=" + fmt(params[p][side.idx[p]]);
+        }).join(", ") + ")";
+        return {type: "scatter", mode: "lines", x: data.steps, y: data.schedules[side.name].curves[key(side)],
+                name: "AB"[s] + ": " + label, line: {color: COLORS[s], width: 2.5, dash: s ? "dash" : "solid"}};
+      });
+      root.setAttribute("data-state", JSON.stringify(sides.map(function (s) { return [s.name, key(s)]; })));
+      Plotly.react(plot, traces, {height: 430, margin: {t: 30, l: 60, r: 20, b: 50},
+                                  xaxis: {title: {text: "step"}}, yaxis: {title: {text: "learning rate / peak"},
+                                  rangemode: "tozero"}, legend: {orientation: "h", y: -0.2}}, CONFIG);
+    }
+    build(0); build(1); draw();
+  }
+
+  /* ---------------------------------------------------------------- Adam's eps */
+  function adamEps(root, data) {
+    var state = {eps: 0};
+    var plot = el("div", {"class": "course-explorer-plot"});
+    var controls = el("div", {"class": "course-explorer-controls"});
+    var s = slider("eps", data.eps, state.eps, function (i) { state.eps = i; draw(); });
+    s.input.setAttribute("data-param", "eps");
+    controls.appendChild(s);
+    root.appendChild(controls);
+    root.appendChild(plot);
+
+    function draw() {
+      var eps = data.eps[state.eps], run = data.paths[state.eps];
+      var traces = [
+        {type: "scatter", mode: "lines", x: data.grads, y: data.grads.map(function () { return 1; }),
+         name: "sign-like: |step| = lr", line: {dash: "dot", color: "#777"}},
+        {type: "scatter", mode: "lines", x: data.grads, y: data.grads.map(function (g) { return g / eps; }),
+         name: "SGD-like: |step| = lr·g/eps", line: {dash: "dash", color: "#aaa"}},
+        {type: "scatter", mode: "lines+markers", x: data.grads, y: data.first_step[state.eps],
+         name: "Adam's first step (lr = 1)", line: {color: COLORS[0], width: 3}, meta: "first-step"},
+        contour(data.contour, "2"),
+        {type: "scatter", mode: "lines+markers", x: run.x, y: run.y, xaxis: "x2", yaxis: "y2", marker: {size: 3},
+         name: "Adam path, lr " + fmt(data.lr), line: {color: COLORS[1]}, meta: "path"}
+      ];
+      var view = data.view;
+      root.setAttribute("data-state", JSON.stringify({eps: eps}));
+      Plotly.react(plot, traces, {
+        height: 440, margin: {t: 40, l: 60, r: 20, b: 50}, legend: {orientation: "h", y: -0.18},
+        xaxis: {type: "log", domain: [0, 0.45], title: {text: "gradient coordinate g"}},
+        yaxis: {type: "log", range: [-7, 1], title: {text: "|step| / lr"}},
+        xaxis2: {domain: [0.55, 1], range: view[0], anchor: "y2"}, yaxis2: {range: view[1], anchor: "x2"},
+        annotations: [{text: "eps = " + fmt(eps) + (run.diverged ? " — diverged" : " — loss after " +
+                       (run.x.length - 1) + " steps: " + fmt(run.loss)), xref: "paper", yref: "paper", x: 0.5,
+                       y: 1.08, showarrow: false}]}, CONFIG);
+    }
+    draw();
+  }
+
+  /* ---------------------------------------------------------------- races (animations) */
+  function race(root, data) {
+    var plot = el("div", {"class": "course-explorer-plot"});
+    root.appendChild(plot);
+    var names = Object.keys(data.paths), steps = data.steps;
+    var every = Math.max(1, Math.ceil(steps / 60)), marks = [];
+    for (var t = 0; t <= steps; t += every) marks.push(t);
+    if (marks[marks.length - 1] !== steps) marks.push(steps);
+
+    function upto(arr, t) { return arr.slice(0, Math.min(t, arr.length - 1) + 1); }
+    function framedata(t) {
+      var out = [];
+      names.forEach(function (n) {
+        var p = data.paths[n];
+        out.push({x: upto(p.x, t), y: upto(p.y, t)});
+        out.push({x: upto(p.x.map(function (_, i) { return i; }), t), y: upto(p.loss, t)});
+      });
+      return out;
+    }
+    var traces = [contour(data.contour, "")];
+    var first = framedata(0);
+    names.forEach(function (n, k) {
+      traces.push({type: "scatter", mode: "lines+markers", x: first[2 * k].x, y: first[2 * k].y, name: n,
+                   line: {color: COLORS[k], width: 2}, marker: {size: 4}, meta: "path"});
+      traces.push({type: "scatter", mode: "lines", x: first[2 * k + 1].x, y: first[2 * k + 1].y, name: n,
+                   xaxis: "x2", yaxis: "y2", line: {color: COLORS[k], width: 2}, showlegend: false, meta: "loss"});
+    });
+    var moving = traces.map(function (_, i) { return i; }).slice(1);
+    var frames = marks.map(function (t) { return {name: String(t), data: framedata(t), traces: moving}; });
+    var positive = [];
+    names.forEach(function (n) { data.paths[n].loss.forEach(function (v) { if (v > 0) positive.push(v); }); });
+    var hi = Math.log10(Math.max.apply(null, positive));
+    var lo = Math.max(Math.log10(Math.min.apply(null, positive)), hi - 10);  // at most ten decades
+    var anim = {frame: {duration: 80, redraw: false}, transition: {duration: 0}, mode: "immediate"};
+    var layout = {
+      height: 470, margin: {t: 30, l: 60, r: 20, b: 40}, legend: {orientation: "h", y: 1.08},
+      xaxis: {domain: [0, 0.55], range: data.view[0]}, yaxis: {range: data.view[1]},
+      xaxis2: {domain: [0.65, 1], range: [0, steps], anchor: "y2", title: {text: "step"}},
+      yaxis2: {type: "log", range: [lo - 0.3, hi + 0.3], anchor: "x2", title: {text: "loss"}},
+      sliders: [{active: 0, x: 0, len: 1, y: -0.08, yanchor: "top", pad: {t: 30},
+                 currentvalue: {prefix: "step ", visible: true},
+                 steps: marks.map(function (t) {
+                   return {label: String(t), method: "animate", args: [[String(t)], anim]};
+                 })}]
+    };
+    // Play and pause are page buttons (not plotly's): an animation interrupted by "pause" rejects its promise,
+    // which is expected and caught here instead of surfacing as an uncaught error.
+    var play = el("button", {type: "button", "data-action": "play", text: "▶ play"});
+    var pause = el("button", {type: "button", "data-action": "pause", text: "❚❚ pause"});
+    play.addEventListener("click", function () {
+      Plotly.animate(plot, null, Object.assign({fromcurrent: true}, anim)).catch(function () {});
+    });
+    pause.addEventListener("click", function () {
+      Plotly.animate(plot, [null], {mode: "immediate", frame: {duration: 0, redraw: false},
+                                    transition: {duration: 0}}).catch(function () {});
+    });
+    root.insertBefore(el("div", {"class": "course-explorer-controls"}, [play, pause]), plot);
+    Plotly.newPlot(plot, {data: traces, layout: layout, frames: frames, config: CONFIG});
+  }
+
+  var RENDERERS = {"trajectory": trajectory, "schedules": schedules, "adam-eps": adamEps, "race": race};
+
+  var STYLE = ".course-explorer-controls{display:flex;flex-wrap:wrap;align-items:center;gap:.3em 1.2em;" +
+    "margin:.5em 0;font-size:.9em}.course-explorer-controls label{display:inline-flex;align-items:center;gap:.4em}" +
+    ".course-explorer-controls button{padding:.15em .8em;border:1px solid #999;border-radius:4px;background:#f6f6f6}" +
+    ".course-explorer-value{min-width:4em;font-variant-numeric:tabular-nums}" +
+    ".course-explorer{margin:1em 0;padding:.5em;border:1px solid #ddd;border-radius:6px}";
+
+  function init() {
+    if (!document.getElementById("course-explorer-style")) {
+      document.head.appendChild(el("style", {id: "course-explorer-style", text: STYLE}));
+    }
+    var roots = document.querySelectorAll("div.course-explorer");
+    Array.prototype.forEach.call(roots, function (root) {
+      var holder = root.querySelector("script.course-explorer-data");
+      var render = RENDERERS[root.getAttribute("data-kind")];
+      if (!holder || !render || root.getAttribute("data-ready")) return;
+      var fallback = root.querySelector(".course-explorer-fallback");
+      if (fallback) fallback.remove();
+      render(root, JSON.parse(holder.textContent));
+      root.setAttribute("data-ready", "true");
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
