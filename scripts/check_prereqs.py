@@ -25,17 +25,19 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 
 # what each make target needs; a target also needs what its make prerequisites need
 NEEDS = {
-    "setup": ["python", "make", "node"],
-    "book": ["python", "make", "node"],
+    "setup": ["python", "make", "node", "npm"],
+    "book": ["python", "make", "node", "npm"],
     "check": ["python", "make"],
     "grade": ["python", "make", "bwrap"],
-    "test": ["python", "make", "node", "git", "chromium", "bwrap"],
+    "test": ["python", "make", "node", "npm", "git", "chromium", "bwrap"],
 }
-# Debian/Ubuntu packages that provide each piece
+# Debian/Ubuntu packages that provide each piece (NodeSource's `nodejs` carries npm and conflicts with Debian's
+# `npm`: npm is only installed when it is missing)
 APT = {
     "python": ["python3", "python3-venv"],
     "make": ["make"],
-    "node": ["nodejs", "npm"],
+    "node": ["nodejs"],
+    "npm": ["npm"],
     "git": ["git"],
     "chromium": ["chromium"],
     "bwrap": ["bubblewrap"],
@@ -44,6 +46,7 @@ MACOS = {
     "python": "Python 3.11+ from python.org or `brew install python@3.11`",
     "make": "`xcode-select --install` (Command Line Tools)",
     "node": "`brew install node` (or the installer from nodejs.org)",
+    "npm": "comes with Node.js: `brew install node`",
     "git": "`xcode-select --install` (Command Line Tools)",
     "chromium": "`brew install --cask chromium` or Google Chrome, then "
                 "`export CHROMIUM=\"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome\"` (or Chromium's)",
@@ -53,7 +56,8 @@ MACOS = {
 WHAT = {
     "python": "Python >= %d.%d (with its venv module)" % MIN_PYTHON,
     "make": "make",
-    "node": "Node.js >= %d with npm >= %d (installs MathJax, so the book's math renders offline)" % (MIN_NODE, MIN_NPM),
+    "node": "Node.js >= %d (npm installs MathJax with it, so the book's math renders offline)" % MIN_NODE,
+    "npm": "npm >= %d (reads package-lock.json version 3)" % MIN_NPM,
     "git": "git (the tests copy the tracked files)",
     "chromium": "Chromium or Chrome (the browser tests open the built book in it)",
     "bwrap": "bubblewrap, `bwrap` (student code runs in its sandbox), able to create namespaces",
@@ -110,18 +114,23 @@ def check_git():
     return [] if shutil.which("git") else ["no `git` on PATH"]
 
 
+def _check_version(name, minimum):
+    if not shutil.which(name):
+        return ["no `%s` on PATH" % name]
+    status, out = _run([name, "--version"])
+    if status != 0:
+        return ["`%s --version` fails: %s" % (name, out[-200:])]
+    if _version(out)[:1] < (minimum,):
+        return ["%s %s is older than %d" % (name, out, minimum)]
+    return []
+
+
 def check_node():
-    problems = []
-    for name, minimum in (("node", MIN_NODE), ("npm", MIN_NPM)):
-        if not shutil.which(name):
-            problems.append("no `%s` on PATH" % name)
-            continue
-        status, out = _run([name, "--version"])
-        if status != 0:
-            problems.append("`%s --version` fails: %s" % (name, out[-200:]))
-        elif _version(out)[:1] < (minimum,):
-            problems.append("%s %s is older than %d" % (name, out, minimum))
-    return problems
+    return _check_version("node", MIN_NODE)
+
+
+def check_npm():
+    return _check_version("npm", MIN_NPM)
 
 
 def find_chromium():
@@ -152,13 +161,18 @@ def check_bwrap():
     status, out = _run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"])
     if status == 0:
         return []
+    NOT_FIXED_BY_APT.add("bwrap")
     return ["`bwrap --ro-bind / / --unshare-all true` fails: %s -- the kernel refuses user namespaces here. "
             "Allow them (Debian: `sudo sysctl -w kernel.unprivileged_userns_clone=1`; Ubuntu 24.04: "
             "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), or in a container start it with "
             "user namespaces allowed" % (out[-300:] or "status %s" % status)]
 
 
-CHECKS = {"python": check_python, "make": check_make, "node": check_node, "git": check_git,
+# pieces that are installed but do not work: installing the package again would not help
+NOT_FIXED_BY_APT = set()
+
+
+CHECKS = {"python": check_python, "make": check_make, "node": check_node, "npm": check_npm, "git": check_git,
           "chromium": check_chromium, "bwrap": check_bwrap}
 
 
@@ -174,11 +188,16 @@ def needs_of(targets):
 def missing(targets):
     """{piece: [problems]} for every piece the targets need that is missing or broken."""
     found = {}
+    NOT_FIXED_BY_APT.clear()
     for piece in needs_of(targets):
         problems = CHECKS[piece]()
         if problems:
             found[piece] = problems
     return found
+
+
+def apt_packages(problems):
+    return [p for piece in problems if piece not in NOT_FIXED_BY_APT for p in APT[piece]]
 
 
 def report(targets, problems, seconds=None):
@@ -188,9 +207,10 @@ def report(targets, problems, seconds=None):
     for piece, details in problems.items():
         lines.append("  - %s:" % WHAT[piece])
         lines += ["      %s" % d for d in details]
-    packages = [p for piece in problems for p in APT[piece]]
-    lines += ["Debian/Ubuntu (or `sudo make setup-system`, which installs what is missing):",
-              "    sudo apt-get install %s" % " ".join(packages)]
+    packages = apt_packages(problems)
+    if packages:
+        lines += ["Debian/Ubuntu (or `sudo make setup-system`, which installs what is missing):",
+                  "    sudo apt-get install %s" % " ".join(packages)]
     if "chromium" in problems:
         lines.append("    (Ubuntu has no plain `chromium` package; its `chromium-browser` only installs the snap: "
                      "`sudo snap install chromium`, or Google Chrome; set CHROMIUM=/path/to/it if not on PATH)")
@@ -201,7 +221,9 @@ def report(targets, problems, seconds=None):
 
 def install(problems):
     """apt-get install the packages of the missing pieces (as root, or through sudo). Returns the exit status."""
-    packages = [p for piece in problems for p in APT[piece]]
+    packages = apt_packages(problems)
+    if not packages:
+        return 1
     if not shutil.which("apt-get"):
         sys.stderr.write("setup-system: no apt-get here; install by hand: %s\n" % " ".join(packages))
         return 1
@@ -225,12 +247,15 @@ def install(problems):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="*", default=["setup"], choices=sorted(NEEDS), metavar="TARGET",
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="make targets to check for: %s (default: setup)" % ", ".join(sorted(NEEDS)))
     parser.add_argument("--install", action="store_true",
                         help="apt-get install what is missing (root or sudo), then check again")
     args = parser.parse_args(argv)
     targets = args.targets or ["setup"]
+    unknown = [t for t in targets if t not in NEEDS]
+    if unknown:
+        parser.error("unknown target(s) %s; choose from %s" % (", ".join(unknown), ", ".join(sorted(NEEDS))))
     start = time.monotonic()
     problems = missing(targets)
     if problems and args.install:
