@@ -27,8 +27,8 @@ torch.set_num_threads(1)
 #   one test reads the results of every assignment) -> group "graded-course";
 # * the tests of a module whose module-scoped fixtures start something (a browser, a server) -> one group per
 #   module (test_browser.py: one Chromium and one HTTP server for all pages).
-# The groups are moved to the front of the run, so the longest unit of work starts first and the other tests fill
-# the other workers around it. Without xdist the marks do nothing.
+# xdist hands out the largest group first (loadscope reordering), so the longest unit of work starts at once and
+# the other tests fill the other workers around it. Without xdist the marks do nothing.
 SHARED_MODULES = {"test_browser.py"}
 
 
@@ -51,11 +51,7 @@ def _xdist_group(item) -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
-    groups = {}
     for item in items:
         group = _xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-            groups[item.nodeid] = group
-    # stable: the grouped tests first (in their collection order), then the rest
-    items.sort(key=lambda item: item.nodeid not in groups)
