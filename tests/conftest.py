@@ -50,8 +50,29 @@ def _xdist_group(item) -> str | None:
     return None
 
 
+# tryfirst: xdist's worker turns the marks into "@group" suffixes of the test ids in its own hook of the same name,
+# which runs before a conftest's hook unless this one asks to go first
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = _xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+
+def pytest_configure(config):
+    """Stop before any test when `--dist loadgroup` would ignore the groups: pytest-xdist 3.8 tags grouped tests by
+    editing their ids, which pytest >= 9.2 no longer lets it do (pytest-xdist issue 1386). The set-up of every group
+    would then repeat in each worker, silently; the lock pins pytest < 9.2."""
+    if hasattr(config, "workerinput") or config.getoption("dist", "no") != "loadgroup":
+        return
+    from importlib.metadata import version
+
+    def numbers(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+    if numbers(pytest.__version__) >= (9, 2) and numbers(version("pytest-xdist")) <= (3, 8):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')}: `--dist loadgroup` would "
+            "ignore every xdist_group mark (pytest-xdist issue 1386). Install the locked versions (`make setup`).")
