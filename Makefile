@@ -7,7 +7,18 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup book test clean lab publish check grade bench-grading bench bakeoff
+.PHONY: prereqs setup-system setup book test clean lab publish check grade bench-grading bench bakeoff
+
+# The system programs the goals need (Python 3.11+, make, Node/npm, and for the tests Chromium and bubblewrap),
+# checked in seconds before any long work: one message lists what is missing and how to install it. Checked once
+# per make run, for all the goals given on the command line.
+PREREQ_GOALS := $(or $(filter setup book test grade,$(MAKECMDGOALS)),setup)
+prereqs:
+	@$(PYTHON) scripts/check_prereqs.py $(PREREQ_GOALS)
+
+# Install those system programs with apt-get (as root, or through sudo); .ci/run calls it on a fresh machine.
+setup-system:
+	$(PYTHON) scripts/check_prereqs.py --install setup book test grade
 
 # Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -23,17 +34,25 @@ $(MATHJAX): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(MATHJAX)
+setup: prereqs $(STAMP) $(MATHJAX)
 
 # Build the HTML book into _build/html; chapters are executed (cached in _build/.jupyter_cache).
-book: setup
-	$(BIN)/jupyter-book build . -W -n --keep-going
+# BOOK_ARGS=--all re-reads every page (fresh Sphinx environment; executed chapters still come from the cache).
+book: prereqs setup
+	$(BIN)/jupyter-book build . -W -n --keep-going $(BOOK_ARGS)
 	@echo ""
 	@echo "The book is in $(CURDIR)/_build/html -- open file://$(CURDIR)/_build/html/index.html"
 
-# The whole test suite (the book is built first: some tests check the built pages).
-test: book
-	$(BIN)/python -m pytest
+# The whole test suite. The book is built first, with -W: the tests read _build/html and do not build it again.
+# `--all` re-reads every page (cached execution) so that a warning on a page left unchanged since an earlier,
+# failed build still fails (an incremental Sphinx build repeats no warning of an unchanged page).
+# Both cores (pytest-xdist); tests that share a course run in one worker (xdist groups, tests/conftest.py);
+# the slowest 25 tests are listed at the end.
+TEST_WORKERS ?= auto
+TEST_ARGS ?= -n $(TEST_WORKERS) --dist loadgroup --durations=25
+test: BOOK_ARGS = --all
+test: prereqs book
+	$(BIN)/python -m pytest $(TEST_ARGS)
 
 # Step time and state memory of every optimizer against its oracle (~10M parameters, CPU); BENCH_ARGS=--quick.
 bench: setup
@@ -48,7 +67,7 @@ check: $(STAMP)
 # Instructors: grade a class's submissions of one assignment safely (limits, independent re-check, gradebook,
 # grades/ASSIGNMENT/grades.csv and feedback). SUBMISSIONS: a folder or .zip (LMS export or nbgrader's submitted/).
 #   make grade ASSIGNMENT=06-adam-adamw SUBMISSIONS=path/to/export.zip [GRADE_ARGS='--workers 2 --force']
-grade: $(STAMP)
+grade: prereqs $(STAMP)
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=NN-slug SUBMISSIONS=folder-or-zip"; exit 2; }
 	$(BIN)/python -m reference_impl.grading.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" $(GRADE_ARGS)
 

@@ -1,8 +1,10 @@
 """The built book as a reader sees it, in a real headless Chromium (issue: offline math, real-browser tests).
 
 Runs against ``_build/html`` (``make test`` builds the book first), served from a local HTTP server. Chromium comes
-from the system packages (``apt-get install chromium``; ``.ci/run`` installs it); Playwright drives it through
-``executable_path`` (its own browser download cannot work offline).
+from the system packages (``apt-get install chromium``; ``make setup-system`` and ``.ci/run`` install it; ``CHROMIUM``
+names another executable), found the way ``scripts/check_prereqs.py`` finds it; Playwright drives it through
+``executable_path`` (its own browser download cannot work offline). Without Chromium these tests fail, with the
+same message ``make test`` stops with before it starts.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import functools
 import json
 import http.server
+import importlib.util
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urljoin, urldefrag, urlparse
@@ -24,7 +26,6 @@ import yaml
 HTML = Path(os.environ.get("COURSE_HTML", Path(__file__).resolve().parent.parent / "_build" / "html")).resolve()
 ROOT = HTML.parent.parent  # the book's source folder (holds _toc.yml)
 SCREENSHOTS = HTML.parent / "screenshots"
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 # Chromium flags for a sandboxed machine with no network (see the project's toolchain notes).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -52,13 +53,20 @@ def toc_pages() -> list[str]:
 PAGES = toc_pages()
 
 
+def _prereqs():
+    path = Path(__file__).resolve().parent.parent / "scripts" / "check_prereqs.py"
+    spec = importlib.util.spec_from_file_location("check_prereqs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def chromium_path() -> str:
-    for name in CHROMIUM_CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("No Chromium found for the browser tests. Install the system browser: "
-                "`sudo apt-get install chromium` (Debian/Ubuntu; .ci/run does this), then re-run `make test`.")
+    prereqs = _prereqs()
+    found, problem = prereqs.find_chromium()
+    if problem:
+        pytest.fail(prereqs.report(["test"], {"chromium": [problem]}))
+    return found
 
 
 @pytest.fixture(scope="module")
