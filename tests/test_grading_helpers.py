@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reference_impl.grading import authoring, pipeline
-from reference_impl.grading.testing import (assert_close, assert_same_trajectory, fixed_gradients, optimizer,
+from reference_impl.testing import (assert_close, assert_same_trajectory, fixed_gradients, optimizer,
                                             quadratic, stateless, with_buffer, with_state_dict)
 from reference_impl.optim import SGD
 
@@ -108,7 +108,7 @@ def test_student_notebook_rejects_stale_edits():
 
 
 def test_assert_same_schedule_reports_the_first_wrong_step():
-    from reference_impl.grading.testing import assert_same_schedule
+    from reference_impl.testing import assert_same_schedule
     from reference_impl.schedules import cosine_annealing
 
     reference = cosine_annealing(0.1, 10)

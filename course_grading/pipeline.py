@@ -32,7 +32,6 @@ import nbformat
 
 from .authoring import answer_source
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 __all__ = [
@@ -95,7 +94,7 @@ def course_env(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     return env
 
 
-def make_course(dest: Union[str, Path], assignments: Iterable[str], *, root: Path = ROOT,
+def make_course(dest: Union[str, Path], assignments: Iterable[str], *, root: Path,
                 release: bool = True) -> Path:
     """Copy ``nbgrader_config.py``, ``solutions/<a>`` (and ``exercises/<a>`` if ``release``) into ``dest``.
 
