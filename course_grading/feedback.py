@@ -25,7 +25,8 @@ def hidden_lines(spec: NotebookSpec) -> list:
                 hidden = False
             elif hidden and len(text) > 12 and not text.startswith("#"):
                 lines.append(text)
-    return lines
+    visible = {line.strip() for source in spec.released_tests for line in source.splitlines()}
+    return [line for line in lines if line not in visible]
 
 
 def leaks(page: str, spec: NotebookSpec, paths: list) -> list:

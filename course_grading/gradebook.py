@@ -10,7 +10,9 @@ scratch course folder whose ``source/`` is a copy of ``solutions/<assignment>`` 
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -59,6 +61,9 @@ class Record:
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config import Config
 
+        bin_dir = str(Path(sys.executable).parent)   # nbgrader runs `alembic` when it creates a gradebook
+        if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         self.assignment = assignment
         self.scratch = Path(scratch)
         base = course_config(root)
