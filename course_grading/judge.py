@@ -135,8 +135,8 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
     worker = worker or sandbox.Worker(limits, sandbox=use_sandbox)
     try:
         try:
-            worker.channel.send(b"c", wire.Encoder().encode(cells))
             worker.start_clock()
+            worker.channel.send(b"c", wire.Encoder().encode(cells))
             kind, body = worker.channel.receive()
             report = wire.Decoder(body).decode()
             cell_errors = {label: reason for label, reason in report["cells"] if reason}

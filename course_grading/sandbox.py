@@ -134,11 +134,19 @@ class Worker:
                                      env=env, start_new_session=True, bufsize=0)
         self.deadline = time.monotonic() + limits.startup_seconds
         self.stopped: str | None = None
+        self.ready = False
         self.channel = wire.Channel(self._read, self._write, owner="judge")
         self.channel.resolve = None
 
-    # -- deadlines: the startup budget first, then the notebook's budget once the cells are sent
+    # -- deadlines: the startup budget until the worker is ready, then the notebook's budget
     def start_clock(self) -> None:
+        """Wait (within the startup budget) for the worker to be ready, then start the notebook's clock."""
+        if not self.ready:
+            kind, body = self.channel.receive()
+            if kind != b"r" or wire.Decoder(body).decode() != "ready":
+                self.stop("the worker did not start properly")
+                raise WorkerStopped(self.stopped)
+            self.ready = True
         self.deadline = time.monotonic() + self.limits.notebook_seconds
 
     def _read(self, n: int) -> bytes:
