@@ -46,6 +46,7 @@ __all__ = [
     "nbgrader",
     "notebook_names",
     "scores",
+    "scores_at",
     "student_notebook",
     "submit",
     "validate_notebook",
@@ -205,9 +206,13 @@ def autograde(course: Path, assignment: str, *, student: Optional[str] = None,
 
 def scores(course: Path, assignment: str) -> dict[str, Score]:
     """Read every graded submission of ``assignment`` from the course's ``gradebook.db``."""
+    return scores_at("sqlite:///" + str(Path(course) / "gradebook.db"), assignment)
+
+
+def scores_at(db_url: str, assignment: str) -> dict[str, Score]:
+    """Read every graded submission of ``assignment`` from the gradebook at ``db_url``."""
     from nbgrader.api import Gradebook
 
-    db_url = "sqlite:///" + str(Path(course) / "gradebook.db")
     table: dict[str, Score] = {}
     with Gradebook(db_url) as gb:
         for sub in gb.assignment_submissions(assignment):
