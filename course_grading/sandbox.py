@@ -35,7 +35,7 @@ class Limits:
     memory_mb: int = 4096          # address space of the worker (torch alone maps ~1.5 GB)
     cpu_seconds: int = 120         # CPU time of the worker process
     processes: int = 64            # RLIMIT_NPROC (not applied to root)
-    notebook_seconds: float = 120  # wall clock for one student notebook: its cells and all calls of its tests
+    notebook_seconds: float = 120  # wall clock the judge may wait for one notebook's worker (cells + calls)
     startup_seconds: float = 60    # wall clock for starting Python and importing torch in the sandbox
     output_mb: int = 64            # bytes of one reply
 
@@ -132,7 +132,8 @@ class Worker:
             env.update(GRADER_LIMITS=limits_env, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, start_new_session=True, bufsize=0)
-        self.deadline = time.monotonic() + limits.startup_seconds
+        self.deadline: float | None = time.monotonic() + limits.startup_seconds   # None once the notebook runs
+        self.budget = float(limits.notebook_seconds)
         self.stopped: str | None = None
         self.ready = False
         self.channel = wire.Channel(self._read, self._write, owner="judge")
@@ -140,14 +141,19 @@ class Worker:
 
     # -- deadlines: the startup budget until the worker is ready, then the notebook's budget
     def start_clock(self) -> None:
-        """Wait (within the startup budget) for the worker to be ready, then start the notebook's clock."""
+        """Wait (within the startup budget) for the worker to be ready, then start the notebook's clock.
+
+        The notebook's budget is spent only while the judge waits for the worker (running the reference side of a
+        test does not count), so a loaded machine slows the judge without eating the student's time.
+        """
         if not self.ready:
             kind, body = self.channel.receive()
             if kind != b"r" or wire.Decoder(body).decode() != "ready":
                 self.stop("the worker did not start properly")
                 raise WorkerStopped(self.stopped)
             self.ready = True
-        self.deadline = time.monotonic() + self.limits.notebook_seconds
+        self.budget = float(self.limits.notebook_seconds)
+        self.deadline = None
 
     def _read(self, n: int) -> bytes:
         if self.stopped:
@@ -158,11 +164,16 @@ class Worker:
         fd = self.proc.stdout.fileno()
         chunks, left = [], n
         while left:
-            remaining = self.deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = (self.deadline - now) if self.deadline is not None else self.budget
             if remaining <= 0:
-                self.stop(f"time limit: the notebook used its {self.limits.notebook_seconds:g} s")
+                what = "start" if self.deadline is not None else "notebook"
+                seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
+                self.stop(f"time limit: the {what} used its {seconds:g} s")
                 raise WorkerStopped(self.stopped)
             ready, _, _ = select.select([fd], [], [], remaining)
+            if self.deadline is None:
+                self.budget -= time.monotonic() - now
             if not ready:
                 continue
             chunk = os.read(fd, min(left, 1 << 20))

@@ -171,3 +171,38 @@ def test_hostile_class(tmp_path):
     partial = (tmp_path / "out" / ASSIGNMENT / "feedback" / "honest-partial" / "gradient_descent.html").read_text()
     assert "test_gd_step_hidden" in partial or "gd_step" in partial
     assert _processes_with(corpus.MARKERS) == [], "processes started by students outlived the run"
+
+
+def test_grade_stops_at_once_without_bubblewrap(tmp_path, monkeypatch, capsys):
+    from course_grading import cli
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    (tmp_path / "subs").mkdir()
+    status = cli.main(["--course", str(ROOT), "grade", ASSIGNMENT, str(tmp_path / "subs"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2 and "bubblewrap" in err and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+    assert not (tmp_path / ASSIGNMENT).exists()
+
+
+def test_course_root_comes_from_the_option_or_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+    assert course.find_root() == ROOT
+    assert course.find_root(ROOT) == ROOT
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="nbgrader_config.py"):
+        course.find_root()
+
+
+@pytest.mark.slow
+def test_no_sandbox_is_recorded_in_the_csv(tmp_path):
+    from course_grading import cli
+
+    subs = tmp_path / "subs" / "ann"
+    subs.mkdir(parents=True)
+    nbformat.write(pipeline.student_notebook(ROOT, ASSIGNMENT, NOTEBOOK), subs / NOTEBOOK)
+    status = cli.main(["--course", str(ROOT), "grade", ASSIGNMENT, str(tmp_path / "subs"), "--out", str(tmp_path / "o"),
+                       "--db-url", "sqlite:///" + str(tmp_path / "gb.db"), "--no-sandbox"])
+    with open(tmp_path / "o" / ASSIGNMENT / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert status == 0 and [(r["student_id"], r["sandbox"], r["total"]) for r in rows] == [("ann", "unsandboxed",
+                                                                                             rows[0]["max_score"])]
