@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import judge, sandbox
+from . import sandbox
 from .course import read_spec
 
 
@@ -25,8 +25,9 @@ def _spec_for(root: Path, notebook: Path):
 
 def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_sandbox: bool = True,
                     out=print) -> int:
-    if use_sandbox and sandbox.probe():
-        out(f"note: running without a sandbox ({sandbox.probe()}); grading will use one.")
+    problem = sandbox.probe() if use_sandbox else None
+    if problem:
+        out(f"note: running without a sandbox ({problem}); grading will use one.")
         use_sandbox = False
     status = 0
     for path in notebooks:
@@ -37,8 +38,11 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
             out(f"{path}: not a readable notebook ({type(err).__name__})")
             status = 1
             continue
+        worker = sandbox.Worker(limits, sandbox=use_sandbox)   # starts importing torch while the judge does too
+        from . import judge
+
         spec = _spec_for(root, path)
-        res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, hidden=False)
+        res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, hidden=False, worker=worker)
         for note in res.notes:
             out(f"{path}: {note}")
         failed = 0

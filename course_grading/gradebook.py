@@ -89,6 +89,7 @@ class Record:
             "nbgrader.preprocessors.ClearHiddenTests",
         ]
         config.NbGraderAPI.log_level = "ERROR"
+        config.Exchange.root = str(self.scratch / "exchange")   # not used; keeps nbgrader from probing a system path
         shutil.copytree(Path(root) / "solutions" / assignment, self.scratch / "source" / assignment,
                         dirs_exist_ok=True)
         coursedir = CourseDirectory(config=config)

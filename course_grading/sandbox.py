@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import wire
-
 PACKAGE = Path(__file__).resolve().parent
 BOOT = ("import sys; sys.path.insert(0, {path!r}); sys.dont_write_bytecode = True; "
         "from course_grading.worker import main; main()")
@@ -136,6 +134,8 @@ class Worker:
         self.budget = float(limits.notebook_seconds)
         self.stopped: str | None = None
         self.ready = False
+        from . import wire   # imports torch: after the worker has started, so that both import it at once
+
         self.channel = wire.Channel(self._read, self._write, owner="judge")
         self.channel.resolve = None
 
@@ -148,6 +148,8 @@ class Worker:
         """
         if not self.ready:
             kind, body = self.channel.receive()
+            from . import wire
+
             if kind != b"r" or wire.Decoder(body).decode() != "ready":
                 self.stop("the worker did not start properly")
                 raise WorkerStopped(self.stopped)

@@ -144,7 +144,8 @@ def hostile_answers(fn: str, steal_from: str, other_student: str) -> dict:
                          "            os.execvp('sleep', ['sleep', '4244'])\n    except OSError:\n        break\n"
                          + identity),
         "h-memory-bomb": ("allocates far more memory than allowed",
-                          "blocks = [bytearray(1 << 30) for _ in range(64)]\n" + identity),
+                          "import torch\nblocks = []\nwhile True:\n    blocks.append(torch.empty(1 << 28))\n"
+                          + identity),
         "h-sleep": ("sleeps at the top level of its cell", "import time\ntime.sleep(1000)\n" + identity),
         "h-loop": ("its function never returns", f"def {fn}(param, *args, **kwargs):\n    while True:\n"
                    "        pass\n"),
