@@ -165,7 +165,9 @@ def test_hostile_class(tmp_path):
     assert len(pages) == len(cases)
     for page in pages:
         text = page.read_text()
-        assert feedback.leaks(text, spec, [str(ROOT), str(tmp_path), "/root", "/tmp/"]) == [], page
+        own = (tmp_path / "class" / page.parent.name / NOTEBOOK).read_text()   # a student may write a path
+        paths = [p for p in (str(ROOT), str(tmp_path), "/root/", "/tmp/") if p not in own]
+        assert feedback.leaks(text, spec, paths) == [], page
         assert "nbgrader" in text.lower() or "<table" in text
     assert "feedback showed" not in output, output
     partial = (tmp_path / "out" / ASSIGNMENT / "feedback" / "honest-partial" / "gradient_descent.html").read_text()
