@@ -45,8 +45,11 @@ def fallback_page(student: str, notebook: str, verdicts: list) -> str:
             f"<h1>{html.escape(notebook)}: {html.escape(student)}</h1><table>{rows}</table></body></html>")
 
 
-def publish(pages: list, student: str, results: list, specs: dict, paths: list) -> list:
-    """Check each rendered page; replace any that leaks by the score table. Returns the problems found."""
+def publish(pages: list, student: str, results: list, specs: dict, paths: list, own: dict | None = None) -> list:
+    """Check each rendered page; replace any that leaks by the score table. Returns the problems found.
+
+    ``own``: notebook name -> the text the student submitted (a path the student wrote is not a leak).
+    """
     problems = []
     by_name = {r.name[:-len(".ipynb")]: r for r in results}
     for page in pages:
@@ -55,7 +58,8 @@ def publish(pages: list, student: str, results: list, specs: dict, paths: list) 
         spec = specs.get(page.stem + ".ipynb")
         if res is None or spec is None:
             continue
-        found = leaks(page.read_text(encoding="utf-8", errors="replace"), spec, paths)
+        mine = (own or {}).get(res.name, "")
+        found = leaks(page.read_text(encoding="utf-8", errors="replace"), spec, [p for p in paths if p not in mine])
         if found:
             problems += found
             page.write_text(fallback_page(student, res.name, res.verdicts), encoding="utf-8")

@@ -98,7 +98,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 scores = record.record(sub.student, notebooks, results, sub.submitted_at)
                 if feedback_pages:
                     pages = record.feedback(sub.student, out_a / "feedback" / sub.student)
-                    leaks = feedback.publish(pages, sub.student, results, by_name, secret_paths)
+                    own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}
+                    leaks = feedback.publish(pages, sub.student, results, by_name, secret_paths, own)
                     if leaks:
                         log(f"warning: {sub.student}'s feedback showed {leaks[0]}; replaced by the score table")
                 reasons = [f"{r.name}: {n}" for r in results for n in r.notes]

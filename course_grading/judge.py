@@ -131,7 +131,6 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
         if worker:
             worker.stop("policy violation")
         return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=problems[0], hidden=hidden), {}, problems)
-    own = worker is None
     worker = worker or sandbox.Worker(limits, sandbox=use_sandbox)
     try:
         try:
@@ -151,7 +150,4 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
             notes.append(f"your notebook was stopped: {worker.stopped}")
         return NotebookResult(spec.name, verdicts, cell_errors, notes)
     finally:
-        if own:
-            worker.stop()
-        else:
-            worker.stop()
+        worker.close()

@@ -1,7 +1,7 @@
 """Drive nbgrader in a throw-away copy of the course: release, submit, autograde, read the gradebook.
 
 Used by ``tests/test_nbgrader_pipeline.py`` and ``tests/test_grader_strength.py``, and meant to be reused by the
-instructors' grading command. Everything runs nbgrader the way ``TOOLCHAIN.md`` says it works: from the course
+instructors' grading command. Everything runs nbgrader the way it works in this course: from the course
 root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on ``PATH`` (nbgrader calls
 ``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
 

@@ -153,6 +153,8 @@ class Worker:
         from . import wire   # imports torch: after the worker has started, so that both import it at once
 
         self.channel = wire.Channel(self._read, self._write, owner="judge")
+        self.channel.max_message = limits.output_mb << 20
+        self.channel.on_broken = self.stop
         self.channel.resolve = None
 
     # -- deadlines: the startup budget until the worker is ready, then the notebook's budget
@@ -220,6 +222,16 @@ class Worker:
         except (BrokenPipeError, OSError):
             self.stop(self._exit_reason())
             raise WorkerStopped(self.stopped) from None
+
+    def close(self) -> None:
+        """End a worker that did nothing wrong: close its input so it exits (and is reaped with its CPU time)."""
+        if self.proc.poll() is None and not self.stopped:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.stop("finished")
 
     def stop(self, reason: str = "stopped") -> None:
         if not self.stopped:

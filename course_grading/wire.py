@@ -403,6 +403,8 @@ class Channel:
         self._exported_ids: dict = {}
         self.resolve = resolve              # name -> callable of this end (the worker's notebook namespace)
         self.make_remote = None             # (number, name) -> a callable calling the other end
+        self.max_message = MAX_MESSAGE      # the reader's cap on one message (the judge sets the output limit)
+        self.on_broken = None               # called with the reason when the stream can no longer be trusted
 
     # -- framing
     def send(self, kind: bytes, body: bytes) -> None:
@@ -410,10 +412,16 @@ class Channel:
 
     def receive(self) -> tuple[bytes, bytes]:
         n = _LEN.unpack(self._read(8))[0]
-        if n < 1 or n > MAX_MESSAGE:
-            raise WireError(f"a message of {n} bytes exceeds the output limit")
+        if n < 1 or n > self.max_message:
+            self._broken(f"output limit: a message of {n} bytes (at most {self.max_message})")
         data = self._read(n)
         return data[:1], data[1:]
+
+    def _broken(self, reason: str):
+        """The stream is out of step (a refused or malformed message): nothing more can be read from it."""
+        if self.on_broken is not None:
+            self.on_broken(reason)
+        raise WireError(reason)
 
     # -- handles
     def export(self, fn) -> int:
@@ -440,9 +448,12 @@ class Channel:
             if kind == b"c":
                 self._serve_one(body)
             elif kind == b"r":
-                updates, result = Decoder(body, refs=table, make_handle=self._handle).decode()
+                try:
+                    updates, result = Decoder(body, refs=table, make_handle=self._handle).decode()
+                except (WireError, ValueError, TypeError) as err:
+                    self._broken(f"malformed reply ({err})")
                 if not isinstance(updates, list) or len(updates) != len(table):
-                    raise WireError("malformed reply")
+                    self._broken("malformed reply")
                 for target_obj, new in zip(table, updates):
                     update_in_place(target_obj, new)
                 return result
@@ -452,7 +463,7 @@ class Channel:
                     raise WireError("malformed exception")
                 raise _builtin_exception(info[0][:100], info[1][:2000])
             else:
-                raise WireError(f"unknown message kind {kind!r}")
+                self._broken(f"unknown message kind {kind!r}")
 
     def _serve_one(self, body: bytes) -> None:
         refs: list = []

@@ -226,3 +226,19 @@ def test_limits_are_validated():
         sandbox.Limits(memory_mb=0)
     with pytest.raises(ValueError, match="notebook_seconds"):
         sandbox.Limits(notebook_seconds=-1)
+
+
+def test_output_limit_stops_the_worker():
+    w, cells, _ = _worker([("a", "import torch\ndef big():\n    return torch.zeros(1_000_000)\n"
+                                 "def small():\n    return 1\n")], output_mb=1)
+    with pytest.raises((wire.WireError, sandbox.WorkerStopped), match="output limit"):
+        w.channel.call("big")
+    with pytest.raises(sandbox.WorkerStopped, match="output limit"):
+        w.channel.call("small")
+    assert w.proc.poll() is not None
+
+
+def test_a_finished_worker_exits_by_itself():
+    w, cells, _ = _worker([("a", "x = 1")])
+    w.close()
+    assert w.proc.returncode == 0, "closing its input ends the worker normally (so its CPU time is accounted)"
