@@ -73,10 +73,13 @@ def run(n: int, assignment: str, limits: sandbox.Limits, use_sandbox: bool) -> d
 
 
 def _cpu() -> float:
-    """CPU seconds of this process (the judge, nbgrader) and of every finished child (the sandboxed workers)."""
+    """CPU seconds of this process (the judge, nbgrader), of its finished children (bubblewrap, nbgrader's helpers)
+    and of the sandboxed workers (their processes live in their own PID namespace and are not reaped by this
+    process: their time is read from /proc just before each worker ends)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+            + sandbox.workers_cpu_seconds())
 
 
 def main(argv=None) -> int:

@@ -127,6 +127,36 @@ def _nproc_limit(extra: int) -> int:
     return count + extra
 
 
+_CPU_TOTAL = [0.0]   # CPU seconds of every worker ended by this process (their processes are not our children)
+
+
+def workers_cpu_seconds() -> float:
+    """CPU seconds used by the sandboxed workers ended so far (read from /proc just before each one ends)."""
+    return _CPU_TOTAL[0]
+
+
+def _tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system, with reaped children) of ``root_pid`` and every process below it."""
+    stats = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+    below, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in below:
+                below.add(pid)
+                frontier.append(pid)
+    return sum(stats[p][1] for p in below if p in stats) / os.sysconf("SC_CLK_TCK")
+
+
 class WorkerStopped(RuntimeError):
     """The worker is gone: it was stopped for a limit, or it exited or crashed."""
 
@@ -150,6 +180,7 @@ class Worker:
         self.budget = float(limits.notebook_seconds)
         self.stopped: str | None = None
         self.ready = False
+        self.accounted = False
         from . import wire   # imports torch: after the worker has started, so that both import it at once
 
         self.channel = wire.Channel(self._read, self._write, owner="judge")
@@ -223,8 +254,17 @@ class Worker:
             self.stop(self._exit_reason())
             raise WorkerStopped(self.stopped) from None
 
+    def _account(self) -> None:
+        if not self.accounted and self.proc.poll() is None:
+            self.accounted = True
+            try:
+                _CPU_TOTAL[0] += _tree_cpu(self.proc.pid)
+            except OSError:
+                pass
+
     def close(self) -> None:
-        """End a worker that did nothing wrong: close its input so it exits (and is reaped with its CPU time)."""
+        """End a worker that did nothing wrong: close its input so it exits."""
+        self._account()
         if self.proc.poll() is None and not self.stopped:
             try:
                 self.proc.stdin.close()
@@ -236,6 +276,7 @@ class Worker:
     def stop(self, reason: str = "stopped") -> None:
         if not self.stopped:
             self.stopped = reason
+        self._account()
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
