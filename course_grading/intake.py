@@ -19,8 +19,8 @@ from pathlib import Path
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ZIP_BYTES = 500 * 1024 * 1024
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-_FLAT = re.compile(r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.\-]*)_(?P<late>LATE_)?(?:attempt_(?P<timestamp>[0-9][0-9\-: ]+)_)?"
-                   r"(?P<file>.+)$")
+_FLAT = re.compile(r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.\-]*)_(?P<late>LATE_)?"
+                   r"(?:attempt_(?P<timestamp>[0-9][0-9\-: ]+)_)?(?P<file>.+)$")
 
 
 @dataclass

@@ -33,9 +33,8 @@ def violations(cells) -> list:
             if isinstance(node, ast.Import):
                 used = next((_forbidden(a.name) for a in node.names if _forbidden(a.name)), None)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                used = _forbidden(node.module) or next(
-                    (_forbidden(f"{node.module}.{a.name}") for a in node.names if _forbidden(f"{node.module}.{a.name}")),
-                    None)
+                names = [_forbidden(f"{node.module}.{a.name}") for a in node.names]
+                used = _forbidden(node.module) or next((n for n in names if n), None)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 used = _forbidden(f"{node.value.id}.{node.attr}")
             elif isinstance(node, ast.Name) and node.id == "reference_impl":

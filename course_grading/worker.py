@@ -4,9 +4,9 @@ Started by :mod:`course_grading.sandbox` as ``python -I -c "...; from course_gra
 inside bubblewrap, with only the Python environment and this package's wire/worker modules in view. Protocol
 (over its stdin/stdout, see :class:`course_grading.wire.Channel`):
 
-1. The worker says it is ready (torch imported); the judge sends the cells to run: a list of ``(label, source)``. The worker runs them in order in one namespace,
-   catching every error per cell, and replies ``{"cells": [(label, reason or None)], "names": {name: kind}}``
-   where ``kind`` is ``"callable"`` for the functions (and classes) the notebook defined.
+1. The worker says it is ready (torch imported); the judge sends the cells to run, a list of
+   ``(label, source)``. The worker runs them in order in one namespace, catching every error per cell, and
+   replies ``{"cells": [(label, reason or None)], "names": {name: kind}}`` where ``kind`` is ``"callable"`` for the functions (and classes) the notebook defined.
 2. Then it serves calls ``(name or handle, args, kwargs)`` until its input closes.
 
 The student's own prints go to /dev/null: the protocol streams are moved to private descriptors first, so nothing

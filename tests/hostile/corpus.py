@@ -149,8 +149,8 @@ def hostile_answers(fn: str, steal_from: str, other_student: str) -> dict:
         "h-sleep": ("sleeps at the top level of its cell", "import time\ntime.sleep(1000)\n" + identity),
         "h-loop": ("its function never returns", f"def {fn}(param, *args, **kwargs):\n    while True:\n"
                    "        pass\n"),
-        "h-huge-output": ("returns an 80 MB tensor (over the 64 MB reply cap)", f"import torch\ndef {fn}(param, *args, **kwargs):\n"
-                          "    return torch.zeros(20_000_000)\n"),
+        "h-huge-output": ("returns an 80 MB tensor (over the 64 MB reply cap)",
+                          f"import torch\ndef {fn}(param, *args, **kwargs):\n    return torch.zeros(20_000_000)\n"),
         "h-protocol-forgery": ("writes forged replies on every open file descriptor",
                                "import os\n"
                                f"def {fn}(param, *args, **kwargs):\n"
