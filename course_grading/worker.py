@@ -6,7 +6,8 @@ inside bubblewrap, with only the Python environment and this package's wire/work
 
 1. The worker says it is ready (torch imported); the judge sends the cells to run, a list of
    ``(label, source)``. The worker runs them in order in one namespace, catching every error per cell, and
-   replies ``{"cells": [(label, reason or None)], "names": {name: kind}}`` where ``kind`` is ``"callable"`` for the functions (and classes) the notebook defined.
+   replies ``{"cells": [(label, reason or None)], "names": {name: kind}}`` where ``kind`` is ``"callable"``
+   for the functions (and classes) the notebook defined.
 2. Then it serves calls ``(name or handle, args, kwargs)`` until its input closes.
 
 The student's own prints go to /dev/null: the protocol streams are moved to private descriptors first, so nothing
