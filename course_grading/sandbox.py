@@ -31,9 +31,9 @@ BOOT = ("import sys; sys.path.insert(0, {path!r}); sys.dont_write_bytecode = Tru
 @dataclass
 class Limits:
     memory_mb: int = 4096          # address space of the worker (torch alone maps ~1.5 GB)
-    cpu_seconds: int = 120         # CPU time of the worker process
+    cpu_seconds: int = 60          # CPU time of the worker process
     processes: int = 64            # RLIMIT_NPROC (not applied to root)
-    notebook_seconds: float = 120  # wall clock the judge may wait for one notebook's worker (cells + calls)
+    notebook_seconds: float = 40   # wall clock the judge may wait for one notebook's worker (cells + calls)
     startup_seconds: float = 60    # wall clock for starting Python and importing torch in the sandbox
     output_mb: int = 64            # bytes of one reply
 
