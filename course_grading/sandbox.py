@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+HARD_FACTOR = 5   # the whole notebook, judging included, may take this many times --notebook-seconds
 BOOT = ("import sys; sys.path.insert(0, {path!r}); sys.dont_write_bytecode = True; "
         "from course_grading.worker import main; main()")
 
@@ -178,6 +179,7 @@ class Worker:
                                      env=env, start_new_session=True, bufsize=0)
         self.deadline: float | None = time.monotonic() + limits.startup_seconds   # None once the notebook runs
         self.budget = float(limits.notebook_seconds)
+        self.hard_deadline = float("inf")
         self.stopped: str | None = None
         self.ready = False
         self.accounted = False
@@ -205,6 +207,9 @@ class Worker:
             self.ready = True
         self.budget = float(self.limits.notebook_seconds)
         self.deadline = None
+        # a bound on the whole notebook too, judging included (a student's code calling the judge's callbacks in a
+        # loop spends the judge's time, not its own)
+        self.hard_deadline = time.monotonic() + HARD_FACTOR * self.limits.notebook_seconds
 
     def _read(self, n: int) -> bytes:
         if self.stopped:
@@ -216,7 +221,8 @@ class Worker:
         chunks, left = [], n
         while left:
             now = time.monotonic()
-            remaining = (self.deadline - now) if self.deadline is not None else self.budget
+            remaining = (self.deadline - now) if self.deadline is not None else \
+                min(self.budget, self.hard_deadline - now)
             if remaining <= 0:
                 what = "start" if self.deadline is not None else "notebook"
                 seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds

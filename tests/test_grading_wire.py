@@ -242,3 +242,16 @@ def test_a_finished_worker_exits_by_itself():
     w, cells, _ = _worker([("a", "x = 1")])
     w.close()
     assert w.proc.returncode == 0, "closing its input ends the worker normally (so its CPU time is accounted)"
+
+
+def test_callbacks_in_a_loop_are_bounded_too():
+    """Time spent in the judge's callbacks is not the student's, but the notebook as a whole is still bounded."""
+    w, cells, _ = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=1)
+
+    def slow(x):
+        time.sleep(0.05)
+        return x
+    start = time.monotonic()
+    with pytest.raises(sandbox.WorkerStopped, match="time limit"):
+        w.channel.call("f", (slow,))
+    assert time.monotonic() - start < sandbox.HARD_FACTOR * 1 + 10
