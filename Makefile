@@ -58,18 +58,20 @@ test: prereqs book
 bench: setup
 	$(BIN)/python benchmarks/bench_optim.py $(BENCH_ARGS)
 
-# Students: run one exercise notebook's tests and exit non-zero if any fails (`nbgrader validate` always exits 0).
+# Students: run one exercise notebook's released tests exactly as the grader runs them (same rule, same sandboxed
+# worker, same judge, same messages); exits non-zero if any fails.
 #   make check NB=exercises/02-gradient-descent/gradient_descent.ipynb
 check: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make check NB=exercises/NN-slug/notebook.ipynb"; exit 2; }
-	$(BIN)/python -m reference_impl.grading validate "$(NB)"
+	$(BIN)/python -m course_grading check "$(NB)"
 
-# Instructors: grade a class's submissions of one assignment safely (limits, independent re-check, gradebook,
-# grades/ASSIGNMENT/grades.csv and feedback). SUBMISSIONS: a folder or .zip (LMS export or nbgrader's submitted/).
-#   make grade ASSIGNMENT=06-adam-adamw SUBMISSIONS=path/to/export.zip [GRADE_ARGS='--workers 2 --force']
+# Instructors: grade a class's submissions of one assignment. Student code runs under bubblewrap (stops at once if
+# it is missing); the tests run in a separate judge; nbgrader's gradebook is the record; writes
+# grades/ASSIGNMENT/grades.csv and feedback. SUBMISSIONS: a folder or .zip (LMS export or nbgrader's submitted/).
+#   make grade ASSIGNMENT=06-adam-adamw SUBMISSIONS=path/to/export.zip [GRADE_ARGS='--out grades --no-sandbox']
 grade: prereqs $(STAMP)
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=NN-slug SUBMISSIONS=folder-or-zip"; exit 2; }
-	$(BIN)/python -m reference_impl.grading.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" $(GRADE_ARGS)
+	$(BIN)/python -m course_grading grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 # Seconds per notebook of the grading command for N = 10 and 50 synthetic students (a benchmark, not a test).
 bench-grading: $(STAMP)

@@ -1,11 +1,12 @@
 """Throughput of the instructors' grading command (``make grade``): seconds per notebook for N students.
 
-    python benchmarks/bench_grading.py [--n 10 50] [--workers 2] [--assignment 02-gradient-descent]
+    python benchmarks/bench_grading.py [--n 10 50] [--assignment 02-gradient-descent] [--no-sandbox]
 
 Builds N synthetic submissions of one assignment (a learning-management-system export: every third student gets
-the first answer wrong, the others submit the solution), grades them with
-:func:`reference_impl.grading.secure.grade` into a temporary gradebook, checks that every student got exactly the
-expected score (no lost or duplicated grade), and prints wall-clock and CPU seconds per notebook. A benchmark, not
+the first answer wrong, the others submit the solution), grades them with :func:`course_grading.grade.grade`
+(each notebook in its own bubblewrap worker, the tests in the judge, nbgrader's gradebook and feedback) into a
+temporary gradebook, checks that every student got exactly the expected score (no lost or duplicated grade), and
+prints wall-clock and CPU seconds per notebook (this process, the workers and everything they started). A benchmark, not
 a test: the wall-clock figures depend on what else runs on the machine (the load average is printed with them);
 CPU seconds per notebook divided by the number of cores is what an otherwise idle machine would take.
 """
@@ -28,7 +29,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from hostile import corpus  # noqa: E402  (release/solution builders shared with the hostile corpus)
 
-from reference_impl.grading import pipeline, secure  # noqa: E402
+from course_grading import pipeline, sandbox  # noqa: E402
+from course_grading.grade import grade  # noqa: E402
 
 
 def synthetic(dest: Path, assignment: str, n: int) -> dict:
@@ -51,14 +53,14 @@ def synthetic(dest: Path, assignment: str, n: int) -> dict:
     return expected
 
 
-def run(n: int, workers: int, assignment: str, limits: secure.Limits) -> dict:
+def run(n: int, assignment: str, limits: sandbox.Limits, use_sandbox: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-grading-{n}-") as tmp:
         tmp = Path(tmp)
         expected = synthetic(tmp / "subs", assignment, n)
         start = time.perf_counter()
         cpu0 = _cpu()
-        summary = secure.grade(assignment, tmp / "subs", out=tmp / "out", db_url="sqlite:///" + str(tmp / "gb.db"),
-                               limits=limits, workers=workers, scratch=tmp / "scratch", log=lambda *a: None)
+        summary = grade(ROOT, assignment, tmp / "subs", out=tmp / "out", db_url="sqlite:///" + str(tmp / "gb.db"),
+                        limits=limits, use_sandbox=use_sandbox, log=lambda *a: None)
         seconds = time.perf_counter() - start
         cpu = _cpu() - cpu0
         with open(tmp / "out" / assignment / "grades.csv", newline="") as f:
@@ -71,24 +73,30 @@ def run(n: int, workers: int, assignment: str, limits: secure.Limits) -> dict:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and of every finished child (the workers, their kernels and re-checks)."""
+    """CPU seconds of this process (the judge, nbgrader), of its finished children (bubblewrap, nbgrader's helpers)
+    and of the sandboxed workers (their processes live in their own PID namespace and are not reaped by this
+    process: their time is read from /proc just before each worker ends)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+            + sandbox.workers_cpu_seconds())
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--assignment", default="02-gradient-descent")
+    parser.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap (compare its cost)")
     args = parser.parse_args(argv)
-    limits = secure.Limits()
-    print(f"assignment {args.assignment}, {args.workers} worker(s), {os.cpu_count()} CPU(s), "
+    limits = sandbox.Limits()
+    use_sandbox = not args.no_sandbox
+    if use_sandbox and sandbox.probe():
+        raise SystemExit(f"{sandbox.probe()}; run with --no-sandbox to measure without it")
+    print(f"assignment {args.assignment}, {'bubblewrap' if use_sandbox else 'NO sandbox'}, {os.cpu_count()} CPU(s), "
           f"load average before: {os.getloadavg()[0]:.1f}")
     rows = []
     for n in args.n:
-        r = run(n, args.workers, args.assignment, limits)
+        r = run(n, args.assignment, limits, use_sandbox)
         rows.append(r)
         print(f"N={n:3d}: {r['seconds']:7.1f} s total, {r['per_notebook']:5.2f} s per notebook wall clock, "
               f"{r['cpu_per_notebook']:5.2f} CPU s per notebook (every grade exact; load average now "

@@ -2,15 +2,15 @@
 
 For every assignment with a catalogue ``tests/grader_bugs/<assignment>.py``: each realistic student bug loses
 points, each correct but differently written answer keeps full marks. All students of an assignment are graded in
-one ``nbgrader autograde`` run (shared with test_nbgrader_pipeline.py through ``_grading.graded``).
+one grading run (shared with test_nbgrader_pipeline.py through ``_grading.graded``).
 """
 
 from __future__ import annotations
 
 import pytest
-from _grading import ASSIGNMENTS, CATALOGUE, graded
+from _grading import ASSIGNMENTS, CATALOGUE, ROOT, graded
 
-from reference_impl.grading import pipeline
+from course_grading import pipeline
 
 CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]
 
@@ -30,7 +30,7 @@ def test_every_assignment_has_a_catalogue():
 @pytest.mark.parametrize("assignment,variant", CASES, ids=[f"{a}:{v.name}" for a, v in CASES])
 def test_variant_applies_to_the_solution(assignment, variant):
     """Every edit still matches the solution (exactly once), so no catalogue entry silently stops testing."""
-    course = pipeline.ROOT
+    course = ROOT
     for nb in pipeline.notebook_names(course, assignment):
         if variant.notebook in (None, nb):
             edited = pipeline.student_notebook(course, assignment, nb, variant.edits)

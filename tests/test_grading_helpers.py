@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reference_impl.grading import authoring, pipeline
-from reference_impl.grading.testing import (assert_close, assert_same_trajectory, fixed_gradients, optimizer,
+from pathlib import Path
+
+from course_grading import authoring, pipeline
+from reference_impl.testing import (assert_close, assert_same_trajectory, fixed_gradients, optimizer,
                                             quadratic, stateless, with_buffer, with_state_dict)
 from reference_impl.optim import SGD
+
+ROOT = Path(__file__).resolve().parent.parent
 
 THETA0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 
@@ -100,15 +104,15 @@ def test_builder_metadata():
 
 def test_student_notebook_rejects_stale_edits():
     with pytest.raises(ValueError, match="occurs 0 times"):
-        pipeline.student_notebook(pipeline.ROOT, "02-gradient-descent", "gradient_descent.ipynb",
+        pipeline.student_notebook(ROOT, "02-gradient-descent", "gradient_descent.ipynb",
                                   [pipeline.Edit("gd_step", "no such text", "x")])
     with pytest.raises(ValueError, match="no answer cell"):
-        pipeline.student_notebook(pipeline.ROOT, "02-gradient-descent", "gradient_descent.ipynb",
+        pipeline.student_notebook(ROOT, "02-gradient-descent", "gradient_descent.ipynb",
                                   [pipeline.Edit("nope", None, "x")])
 
 
 def test_assert_same_schedule_reports_the_first_wrong_step():
-    from reference_impl.grading.testing import assert_same_schedule
+    from reference_impl.testing import assert_same_schedule
     from reference_impl.schedules import cosine_annealing
 
     reference = cosine_annealing(0.1, 10)

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded
 
-from reference_impl.grading import authoring, pipeline
+from course_grading import authoring, pipeline
 
 EXPECTED = ["02-gradient-descent", "03-momentum", "04-weight-decay", "05-adaptive-methods", "06-adam-adamw",
             "07-lion-lamb", "08-soap-muon", "09-schedules",
@@ -39,12 +39,12 @@ def test_expected_assignments_exist():
 
 
 def test_solutions_match_their_sources():
-    problems = authoring.build_all(check=True)
-    assert not problems, "run `python -m reference_impl.grading build`:\n" + "\n".join(problems)
+    problems = authoring.build_all(ROOT, check=True)
+    assert not problems, "run `python -m course_grading build`:\n" + "\n".join(problems)
 
 
 def test_every_source_has_a_solution_notebook():
-    for src in sorted(authoring.SOURCES.glob("[0-9][0-9]-*.py")):
+    for src in sorted((ROOT / authoring.SOURCES).glob("[0-9][0-9]-*.py")):
         name, _ = authoring.parse_source(src.read_text())
         assert (ROOT / "solutions" / src.stem / name).exists()
 
@@ -140,28 +140,31 @@ def test_validate_passes_on_the_source(assignment):
 
 @pytest.mark.slow
 def test_check_command_exit_status():
-    """The students' command exits 0 on a notebook whose tests pass and 1 on one whose tests fail."""
+    """The students' command exits 0 on a notebook whose tests pass and 1 on one whose tests fail, run from the
+    course folder (it finds the course from the working directory)."""
     source = ROOT / "solutions" / "02-gradient-descent" / "gradient_descent.ipynb"
     release = ROOT / "exercises" / "02-gradient-descent" / "gradient_descent.ipynb"
-    cmd = [sys.executable, "-m", "reference_impl.grading", "validate"]
+    cmd = [sys.executable, "-m", "course_grading", "check"]
     env = pipeline.course_env()
-    ok = subprocess.run(cmd + [str(source)], env=env, capture_output=True, text=True, timeout=600)
+    ok = subprocess.run(cmd + [str(source)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run(cmd + [str(release)], env=env, capture_output=True, text=True, timeout=600)
+    assert "every released test passed" in ok.stdout
+    bad = subprocess.run(cmd + [str(release)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "NotImplementedError" in bad.stdout and "test cell(s) failed" in bad.stdout
+    assert "FAILED  test_gd_step_visible (1 points): NotImplementedError" in bad.stdout
+    assert "test cell(s) failed" in bad.stdout
 
 
 @pytest.mark.slow
 def test_report_autograde_times():
-    """Print the autograde time of every assignment graded in this session (see -rA / -s)."""
+    """Print the grading time of every assignment graded in this session (see -rA / -s)."""
     for assignment in ASSIGNMENTS:
         graded(assignment)
     wall = sum(w for w, _ in TIMINGS.values())
     cpu = sum(c for _, c in TIMINGS.values())
     lines = [f"{a}: {TIMINGS[a][0]:.1f} s wall, {TIMINGS[a][1]:.1f} s CPU ({len(graded(a).scores)} students)"
              for a in ASSIGNMENTS]
-    print("autograde times:\n  " + "\n  ".join(lines) + f"\n  total: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    print("grading times:\n  " + "\n  ".join(lines) + f"\n  total: {wall:.1f} s wall, {cpu:.1f} s CPU")
     for assignment in ASSIGNMENTS:
         table = graded(assignment).scores
         print(f"{assignment}: " + ", ".join(f"{student} {score.score:g}/{score.max_score:g}"

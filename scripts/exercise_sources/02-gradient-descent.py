@@ -64,7 +64,7 @@ def gd_step(param, grad, lr):
 
 # %% [tests] id=test_gd_step_visible points=1
 # Visible tests (1 point): three steps from theta_0 = (1, -2, 0.5), compared with the course's reference SGD.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, stateless
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, stateless
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -74,7 +74,7 @@ print("gd_step: visible tests passed")
 # %% [tests] id=test_gd_step_hidden points=1
 # Hidden tests (1 point): 50 steps on a quadratic, a matrix-shaped parameter, float32, zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, stateless
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, stateless
 from reference_impl.optim import SGD
 
 assert_same_trajectory(stateless(gd_step, lr=0.05), optimizer(SGD, lr=0.05),
@@ -213,7 +213,7 @@ def sgd_momentum_step(param, grad, buf, lr, momentum):
 
 # %% [tests] id=test_sgd_momentum_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9, compared with the course's reference SGD.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -224,7 +224,7 @@ print("sgd_momentum_step: visible tests passed")
 # %% [tests] id=test_sgd_momentum_first_step points=1
 # Hidden tests (1 point): the first step (buf=None) sets b_1 = g_1 and leaves grad unchanged.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 theta = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
 g = torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64)
@@ -237,7 +237,7 @@ assert_close(g, torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64), what="the g
 # %% [tests] id=test_sgd_momentum_trajectory points=2
 # Hidden tests (2 points): 60 steps on a quadratic for several momenta, and a matrix-shaped float32 parameter.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, mu in [(0.02, 0.9), (0.05, 0.5), (0.01, 0.99)]:
@@ -250,7 +250,7 @@ assert_same_trajectory(with_buffer(sgd_momentum_step, lr=0.1, momentum=0.8), opt
 # %% [tests] id=test_sgd_momentum_edges points=1
 # Hidden tests (1 point): momentum=0 is gradient descent; zero gradients keep the parameters moving on momentum.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 assert_same_trajectory(with_buffer(sgd_momentum_step, lr=0.1, momentum=0.0), optimizer(SGD, lr=0.1),

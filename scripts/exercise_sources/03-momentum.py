@@ -72,7 +72,7 @@ def heavy_ball_velocity_step(param, grad, velocity, lr, momentum):
 
 # %% [tests] id=test_heavy_ball_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9 against torch-style SGD with momentum.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -83,7 +83,7 @@ print("heavy_ball_velocity_step: visible tests passed")
 # %% [tests] id=test_heavy_ball_hidden points=2
 # Hidden tests (2 points): 80 steps on an ill-conditioned quadratic for several momenta, float32, zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99), (0.05, 0.0)]:
@@ -132,7 +132,7 @@ def ema_momentum_step(param, grad, buf, lr, beta):
 
 # %% [tests] id=test_ema_visible points=1
 # Visible tests (1 point): five steps with lr=0.5, beta=0.9 against SGD(momentum=0.9, dampening=0.9).
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -144,7 +144,7 @@ print("ema_momentum_step: visible tests passed")
 # %% [tests] id=test_ema_first_step points=1
 # Hidden tests (1 point): the first step sets v_1 = g_1.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([2.0, -1.0, 0.25], dtype=torch.float64)
 theta = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
@@ -156,7 +156,7 @@ assert_close(new_theta, theta - 0.1 * g, what="ema_momentum_step(lr=0.1, beta=0.
 # %% [tests] id=test_ema_trajectory points=1
 # Hidden tests (1 point): 80 steps on a quadratic for several betas; beta=0 is gradient descent.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, beta in [(0.05, 0.9), (0.02, 0.5), (0.05, 0.0), (0.1, 0.99)]:
@@ -194,7 +194,7 @@ def nesterov_step(param, grad, buf, lr, momentum):
 
 # %% [tests] id=test_nesterov_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9 against SGD(nesterov=True).
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -206,7 +206,7 @@ print("nesterov_step: visible tests passed")
 # %% [tests] id=test_nesterov_hidden points=2
 # Hidden tests (2 points): 80 steps on a quadratic for several momenta, a float32 matrix, zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99)]:
@@ -256,7 +256,7 @@ def nesterov_lookahead_step(param, velocity, grad_fn, lr, momentum):
 
 # %% [tests] id=test_lookahead_visible points=1
 # Visible tests (1 point): five steps with lr=0.02, momentum=0.9 on a quadratic; look-ahead points vs SGD(nesterov=True).
-from reference_impl.grading.testing import assert_close, quadratic
+from reference_impl.testing import assert_close, quadratic
 from reference_impl.optim import SGD
 
 

@@ -91,7 +91,7 @@ def sgd_l2_step(param, grad, buf, lr, momentum, weight_decay):
 
 # %% [tests] id=test_sgd_l2_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9, weight_decay=0.1 against torch-style SGD.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -103,7 +103,7 @@ print("sgd_l2_step: visible tests passed")
 # %% [tests] id=test_sgd_l2_hidden points=2
 # Hidden tests (2 points): 60 steps on a quadratic with decay on and off, several momenta, float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, mu, wd in [(0.02, 0.9, 0.5), (0.05, 0.0, 0.1), (0.02, 0.9, 0.0), (0.01, 0.5, 2.0)]:
@@ -147,7 +147,7 @@ def sgd_decoupled_step(param, grad, buf, lr, momentum, weight_decay):
 
 # %% [tests] id=test_sgd_decoupled_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9, weight_decay=0.1: shrink, then a torch-style SGD step.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import SGD
 
 
@@ -168,7 +168,7 @@ print("sgd_decoupled_step: visible tests passed")
 # %% [tests] id=test_sgd_decoupled_hidden points=2
 # Hidden tests (2 points): 60 steps on a quadratic, decay on and off; without momentum it equals the L2 step.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
 for lr, mu, wd in [(0.02, 0.9, 0.5), (0.02, 0.9, 0.0), (0.01, 0.5, 2.0)]:
@@ -211,7 +211,7 @@ def adam_l2_step(param, grad, state, lr, betas, eps, weight_decay):
 
 # %% [tests] id=test_adam_l2_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1 against torch-style Adam.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adam
 
 hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
@@ -223,7 +223,7 @@ print("adam_l2_step: visible tests passed")
 # %% [tests] id=test_adam_l2_hidden points=2
 # Hidden tests (2 points): 60 steps on a quadratic, decay on and off, other betas, large eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
 for hyper in [dict(lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5),
@@ -264,7 +264,7 @@ def adam_decoupled_step(param, grad, state, lr, betas, eps, weight_decay):
 
 # %% [tests] id=test_adam_decoupled_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1 against torch-style AdamW.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import AdamW
 
 hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
@@ -276,7 +276,7 @@ print("adam_decoupled_step: visible tests passed")
 # %% [tests] id=test_adam_decoupled_hidden points=2
 # Hidden tests (2 points): 60 steps on a quadratic, decay on and off, other betas, large eps; wd=0 is plain Adam.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam, AdamW
 
 for hyper in [dict(lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5),

@@ -78,7 +78,7 @@ def adagrad_step(param, grad, state, lr=1e-2, lr_decay=0.0, eps=1e-10, initial_a
 
 # %% [tests] id=test_adagrad_visible points=1
 # Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against torch-style Adagrad.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adagrad
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -89,7 +89,7 @@ print("adagrad_step: visible tests passed")
 # %% [tests] id=test_adagrad_hidden points=1
 # Hidden tests (1 point): 60 steps on a quadratic with lr_decay, an initial accumulator and a large eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adagrad
 
 for hyper in [dict(lr=0.5), dict(lr=0.5, lr_decay=0.1), dict(lr=0.3, initial_accumulator_value=0.5),
@@ -101,7 +101,7 @@ for hyper in [dict(lr=0.5), dict(lr=0.5, lr_decay=0.1), dict(lr=0.3, initial_acc
 # %% [tests] id=test_adagrad_edges points=1
 # Hidden tests (1 point): zero gradients (a coordinate that never moves, a first step with no gradient), float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adagrad
 
 assert_same_trajectory(with_state_dict(adagrad_step, lr=0.5), optimizer(Adagrad, lr=0.5),
@@ -158,7 +158,7 @@ def rmsprop_step(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0
 
 # %% [tests] id=test_rmsprop_visible points=1
 # Visible tests (1 point): five steps with lr=0.01, alpha=0.9 against torch-style RMSprop.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import RMSprop
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -169,7 +169,7 @@ print("rmsprop_step: visible tests passed")
 # %% [tests] id=test_rmsprop_plain points=1
 # Hidden tests (1 point): 60 steps on a quadratic, default alpha, large eps, zero-gradient coordinates.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
 for hyper in [dict(lr=0.01), dict(lr=0.02, alpha=0.5, eps=0.1), dict(lr=0.01, alpha=0.9, eps=1e-3)]:
@@ -180,7 +180,7 @@ for hyper in [dict(lr=0.01), dict(lr=0.02, alpha=0.5, eps=0.1), dict(lr=0.01, al
 # %% [tests] id=test_rmsprop_centered points=1
 # Hidden tests (1 point): centered RMSprop, 60 steps, two settings.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
 for hyper in [dict(lr=0.01, centered=True), dict(lr=0.02, alpha=0.8, eps=1e-3, centered=True)]:
@@ -191,7 +191,7 @@ for hyper in [dict(lr=0.01, centered=True), dict(lr=0.02, alpha=0.8, eps=1e-3, c
 # %% [tests] id=test_rmsprop_momentum points=1
 # Hidden tests (1 point): RMSprop with momentum, plain and centered, 60 steps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
 for hyper in [dict(lr=0.005, momentum=0.9), dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True)]:
@@ -240,7 +240,7 @@ def adadelta_step(param, grad, state, lr=1.0, rho=0.9, eps=1e-6):
 
 # %% [tests] id=test_adadelta_visible points=1
 # Visible tests (1 point): five steps with the defaults (lr=1.0, rho=0.9, eps=1e-6) against torch-style Adadelta.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adadelta
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -251,7 +251,7 @@ print("adadelta_step: visible tests passed")
 # %% [tests] id=test_adadelta_hidden points=1
 # Hidden tests (1 point): 100 steps on a quadratic with other lr, rho and eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adadelta
 
 for hyper in [dict(), dict(lr=0.5, rho=0.5), dict(lr=2.0, rho=0.95, eps=1e-3), dict(eps=0.1)]:
@@ -262,7 +262,7 @@ for hyper in [dict(), dict(lr=0.5, rho=0.5), dict(lr=2.0, rho=0.95, eps=1e-3), d
 # %% [tests] id=test_adadelta_edges points=1
 # Hidden tests (1 point): zero gradients (a coordinate that never moves, steps with no gradient), float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adadelta
 
 assert_same_trajectory(with_state_dict(adadelta_step, lr=1.0, rho=0.8), optimizer(Adadelta, lr=1.0, rho=0.8),

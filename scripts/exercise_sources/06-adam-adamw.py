@@ -97,7 +97,7 @@ def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_
 
 # %% [tests] id=test_adam_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8 against torch-style Adam.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adam
 
 hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8)
@@ -109,7 +109,7 @@ print("adam_step: visible tests passed")
 # %% [tests] id=test_adam_first_step points=1
 # Hidden tests (1 point): the first step is lr * g / (|g| + eps) (bias correction), a zero gradient does not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([0.5, -2.0, 0.0, 1e-3], dtype=torch.float64)
 theta = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
@@ -123,7 +123,7 @@ for eps in (1e-8, 0.1):
 # %% [tests] id=test_adam_trajectory points=2
 # Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
 for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.9, 0.99), eps=1e-3),
@@ -138,7 +138,7 @@ assert_same_trajectory(with_state_dict(adam_step, lr=0.1), optimizer(Adam, lr=0.
 # %% [tests] id=test_adam_amsgrad points=1
 # Hidden tests (1 point): AMSGrad, 100 steps, with gradients that shrink so that the maximum matters.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
 for hyper in [dict(lr=0.05, amsgrad=True), dict(lr=0.02, betas=(0.8, 0.9), eps=1e-3, amsgrad=True)]:
@@ -149,7 +149,7 @@ for hyper in [dict(lr=0.05, amsgrad=True), dict(lr=0.02, betas=(0.8, 0.9), eps=1
 # %% [tests] id=test_adam_weight_decay points=1
 # Hidden tests (1 point): the L2 penalty (weight_decay > 0), with and without AMSGrad.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
 for hyper in [dict(lr=0.02, weight_decay=0.5), dict(lr=0.02, weight_decay=0.1, amsgrad=True, eps=1e-3)]:
@@ -188,7 +188,7 @@ def adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight
 
 # %% [tests] id=test_adamw_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, weight_decay=0.1 (other arguments at their defaults) against torch-style AdamW.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import AdamW
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -199,7 +199,7 @@ print("adamw_step: visible tests passed")
 # %% [tests] id=test_adamw_trajectory points=1
 # Hidden tests (1 point): 100 steps on a quadratic, default and strong decay, large eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import AdamW
 
 for hyper in [dict(lr=0.01), dict(lr=0.05, weight_decay=0.5), dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=2.0)]:
@@ -210,7 +210,7 @@ for hyper in [dict(lr=0.01), dict(lr=0.05, weight_decay=0.5), dict(lr=0.02, beta
 # %% [tests] id=test_adamw_edges points=1
 # Hidden tests (1 point): weight_decay=0 is Adam; AMSGrad with decay; zero gradients shrink the parameters only.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam, AdamW
 
 assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.0), optimizer(Adam, lr=0.05),

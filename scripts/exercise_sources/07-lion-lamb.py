@@ -87,7 +87,7 @@ def lion_step(param, grad, buf, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
 
 # %% [tests] id=test_lion_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.99), no decay, against the course's Lion.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import Lion
 
 hyper = dict(lr=0.1, betas=(0.9, 0.99))
@@ -99,7 +99,7 @@ print("lion_step: visible tests passed")
 # %% [tests] id=test_lion_first_step points=1
 # Hidden tests (1 point): the first step is -lr * sign(g) (plus decay); a zero gradient does not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([0.5, -2.0, 0.0, 1e-6], dtype=torch.float64)
 theta = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
@@ -115,7 +115,7 @@ for wd in (0.0, 0.5):
 # %% [tests] id=test_lion_trajectory points=2
 # Hidden tests (2 points): 100 steps on a quadratic with several lr and betas (beta1 > beta2 included), with and without decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
 from reference_impl.optim import Lion
 
 for hyper in [dict(lr=0.01), dict(lr=0.02, betas=(0.5, 0.9)), dict(lr=0.01, betas=(0.99, 0.8)),
@@ -127,7 +127,7 @@ for hyper in [dict(lr=0.01), dict(lr=0.02, betas=(0.5, 0.9)), dict(lr=0.01, beta
 # %% [tests] id=test_lion_zero_gradients points=1
 # Hidden tests (1 point): steps with zero gradients move by the sign of the momentum; float32 parameters of shape (2, 3).
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import Lion
 
 for hyper in [dict(lr=0.1, betas=(0.9, 0.99)), dict(lr=0.1, betas=(0.3, 0.6), weight_decay=0.2)]:
@@ -258,7 +258,7 @@ def lamb_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_
 
 # %% [tests] id=test_lamb_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-6, no decay, against the course's Lamb.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Lamb
 
 hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6)
@@ -270,7 +270,7 @@ print("lamb_step: visible tests passed")
 # %% [tests] id=test_lamb_first_step points=1
 # Hidden tests (1 point): the first step moves the tensor by exactly lr * ||theta||; a zero tensor takes a plain Adam step.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([0.5, -2.0, 1.0, 3.0], dtype=torch.float64)
 theta = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
@@ -288,7 +288,7 @@ assert_close(new, -0.01 * r, what="lamb_step(lr=0.01, eps=1e-6, weight_decay=0.1
 # %% [tests] id=test_lamb_trajectory points=2
 # Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps, with and without weight decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Lamb
 
 for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, eps=0.1),
@@ -300,7 +300,7 @@ for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, eps=
 # %% [tests] id=test_lamb_edges points=1
 # Hidden tests (1 point): zero gradients at some steps, a zero initial tensor, a matrix parameter, float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Lamb
 
 assert_same_trajectory(with_state_dict(lamb_step, lr=0.1, weight_decay=0.3), optimizer(Lamb, lr=0.1, weight_decay=0.3),

@@ -96,7 +96,7 @@ def soap_adam_step(param, grad, state, QL, QR, lr=3e-3, betas=(0.95, 0.95), eps=
 
 # %% [tests] id=test_soap_step_visible points=1
 # Visible tests (1 point): five steps with lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01 in fixed random bases (4 x 3 matrix).
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients
+from reference_impl.testing import assert_same_trajectory, fixed_gradients
 from reference_impl.optim import soap_update
 
 
@@ -136,7 +136,7 @@ print("soap_adam_step: visible tests passed")
 # %% [tests] id=test_soap_step_first points=1
 # Hidden tests (1 point): identity bases, first step: W - lr * G / (|G| + eps) * sqrt(1 - beta2) / (1 - beta1), no decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([[0.5, -2.0, 0.0], [1e-3, 1.0, -0.25]], dtype=torch.float64)
 w = torch.tensor([[1.0, -1.0, 2.0], [0.5, 0.0, -3.0]], dtype=torch.float64)
@@ -151,7 +151,7 @@ for eps in (1e-8, 0.1):
 # %% [tests] id=test_soap_step_trajectory points=2
 # Hidden tests (2 points): 60 steps on a quadratic in random bases, several lr, betas, eps (large eps included), shapes 4 x 3 and 2 x 5.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, quadratic
+from reference_impl.testing import assert_same_trajectory, quadratic
 
 for shape, hyper in [((4, 3), dict(lr=0.01)), ((4, 3), dict(lr=0.02, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0)),
                      ((2, 5), dict(lr=0.01, betas=(0.5, 0.8), eps=0.1, weight_decay=0.1))]:
@@ -164,7 +164,7 @@ for shape, hyper in [((4, 3), dict(lr=0.01)), ((4, 3), dict(lr=0.02, betas=(0.9,
 # %% [tests] id=test_soap_step_edges points=1
 # Hidden tests (1 point): strong weight decay, zero gradients at some steps, a square matrix.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients
+from reference_impl.testing import assert_same_trajectory, fixed_gradients
 
 for hyper in [dict(lr=0.1, weight_decay=2.0), dict(lr=0.05, betas=(0.9, 0.95), weight_decay=0.0)]:
     student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(3, 87), random_orthogonal(3, 88), **hyper)
@@ -219,7 +219,7 @@ def soap_refresh(L, R, QL, QR, V):
 
 # %% [tests] id=test_soap_refresh_visible points=1
 # Visible tests (1 point): one refresh of random 4 x 4 and 3 x 3 statistics from random bases.
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 from reference_impl.optim import soap_refresh_eigenbases
 
 
@@ -275,7 +275,7 @@ check_refresh(random_statistic(3, 98), torch.full((1, 1), 2.0, dtype=torch.float
 # %% [tests] id=test_soap_full points=1
 # Hidden tests (1 point): your two functions inside the whole SOAP loop (statistics, initial eigenbases, refresh every f steps) against the course's SOAP, 40 steps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic
 from reference_impl.optim import SOAP, soap_init_eigenbases, soap_update_preconditioner
 
 
@@ -348,7 +348,7 @@ def newton_schulz(G, steps=5, coefficients=(3.4445, -4.775, 2.0315), eps=1e-7):
 
 # %% [tests] id=test_ns_visible points=1
 # Visible tests (1 point): 5 steps on random 3 x 5 and 5 x 3 matrices against the course's zeropower_via_newtonschulz (in float64).
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 from reference_impl.optim import zeropower_via_newtonschulz
 
 
@@ -438,7 +438,7 @@ def muon_step(param, grad, buf, lr=0.02, momentum=0.95, nesterov=True, weight_de
 
 # %% [tests] id=test_muon_visible points=1
 # Visible tests (1 point): five steps on a 3 x 4 matrix with lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, with_buffer
 from reference_impl.optim import muon_adjusted_lr, zeropower_via_newtonschulz
 
 
@@ -463,7 +463,7 @@ print("muon_step: visible tests passed")
 # %% [tests] id=test_muon_trajectory points=2
 # Hidden tests (2 points): 50 steps on a quadratic, tall and wide matrices, with and without Nesterov, several momenta and ns_steps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, quadratic, with_buffer
 
 for shape, hyper in [((4, 3), dict(lr=0.02)), ((3, 4), dict(lr=0.05, momentum=0.9, nesterov=False)),
                      ((6, 2), dict(lr=0.01, momentum=0.5, weight_decay=0.0, ns_steps=3)),
@@ -476,7 +476,7 @@ for shape, hyper in [((4, 3), dict(lr=0.02)), ((3, 4), dict(lr=0.05, momentum=0.
 # %% [tests] id=test_muon_edges points=1
 # Hidden tests (1 point): zero gradients (a zero first step: only the decay), strong decay, a square matrix.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, with_buffer
 
 for hyper in [dict(lr=0.1, weight_decay=0.5), dict(lr=0.1, momentum=0.6, nesterov=False, weight_decay=2.0)]:
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), torch.ones(3, 3, dtype=torch.float64),

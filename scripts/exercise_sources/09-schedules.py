@@ -75,7 +75,7 @@ def step_decay(step, lr, step_size, gamma=0.1):
 
 # %% [tests] id=test_step_decay_visible points=1
 # Visible tests (1 point): lr=0.1, step_size=30, gamma=0.1 on steps 0-99.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, step_size=30, gamma=0.1)
@@ -118,7 +118,7 @@ def cosine_annealing(step, lr, total_steps, min_lr=0.0):
 
 # %% [tests] id=test_cosine_visible points=1
 # Visible tests (1 point): lr=0.1, total_steps=10 on steps 0-10.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, total_steps=10)
@@ -177,7 +177,7 @@ def cosine_warm_restarts(step, lr, first_cycle_steps, cycle_mult=1, min_lr=0.0):
 
 # %% [tests] id=test_sgdr_visible points=1
 # Visible tests (1 point): lr=0.1, first_cycle_steps=5, cycle_mult=1 on steps 0-19.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, first_cycle_steps=5, cycle_mult=1)
@@ -230,7 +230,7 @@ def linear_warmup(step, lr, warmup_steps, start_factor=1.0 / 3):
 
 # %% [tests] id=test_warmup_visible points=1
 # Visible tests (1 point): lr=0.1, warmup_steps=5, start_factor=0 on steps 0-9.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, warmup_steps=5, start_factor=0.0)
@@ -286,7 +286,7 @@ def join(step, schedules, boundaries):
 
 # %% [tests] id=test_join_visible points=1
 # Visible tests (1 point): a warm-up from 0 over 10 steps then a cosine over 90 steps, on steps 0-119.
-from reference_impl.grading.testing import assert_same_schedule
+from reference_impl.testing import assert_same_schedule
 from reference_impl import schedules as ref
 
 pieces = [ref.linear_warmup(0.1, 10, start_factor=0.0), ref.cosine_annealing(0.1, 90)]
@@ -365,7 +365,7 @@ def one_cycle(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_d
 
 # %% [tests] id=test_one_cycle_visible points=1
 # Visible tests (1 point): max_lr=0.1, total_steps=20 (other arguments at their defaults), lr and momentum on steps 0-19.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 
@@ -571,7 +571,7 @@ def wsd(step, lr, total_steps, warmup_steps, decay_steps, min_lr=0.0, decay="lin
 
 # %% [tests] id=test_wsd_visible points=1
 # Visible tests (1 point): lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6 (linear) on steps 0-20.
-from reference_impl.grading.testing import assert_same_schedule, describe
+from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6)

@@ -177,7 +177,7 @@ def sf_sgd_step(param, grad, state, lr=1.0, momentum=0.9, weight_decay=0.0, warm
 
 # %% [tests] id=test_sf_sgd_visible points=1
 # Visible tests (1 point): five steps with lr=0.1, momentum=0.9 (other arguments at their defaults) against the course's SGDScheduleFree.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import SGDScheduleFree
 
 hyper = dict(lr=0.1, momentum=0.9)
@@ -189,7 +189,7 @@ print("sf_sgd_step: visible tests passed")
 # %% [tests] id=test_sf_sgd_first_step points=1
 # Hidden tests (1 point): the first step is a plain SGD step (z = x = y); zero gradients do not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_close
+from reference_impl.testing import assert_close
 
 g = torch.tensor([0.5, -2.0, 0.0], dtype=torch.float64)
 theta = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
@@ -207,7 +207,7 @@ for k in range(3):
 # %% [tests] id=test_sf_sgd_trajectory points=1
 # Hidden tests (1 point): 100 steps on a quadratic with several lr and momentum, polynomial weighting r > 0.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import SGDScheduleFree
 
 for hyper in [dict(lr=0.05), dict(lr=0.1, momentum=0.5), dict(lr=0.02, momentum=0.98, r=1.0)]:
@@ -218,7 +218,7 @@ for hyper in [dict(lr=0.05), dict(lr=0.1, momentum=0.5), dict(lr=0.02, momentum=
 # %% [tests] id=test_sf_sgd_decay_warmup points=1
 # Hidden tests (1 point): weight decay, warm-up (with the default weight_lr_power=2 and with 0), float32 parameters of shape (2, 3).
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import SGDScheduleFree
 
 for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.1, warmup_steps=10),
@@ -281,7 +281,7 @@ def sf_adamw_step(param, grad, state, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, w
 
 # %% [tests] id=test_sf_adamw_visible points=1
 # Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against the course's AdamWScheduleFree.
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import AdamWScheduleFree
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -292,7 +292,7 @@ print("sf_adamw_step: visible tests passed")
 # %% [tests] id=test_sf_adamw_trajectory points=2
 # Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), warm-up, r > 0.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
 from reference_impl.optim import AdamWScheduleFree
 
 for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.95, 0.99), eps=0.1),
@@ -304,7 +304,7 @@ for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, beta
 # %% [tests] id=test_sf_adamw_edges points=1
 # Hidden tests (1 point): weight decay on and off, zero gradients at the first steps, float32 parameters.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
 from reference_impl.optim import AdamWScheduleFree
 
 for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.05, weight_decay=2.0, warmup_steps=3)]:
@@ -348,7 +348,7 @@ def sf_train_params(state, beta):
 
 # %% [tests] id=test_train_eval_visible points=1
 # Visible tests (1 point): after each of 6 steps of sf_sgd_step(lr=0.1, momentum=0.9), eval gives the reference's x and train gives y back.
-from reference_impl.grading.testing import assert_close, fixed_gradients, quadratic
+from reference_impl.testing import assert_close, fixed_gradients, quadratic
 from reference_impl.optim import AdamWScheduleFree, SGDScheduleFree
 
 
@@ -387,7 +387,7 @@ check_train_eval(sf_sgd_step, SGDScheduleFree, 0.3, 50, quadratic(6, seed=121), 
 # %% [tests] id=test_train_eval_adamw points=1
 # Hidden tests (1 point): 50 steps of AdamW with weight decay; evaluating mid-run does not change the trajectory.
 ### BEGIN HIDDEN TESTS
-from reference_impl.grading.testing import assert_same_trajectory, optimizer
+from reference_impl.testing import assert_same_trajectory, optimizer
 
 check_train_eval(sf_adamw_step, AdamWScheduleFree, 0.9, 50, quadratic(6, seed=122), torch.ones(6, dtype=torch.float64),
                  lr=0.05, weight_decay=0.1)

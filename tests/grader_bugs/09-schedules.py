@@ -1,6 +1,6 @@
 """Simulated students for 09-schedules (schedules.ipynb)."""
 
-from reference_impl.grading.pipeline import Edit, Variant
+from course_grading.pipeline import Edit, Variant
 
 ASSIGNMENT = "09-schedules"
 

@@ -1,8 +1,8 @@
 """Catalogue of simulated students, one module per assignment (``NN-slug.py``), used by test_grader_strength.
 
 Each module defines ``ASSIGNMENT`` (the nbgrader assignment name) and ``VARIANTS``, a list of
-:class:`reference_impl.grading.pipeline.Variant`: a name, the edits applied to the solution's answer cells
-(:class:`~reference_impl.grading.pipeline.Edit`: grade_id, old text, new text; ``old=None`` replaces the whole
+:class:`course_grading.pipeline.Variant`: a name, the edits applied to the solution's answer cells
+(:class:`~course_grading.pipeline.Edit`: grade_id, old text, new text; ``old=None`` replaces the whole
 cell), whether the result must keep full marks (a correct answer written differently) or lose points (a
 realistic bug), and why. A variant whose ``notebook`` is ``None`` applies to the assignment's only notebook.
 

@@ -1,7 +1,6 @@
-"""A corpus of hostile and broken submissions, built from an assignment's release and solution notebooks.
+"""A class of hostile and honest submissions, built from an assignment's release and solution notebooks.
 
-``build(dest, assignment, marker_dir, db_path)`` writes one learning-management-system export (flat folder,
-``<student>_<notebook>.ipynb``) and returns the list of :class:`Case` it holds. Honest cases carry the score the
-grader must give, derived from the source notebook's points (never a pasted number); hostile cases must score no
-more than the untouched release.
+``corpus.build(dest, assignment)`` writes a folder per student and returns the list of :class:`corpus.Case`. Honest
+cases carry the score the grader must give, derived from the source notebook's points (never a pasted number);
+hostile cases must score no more than the untouched release.
 """

@@ -1,7 +1,7 @@
 """Drive nbgrader in a throw-away copy of the course: release, submit, autograde, read the gradebook.
 
 Used by ``tests/test_nbgrader_pipeline.py`` and ``tests/test_grader_strength.py``, and meant to be reused by the
-instructors' grading command. Everything runs nbgrader the way nbgrader expects to be run: from the course
+instructors' grading command. Everything runs nbgrader the way it works in this course: from the course
 root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on ``PATH`` (nbgrader calls
 ``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
 
@@ -32,7 +32,6 @@ import nbformat
 
 from .authoring import answer_source
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 __all__ = [
@@ -47,6 +46,7 @@ __all__ = [
     "nbgrader",
     "notebook_names",
     "scores",
+    "scores_at",
     "student_notebook",
     "submit",
     "validate_notebook",
@@ -95,7 +95,7 @@ def course_env(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     return env
 
 
-def make_course(dest: Union[str, Path], assignments: Iterable[str], *, root: Path = ROOT,
+def make_course(dest: Union[str, Path], assignments: Iterable[str], *, root: Path,
                 release: bool = True) -> Path:
     """Copy ``nbgrader_config.py``, ``solutions/<a>`` (and ``exercises/<a>`` if ``release``) into ``dest``.
 
@@ -206,9 +206,13 @@ def autograde(course: Path, assignment: str, *, student: Optional[str] = None,
 
 def scores(course: Path, assignment: str) -> dict[str, Score]:
     """Read every graded submission of ``assignment`` from the course's ``gradebook.db``."""
+    return scores_at("sqlite:///" + str(Path(course) / "gradebook.db"), assignment)
+
+
+def scores_at(db_url: str, assignment: str) -> dict[str, Score]:
+    """Read every graded submission of ``assignment`` from the gradebook at ``db_url``."""
     from nbgrader.api import Gradebook
 
-    db_url = "sqlite:///" + str(Path(course) / "gradebook.db")
     table: dict[str, Score] = {}
     with Gradebook(db_url) as gb:
         for sub in gb.assignment_submissions(assignment):

@@ -28,9 +28,8 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ROOT / "scripts" / "exercise_sources"
-SOLUTIONS = ROOT / "solutions"
+SOURCES = Path("scripts") / "exercise_sources"   # relative to the course root
+SOLUTIONS = Path("solutions")
 
 _MARKER = re.compile(r"^# %% \[(markdown|setup|code|answer|tests)\](.*)$")
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -122,12 +121,11 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     return (nbformat.writes(nb) + "\n").encode("utf-8")
 
 
-def build_all(check: bool = False, sources: Path = SOURCES, solutions: Path = SOLUTIONS,
-              only: list[str] | None = None) -> list[str]:
-    """Write (or, with ``check``, compare) every ``solutions/NN-slug/<notebook>.ipynb`` (or those of ``only``).
-
-    Returns the list of problems found (``check``) or of files written.
+def build_all(root: Path, check: bool = False, only: list[str] | None = None) -> list[str]:
+    """Write (or, with ``check``, compare) every ``solutions/NN-slug/<notebook>.ipynb`` of the course at ``root``
+    (or those of ``only``). Returns the list of problems found (``check``) or of files written.
     """
+    sources, solutions = Path(root) / SOURCES, Path(root) / SOLUTIONS
     report = []
     for src in sorted(sources.glob("[0-9][0-9]-*.py")):
         if only and src.stem not in only:

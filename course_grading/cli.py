@@ -1,0 +1,92 @@
+"""Command line of the course's grading.
+
+    python -m course_grading build [NN-slug ...] [--check]             # sources -> solutions/*.ipynb
+    python -m course_grading check NOTEBOOK [NOTEBOOK ...]            # students: the visible tests, as graded
+    python -m course_grading grade ASSIGNMENT SUBMISSIONS [--out DIR] # instructors: grade a class
+
+Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
+nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
+tests only. Exit status: ``check`` 1 when a test fails; ``grade`` 1 when a student could not be graded, 2 on a usage
+error or when the sandbox is unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import course
+
+
+def _limits_args(parser):
+    from .sandbox import Limits
+
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without bubblewrap (only inside a container of your own)")
+    parser.add_argument("--notebook-seconds", type=float, default=Limits.notebook_seconds,
+                        help="wall-clock seconds for one notebook: its cells and all its tests' calls")
+    parser.add_argument("--cpu-seconds", type=int, default=Limits.cpu_seconds, help="CPU seconds of one worker")
+    parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="address space of one worker")
+
+
+def _limits(args):
+    from .sandbox import Limits
+
+    return Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, notebook_seconds=args.notebook_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default=None, help="course folder (with nbgrader_config.py)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="write solutions/NN-slug/*.ipynb from scripts/exercise_sources/")
+    build.add_argument("assignments", nargs="*", help="NN-slug names (default: every source)")
+    build.add_argument("--check", action="store_true", help="only compare; exit 1 on any difference")
+    check = sub.add_parser("check", help="run a notebook's released tests the way the grader runs them")
+    check.add_argument("notebooks", nargs="+", type=Path)
+    _limits_args(check)
+    grade = sub.add_parser("grade", help="grade a class's submissions of one assignment")
+    grade.add_argument("assignment", help="assignment name, e.g. 06-adam-adamw (a folder of solutions/)")
+    grade.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks")
+    grade.add_argument("--out", type=Path, default=None, help="output folder (default: grades/ in the course)")
+    grade.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    grade.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"],
+                       help="how the submissions are laid out (default: recognised)")
+    _limits_args(grade)
+    args = parser.parse_args(argv)
+    try:
+        root = course.find_root(args.course)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "build":
+        from .authoring import build_all
+
+        report = build_all(root, check=args.check, only=args.assignments or None)
+        for line in report:
+            print(line)
+        return 1 if (args.check and report) else 0
+    if args.command == "check":
+        from .check import check_notebooks
+
+        return check_notebooks(root, args.notebooks, _limits(args), use_sandbox=not args.no_sandbox)
+    from .grade import grade as run_grade
+    from .sandbox import HOW_TO, probe
+
+    if not args.no_sandbox:
+        problem = probe()
+        if problem:
+            print(f"error: {problem}.\n{HOW_TO}", file=sys.stderr)
+            return 2
+    else:
+        print("warning: --no-sandbox: student code runs without bubblewrap, with only resource limits; the grade "
+              "table marks every grade 'unsandboxed'.", file=sys.stderr)
+    try:
+        summary = run_grade(root, args.assignment, args.submissions, out=args.out, db_url=args.db_url,
+                            layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 1 if summary["failed"] else 0

@@ -1,0 +1,134 @@
+"""The course on disk: where its root is, and what the cells of an assignment's notebooks are for.
+
+The root is the folder that holds ``nbgrader_config.py``: the ``--course`` option, else the current working directory
+or the nearest folder above it that has one. Never this package's own location (it may be installed anywhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+INSTALL_CELL = "install_course"   # a cell that installs the course package: never run by the grader
+
+
+def find_root(option: str | Path | None = None) -> Path:
+    if option:
+        root = Path(option).resolve()
+        if not (root / "nbgrader_config.py").is_file():
+            raise ValueError(f"--course: {root} has no nbgrader_config.py")
+        return root
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    raise ValueError("no nbgrader_config.py in the current folder or above it: run from the course folder or pass "
+                     "--course DIR")
+
+
+def meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test(cell) -> bool:
+    m = meta(cell)
+    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def strip_hidden(source: str) -> str:
+    """A test cell's source as released: without the lines between the hidden-test markers."""
+    out, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            hidden = True
+        elif line.strip() == "### END HIDDEN TESTS":
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
+
+
+@dataclass
+class TestCell:
+    grade_id: str
+    points: float
+    source: str          # what the judge runs (hidden tests included when grading)
+    hidden_only: bool    # nothing left once hidden tests are removed
+
+
+@dataclass
+class NotebookSpec:
+    """One notebook of an assignment, read from its source (``solutions/<assignment>/<name>``)."""
+
+    name: str
+    setup: list = field(default_factory=list)                 # sources of the instructor's setup cells
+    locked: dict = field(default_factory=dict)                # grade_id -> source of locked non-test cells
+    tests: list = field(default_factory=list)                 # TestCell, in notebook order
+    released_tests: set = field(default_factory=set)          # stripped sources (copies of them are not run)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+
+def read_spec(path: Path, *, hidden: bool = True) -> NotebookSpec:
+    nb = nbformat.read(path, as_version=4)
+    spec = NotebookSpec(name=Path(path).name)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        m = meta(cell)
+        if is_test(cell):
+            visible = strip_hidden(cell.source)
+            spec.tests.append(TestCell(m["grade_id"], float(m.get("points", 0)), cell.source if hidden else visible,
+                                       hidden_only=not _has_code(visible)))
+            spec.released_tests.add(visible.strip())
+        elif m.get("locked") and not m.get("solution"):
+            spec.locked[m["grade_id"]] = cell.source
+            if m.get("grade_id") != INSTALL_CELL:
+                spec.setup.append(cell.source)
+    return spec
+
+
+def _has_code(source: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
+
+
+def assignment_specs(root: Path, assignment: str, *, hidden: bool = True) -> list:
+    folder = Path(root) / "solutions" / assignment
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
+        raise ValueError(f"assignment: no notebooks in solutions/{assignment}")
+    return [read_spec(p, hidden=hidden) for p in paths]
+
+
+def student_cells(nb, spec: NotebookSpec) -> list:
+    """``(label, source)`` of the code the worker runs for a student's notebook, in notebook order.
+
+    Test cells are left out (the judge runs them), and so are the install cell and unlabelled cells that are
+    copies of a released test cell; locked cells (setup) run as the instructor wrote them; answer cells and any
+    cell the student added run as the student wrote them. ``label`` is the answer cell's grade_id, else
+    ``cell N`` (its position, from 1).
+    """
+    out = []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        m = meta(cell)
+        gid = m.get("grade_id")
+        if m.get("grade") and not m.get("solution"):
+            continue
+        if gid == INSTALL_CELL:
+            continue
+        if gid and gid in spec.locked:
+            out.append((f"cell {index}", spec.locked[gid]))
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        if not m and source.strip() in spec.released_tests:
+            continue
+        out.append((gid if m.get("solution") and gid else f"cell {index}", source))
+    return out

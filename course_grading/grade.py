@@ -1,0 +1,137 @@
+"""Grade a class: intake, then for each student the worker (sandboxed) and the judge, then nbgrader's record.
+
+Each student's grades reach the gradebook, the CSV and the feedback folder as soon as that student is done, so an
+interrupted run leaves every finished grade readable. The next notebook's worker starts (imports torch) while the
+current one is judged.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from . import feedback, gradebook, intake, judge, sandbox
+from .course import assignment_specs
+
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "sandbox", "status", "reasons"]
+
+
+def _read_notebook(path: Path):
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        return nb, None
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        return None, f"{path.name} is not a readable notebook ({type(err).__name__})"
+
+
+def write_csv(rows: list, path: Path, notebooks: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["student_id", *notebooks, *FIELDS_TAIL], extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, path)
+
+
+def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
+          layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
+          feedback_pages: bool = True, log=print) -> dict:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
+        raise ValueError(f"assignment: {assignment!r} is not an assignment name")
+    limits = limits or sandbox.Limits()
+    specs = assignment_specs(root, assignment)
+    names = [s.name for s in specs]
+    by_name = {s.name: s for s in specs}
+    out_a = Path(out or Path(root) / "grades") / assignment
+    scratch = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
+    start = time.perf_counter()
+    try:
+        taken = intake.read_submissions(Path(submissions), assignment, names, scratch=scratch, layout=layout)
+        for item in taken.ignored:
+            log(f"ignored {item.path}: {item.reason}")
+        record = gradebook.Record(root, assignment, scratch / "course", db_url)
+        students = list(taken.students.values())
+        plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
+        prefetched: dict = {}
+
+        def prefetch(index: int) -> None:
+            if index < len(plan) and plan[index] not in prefetched:
+                prefetched[plan[index]] = sandbox.Worker(limits, sandbox=use_sandbox)
+
+        rows, failed, step = [], 0, 0
+        secret_paths = [str(Path(root).resolve()), str(scratch)]
+        for sub in students:
+            t0 = time.perf_counter()
+            row = {"student_id": sub.student, "late": "yes" if sub.late else "", "submitted_at": sub.submitted_at or "",
+                   "sandbox": "bwrap" if use_sandbox else "unsandboxed"}
+            try:
+                results, notebooks = [], {}
+                for spec in specs:
+                    path = sub.notebooks.get(spec.name)
+                    nb, problem = _read_notebook(path) if path else (None, None)
+                    worker = None
+                    if path:
+                        prefetch(step)
+                        worker = prefetched.pop((sub.student, spec.name), None)
+                        step += 1
+                        prefetch(step)
+                    if problem:
+                        if worker:
+                            worker.stop()
+                        res = judge.judge_notebook(spec, None, limits, hidden=True)
+                        res.notes = [problem]
+                    else:
+                        res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, worker=worker)
+                    results.append(res)
+                    notebooks[spec.name] = nb
+                scores = record.record(sub.student, notebooks, results, sub.submitted_at)
+                if feedback_pages:
+                    pages = record.feedback(sub.student, out_a / "feedback" / sub.student)
+                    own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}
+                    leaks = feedback.publish(pages, sub.student, results, by_name, secret_paths, own)
+                    if leaks:
+                        log(f"warning: {sub.student}'s feedback showed {leaks[0]}; replaced by the score table")
+                reasons = [f"{r.name}: {n}" for r in results for n in r.notes]
+                reasons += [f"{r.name}: {v.grade_id} failed: {v.message}" for r in results for v in r.verdicts
+                            if not v.passed]
+                policy = any(n.startswith("policy violation") for r in results for n in r.notes)
+                row.update(scores["notebooks"])
+                row.update(total=scores["score"], max_score=scores["max_score"],
+                           status="flagged" if policy else "graded", reasons=" | ".join(reasons))
+            except Exception as err:  # noqa: BLE001 - one student's failure must not stop the class
+                failed += 1
+                row.update(total=0.0, max_score=sum(s.max_score for s in specs), status="failed",
+                           reasons=f"grader error: {type(err).__name__}: {str(err)[:300]}")
+            rows.append(row)
+            write_csv(rows, out_a / "grades.csv", names)
+            log(f"{sub.student}: {row['total']:g}/{row['max_score']:g} {row['status']} "
+                f"({time.perf_counter() - t0:.1f} s)" + (f" -- {row['reasons']}" if row["reasons"] else ""))
+        for worker in prefetched.values():
+            worker.stop()
+        elapsed = time.perf_counter() - start
+        totals = [r["total"] for r in rows]
+        summary = {"assignment": assignment, "students": len(rows), "layout": taken.layout,
+                   "files_found": taken.files_found, "ignored": len(taken.ignored),
+                   "mean": sum(totals) / len(totals) if totals else 0.0,
+                   "max_score": sum(s.max_score for s in specs), "failed": failed,
+                   "flagged": sum(r["status"] == "flagged" for r in rows), "seconds": elapsed,
+                   "csv": str(out_a / "grades.csv"), "feedback": str(out_a / "feedback"), "db_url": record.db_url}
+        log(f"\n{assignment}: {len(rows)} students ({taken.layout} layout, {taken.files_found} files, "
+            f"{len(taken.ignored)} ignored), mean {summary['mean']:.2f}/{summary['max_score']:g}, "
+            f"{summary['flagged']} flagged, {failed} failed; {elapsed:.1f} s"
+            + ("" if use_sandbox else " -- UNSANDBOXED"))
+        log(f"grade table: {summary['csv']}\nfeedback:    {summary['feedback']}/<student>/")
+        return summary
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

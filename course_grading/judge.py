@@ -1,0 +1,153 @@
+"""The judge: runs the instructor's setup and test cells, never a line of student code.
+
+The test cells run in a namespace where each function the student's notebook defined is a :class:`RemoteFunction`:
+calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. A test
+cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the tests
+write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or a
+path on the grading machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from . import rules, sandbox, wire
+from .course import NotebookSpec, student_cells
+
+
+class RemoteFunction:
+    """A function of the student's notebook, living in the worker."""
+
+    def __init__(self, channel: wire.Channel, target, name: str):
+        self._channel, self._target = channel, target
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.call(self._target, args, kwargs)
+
+    def __repr__(self):
+        return f"<student function {self.__name__}>"
+
+
+@dataclass
+class Verdict:
+    grade_id: str
+    points: float
+    passed: bool
+    message: str = ""          # why it failed, in the words the student sees
+    hidden_only: bool = False  # (check mode) the cell has only hidden tests: not run
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    verdicts: list
+    cell_errors: dict          # label -> reason, for the student's cells that raised
+    notes: list                # policy violations, a stopped worker...
+
+    @property
+    def score(self) -> float:
+        return sum(v.points for v in self.verdicts if v.passed)
+
+    @property
+    def max_score(self) -> float:
+        return sum(v.points for v in self.verdicts)
+
+
+_SCRUB = []
+
+
+def _scrub_paths(text: str) -> str:
+    if not _SCRUB:
+        roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.getcwd(), os.path.expanduser("~"),
+                                                 os.path.dirname(os.path.dirname(os.path.abspath(__file__))))}
+        _SCRUB.extend(sorted((r for r in roots if len(r) > 1), key=len, reverse=True))
+    for root in _SCRUB:
+        text = text.replace(root, "...")
+    return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
+
+
+def failure_message(err: BaseException) -> str:
+    if isinstance(err, sandbox.WorkerStopped):
+        return f"your notebook was stopped: {err}"
+    if isinstance(err, wire.WireError):
+        return f"your function returned something the grader cannot read ({err})"
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001
+        text = ""
+    name = type(err).__name__
+    if isinstance(err, wire.RemoteError):
+        return _scrub_paths(text)[:2000]
+    return _scrub_paths(f"{name}: {text}" if text else name)[:2000]
+
+
+def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, stopped: str | None = None,
+              hidden: bool = True) -> list:
+    """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell."""
+    ns: dict = {"__name__": "__main__"}
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        for source in spec.setup:
+            exec(compile(source, "<setup>", "exec"), ns)  # noqa: S102 - the instructor's setup cell
+    if channel is not None:
+        for name, kind in names.items():
+            if kind == "callable" and name not in ns and isinstance(name, str) and name.isidentifier():
+                ns[name] = RemoteFunction(channel, name, name)
+    verdicts = []
+    for test in spec.tests:
+        if not hidden and test.hidden_only:
+            verdicts.append(Verdict(test.grade_id, test.points, False, "hidden tests: run when graded",
+                                    hidden_only=True))
+            continue
+        if stopped:
+            verdicts.append(Verdict(test.grade_id, test.points, False, stopped))
+            continue
+        try:
+            sink.seek(0)
+            sink.truncate()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                exec(compile(test.source, f"<test {test.grade_id}>", "exec"), ns)  # noqa: S102
+            verdicts.append(Verdict(test.grade_id, test.points, True))
+        except Exception as err:  # noqa: BLE001 - a failing test is any exception
+            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err)))
+    return verdicts
+
+
+def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbox: bool = True,
+                   hidden: bool = True, worker: sandbox.Worker | None = None) -> NotebookResult:
+    """Grade one student notebook (an nbformat node, or ``None`` when nothing usable was submitted)."""
+    if nb is None:
+        return NotebookResult(spec.name, run_tests(spec, None, {}, stopped="no notebook was submitted",
+                                                   hidden=hidden), {}, ["no notebook was submitted"])
+    cells = student_cells(nb, spec)
+    problems = rules.violations(cells)
+    if problems:
+        if worker:
+            worker.stop("policy violation")
+        return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=problems[0], hidden=hidden), {}, problems)
+    worker = worker or sandbox.Worker(limits, sandbox=use_sandbox)
+    try:
+        try:
+            worker.start_clock()
+            worker.channel.send(b"c", wire.Encoder().encode(cells))
+            kind, body = worker.channel.receive()
+            report = wire.Decoder(body).decode()
+            cell_errors = {label: reason for label, reason in report["cells"] if reason}
+            names = report["names"] if isinstance(report.get("names"), dict) else {}
+        except (sandbox.WorkerStopped, wire.WireError, KeyError, TypeError, ValueError) as err:
+            reason = failure_message(err)
+            return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=reason, hidden=hidden), {}, [reason])
+        notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
+        worker.channel.make_remote = lambda number, name: RemoteFunction(worker.channel, number, name)
+        verdicts = run_tests(spec, worker.channel, names, hidden=hidden)
+        if worker.stopped:
+            notes.append(f"your notebook was stopped: {worker.stopped}")
+        return NotebookResult(spec.name, verdicts, cell_errors, notes)
+    finally:
+        worker.close()

@@ -1,0 +1,509 @@
+"""The plain-data encoding that crosses the boundary between the judge and the student's worker.
+
+Only these values travel: ``None``, bools, ints, floats, complex numbers, strings, bytes, CPU tensors, torch dtypes,
+``torch.Generator`` (as its state), and lists / tuples / dicts of them. A callable travels as a *handle* (a number
+the other side calls back through the channel); an iterator or generator is consumed into a list (at most
+``MAX_ITEMS`` items). Anything else arrives as an :class:`Unsupported` placeholder that names its type, so a test
+that compares it fails with a readable message. Decoding builds only those types: nothing is unpickled, and a
+malformed message raises :class:`WireError`.
+
+Mutable arguments (dicts, lists, tensors, generators) are numbered as they are encoded (the *reference table*). After
+a call the callee sends back their new contents and the caller updates its own objects in place, so a student's
+function that fills a ``state`` dict or updates ``buf`` in place behaves as it would in the same process. A value
+that *is* one of the arguments comes back as a reference to it (``param.sub_(...); return param`` returns the
+caller's own tensor).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import torch
+
+MAX_ITEMS = 100_000        # items taken from a returned iterator / generator
+MAX_DEPTH = 64             # nesting of lists / dicts
+MAX_MESSAGE = 256 << 20    # bytes in one message (the output cap of the pipe)
+
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+_DTYPES = {str(d).removeprefix("torch."): d for d in (
+    torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16, torch.int8,
+    torch.uint8, torch.bool, torch.complex64, torch.complex128)}
+
+
+class WireError(ValueError):
+    """A message that does not decode (malformed, too large, too deep)."""
+
+
+class Unsupported:
+    """Stands for a value that cannot cross the boundary (a numpy array, an object of the student's class...)."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<a {self.type_name} object, which the grader cannot receive>"
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+class Handle:
+    """A callable living on the other side, identified by ``(owner, number)``."""
+
+    __slots__ = ("owner", "number", "name")
+
+    def __init__(self, owner: str, number: int, name: str):
+        self.owner, self.number, self.name = owner, number, name
+
+
+def _is_mutable(value) -> bool:
+    return isinstance(value, (dict, list, torch.Tensor, torch.Generator))
+
+
+class Encoder:
+    """Encodes values; ``refs`` numbers the mutable values met (in order), ``export`` turns a callable into a number."""
+
+    def __init__(self, export=None, refs: dict | None = None, track: bool = False):
+        self.export = export
+        self.refs = refs if refs is not None else {}   # id(obj) -> index (values already known to both sides)
+        self.track = track                              # number new mutable values (arguments of a call)
+        self.table: list = []                           # the values numbered by this encoder, in order
+        self.buf = io.BytesIO()
+        self._started = False
+
+    def encode(self, value) -> bytes:
+        self._put(value, 0)
+        return self.buf.getvalue()
+
+    # a reply is a tuple (updates, result); ``encode_item_contents`` writes the updates one by one first
+    def encode_item_contents(self, obj) -> None:
+        if not self._started:
+            self._parts = io.BytesIO()
+            self._started = True
+        main, self.buf = self.buf, self._parts
+        try:
+            self._put(obj, 1)
+        finally:
+            self.buf = main
+
+    def finish(self, result, count: int) -> bytes:
+        self._w(b"U" + _U32.pack(2) + b"L" + _U32.pack(count))
+        if count:
+            self._w(self._parts.getvalue())
+        self._put(result, 1)
+        return self.buf.getvalue()
+
+    def _w(self, data: bytes):
+        self.buf.write(data)
+
+    def _put(self, v, depth):
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deeply")
+        w = self._w
+        if _is_mutable(v) and id(v) in self.refs:
+            w(b"R" + _U32.pack(self.refs[id(v)]))
+            return
+        if v is None:
+            w(b"N")
+        elif v is True:
+            w(b"T")
+        elif v is False:
+            w(b"F")
+        elif isinstance(v, int):
+            v = int(v)
+            if -(1 << 63) <= v < (1 << 63):
+                w(b"I" + _I64.pack(v))
+            else:
+                self._str(b"J", str(v))
+        elif isinstance(v, float):
+            w(b"D" + _F64.pack(float(v)))
+        elif isinstance(v, complex):
+            w(b"C" + _F64.pack(v.real) + _F64.pack(v.imag))
+        elif isinstance(v, str):
+            self._str(b"S", v)
+        elif isinstance(v, (bytes, bytearray)):
+            w(b"B" + _U64.pack(len(v)) + bytes(v))
+        elif isinstance(v, torch.dtype):
+            self._str(b"d", str(v).removeprefix("torch."))
+        elif isinstance(v, torch.Size):
+            self._seq(b"U", list(v), depth)
+        elif isinstance(v, torch.Tensor):
+            self._track(v)
+            self._tensor(v)
+        elif isinstance(v, torch.Generator):
+            self._track(v)
+            w(b"G")
+            self._tensor(v.get_state())
+        elif isinstance(v, list):
+            self._track(v)
+            self._seq(b"L", v, depth)
+        elif isinstance(v, tuple):
+            self._seq(b"U", list(v), depth)
+        elif isinstance(v, dict):
+            self._track(v)
+            w(b"M" + _U32.pack(len(v)))
+            for key, item in v.items():
+                self._put(key, depth + 1)
+                self._put(item, depth + 1)
+        elif _is_number(v):
+            self._put(_as_number(v), depth)
+        elif callable(v) and self.export is not None:
+            number = self.export(v)
+            self._str(b"H", f"{number}:{getattr(v, '__name__', type(v).__name__)}")
+        elif hasattr(v, "__next__") and hasattr(v, "__iter__"):
+            items = []
+            for item in v:
+                items.append(item)
+                if len(items) > MAX_ITEMS:
+                    raise WireError(f"an iterator yielded more than {MAX_ITEMS} items")
+            self._seq(b"L", items, depth)
+        else:
+            self._str(b"O", type(v).__name__)
+
+    def _track(self, v):
+        if self.track:
+            self.refs[id(v)] = len(self.table)
+            self.table.append(v)
+
+    def _str(self, tag: bytes, s: str):
+        data = s.encode("utf-8", "surrogatepass")
+        self._w(tag + _U64.pack(len(data)) + data)
+
+    def _seq(self, tag: bytes, items, depth):
+        self._w(tag + _U32.pack(len(items)))
+        for item in items:
+            self._put(item, depth + 1)
+
+    def _tensor(self, t: torch.Tensor):
+        t = t.detach()
+        if t.device.type != "cpu":
+            t = t.cpu()
+        if t.is_sparse or t.layout != torch.strided:
+            t = t.to_dense()
+        name = str(t.dtype).removeprefix("torch.")
+        if name not in _DTYPES:
+            raise WireError(f"tensors of dtype {t.dtype} cannot be sent")
+        t = t.contiguous()
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        self._str(b"X", name)
+        self._w(_U32.pack(t.dim()) + b"".join(_I64.pack(n) for n in t.shape) + _U64.pack(len(raw)) + raw)
+
+
+def _is_number(v) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Number)
+
+
+def _as_number(v):
+    import numbers
+
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
+    return complex(v)
+
+
+class Decoder:
+    """Decodes one message; ``refs`` is the list of values a reference ``R n`` points to."""
+
+    def __init__(self, data: bytes, refs: list | None = None, make_handle=None, track: bool = False):
+        if len(data) > MAX_MESSAGE:
+            raise WireError("message too large")
+        self.data, self.pos = memoryview(data), 0
+        self.refs = refs if refs is not None else []
+        self.make_handle = make_handle
+        self.track = track
+
+    def decode(self):
+        value = self._get(0)
+        if self.pos != len(self.data):
+            raise WireError("trailing bytes in a message")
+        return value
+
+    def _take(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise WireError("truncated message")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def _u32(self) -> int:
+        return _U32.unpack(self._take(4))[0]
+
+    def _str(self) -> str:
+        n = _U64.unpack(self._take(8))[0]
+        return bytes(self._take(n)).decode("utf-8", "surrogatepass")
+
+    def _new(self, v):
+        if self.track:
+            self.refs.append(v)
+        return v
+
+    def _get(self, depth):
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deeply")
+        tag = bytes(self._take(1))
+        if tag == b"N":
+            return None
+        if tag == b"T":
+            return True
+        if tag == b"F":
+            return False
+        if tag == b"I":
+            return _I64.unpack(self._take(8))[0]
+        if tag == b"J":
+            text = self._str()
+            if len(text) > 5000:
+                raise WireError("integer too long")
+            return int(text)
+        if tag == b"D":
+            return _F64.unpack(self._take(8))[0]
+        if tag == b"C":
+            return complex(_F64.unpack(self._take(8))[0], _F64.unpack(self._take(8))[0])
+        if tag == b"S":
+            return self._str()
+        if tag == b"B":
+            return bytes(self._take(_U64.unpack(self._take(8))[0]))
+        if tag == b"d":
+            name = self._str()
+            if name not in _DTYPES:
+                raise WireError(f"unknown dtype {name!r}")
+            return _DTYPES[name]
+        if tag == b"X":
+            return self._new(self._tensor())
+        if tag == b"G":
+            if bytes(self._take(1)) != b"X":
+                raise WireError("malformed generator")
+            gen = torch.Generator()
+            self._new(gen)
+            try:
+                gen.set_state(self._tensor())
+            except (RuntimeError, TypeError) as err:
+                raise WireError(f"bad generator state: {err}") from None
+            return gen
+        if tag == b"L":
+            out = self._new([])
+            out.extend(self._get(depth + 1) for _ in range(self._u32()))
+            return out
+        if tag == b"U":
+            return tuple(self._get(depth + 1) for _ in range(self._u32()))
+        if tag == b"M":
+            out = self._new({})
+            for _ in range(self._u32()):
+                key = self._get(depth + 1)
+                try:
+                    out[key] = self._get(depth + 1)
+                except TypeError:
+                    raise WireError("unhashable dict key") from None
+            return out
+        if tag == b"R":
+            index = self._u32()
+            if index >= len(self.refs):
+                raise WireError("reference to an unknown value")
+            return self.refs[index]
+        if tag == b"H":
+            number, _, name = self._str().partition(":")
+            if self.make_handle is None or not number.isdigit():
+                raise WireError("unexpected callable")
+            return self.make_handle(int(number), name[:200])
+        if tag == b"O":
+            return Unsupported(self._str()[:200])
+        raise WireError(f"unknown tag {tag!r}")
+
+    def _tensor(self) -> torch.Tensor:
+        name = self._str()
+        if name not in _DTYPES:
+            raise WireError(f"unknown dtype {name!r}")
+        dtype = _DTYPES[name]
+        ndim = self._u32()
+        if ndim > 64:
+            raise WireError("too many dimensions")
+        shape = [_I64.unpack(self._take(8))[0] for _ in range(ndim)]
+        if any(n < 0 for n in shape):
+            raise WireError("negative size")
+        raw = self._take(_U64.unpack(self._take(8))[0])
+        numel = 1
+        for n in shape:
+            numel *= n
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if len(raw) != numel * itemsize:
+            raise WireError("tensor data does not match its shape")
+        if numel == 0:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)
+
+
+def update_in_place(target, new) -> None:
+    """Make the caller's mutable ``target`` hold ``new``'s contents (same type; decoded from the callee)."""
+    if isinstance(target, torch.Tensor) and isinstance(new, torch.Tensor):
+        with torch.no_grad():
+            if target.shape == new.shape and target.dtype == new.dtype:
+                if not torch.equal(target, new):
+                    target.copy_(new)
+            else:
+                target.set_(new)
+    elif isinstance(target, dict) and isinstance(new, dict):
+        if target is not new:
+            target.clear()
+            target.update(new)
+    elif isinstance(target, list) and isinstance(new, list):
+        if target is not new:
+            target[:] = new
+    elif isinstance(target, torch.Generator) and isinstance(new, torch.Generator):
+        target.set_state(new.get_state())
+    else:
+        raise WireError("an argument changed type during the call")
+
+
+# ------------------------------------------------------------------------------------------------ the channel
+_LEN = struct.Struct("<Q")
+
+
+class RemoteError(Exception):
+    """An exception raised on the other side that is not a built-in exception type."""
+
+
+class ChannelClosed(Exception):
+    """The other side is gone (or was stopped); ``reason`` says why when known."""
+
+
+def _builtin_exception(type_name: str, message: str) -> BaseException:
+    import builtins
+
+    cls = getattr(builtins, type_name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls not in (StopIteration, StopAsyncIteration):
+        try:
+            return cls(message) if message else cls()
+        except Exception:  # noqa: BLE001 - an exception type with another signature
+            pass
+    return RemoteError(f"{type_name}: {message}" if message else type_name)
+
+
+class Channel:
+    """One end of a call protocol over two byte streams; either end may call the other (callbacks nest).
+
+    Messages are framed as (8-byte length, 1-byte kind, body): ``c`` a call ``(target, args, kwargs)``, ``r`` a
+    return ``(updates, result)``, ``e`` an exception ``(type name, message)``. ``read(n)`` and ``write(data)`` are
+    supplied by the owner (the judge reads with a deadline and a size cap; the worker blocks).
+    """
+
+    def __init__(self, read, write, owner: str, resolve=None):
+        self._read, self._write = read, write
+        self.owner = owner                  # "judge" or "worker": whose callables this end exports
+        self.exported: list = []            # handle number -> callable of this end
+        self._exported_ids: dict = {}
+        self.resolve = resolve              # name -> callable of this end (the worker's notebook namespace)
+        self.make_remote = None             # (number, name) -> a callable calling the other end
+        self.max_message = MAX_MESSAGE      # the reader's cap on one message (the judge sets the output limit)
+        self.on_broken = None               # called with the reason when the stream can no longer be trusted
+
+    # -- framing
+    def send(self, kind: bytes, body: bytes) -> None:
+        self._write(_LEN.pack(len(body) + 1) + kind + body)
+
+    def receive(self) -> tuple[bytes, bytes]:
+        n = _LEN.unpack(self._read(8))[0]
+        if n < 1 or n > self.max_message:
+            self._broken(f"output limit: a message of {n} bytes (at most {self.max_message})")
+        data = self._read(n)
+        return data[:1], data[1:]
+
+    def _broken(self, reason: str):
+        """The stream is out of step (a refused or malformed message): nothing more can be read from it."""
+        if self.on_broken is not None:
+            self.on_broken(reason)
+        raise WireError(reason)
+
+    # -- handles
+    def export(self, fn) -> int:
+        key = id(fn)
+        if key not in self._exported_ids:
+            self._exported_ids[key] = len(self.exported)
+            self.exported.append(fn)
+        return self._exported_ids[key]
+
+    def _handle(self, number: int, name: str):
+        if self.make_remote is None:
+            raise WireError("unexpected callable")
+        return self.make_remote(number, name)
+
+    # -- calls
+    def call(self, target, args: tuple = (), kwargs: dict | None = None):
+        """Call ``target`` (a name or a handle number of the other end); serve its callbacks meanwhile."""
+        enc = Encoder(export=self.export, track=True)
+        body = enc.encode((target, tuple(args), dict(kwargs or {})))
+        table = enc.table
+        self.send(b"c", body)
+        while True:
+            kind, body = self.receive()
+            if kind == b"c":
+                self._serve_one(body)
+            elif kind == b"r":
+                try:
+                    updates, result = Decoder(body, refs=table, make_handle=self._handle).decode()
+                except (WireError, ValueError, TypeError) as err:
+                    self._broken(f"malformed reply ({err})")
+                if not isinstance(updates, list) or len(updates) != len(table):
+                    self._broken("malformed reply")
+                for target_obj, new in zip(table, updates):
+                    update_in_place(target_obj, new)
+                return result
+            elif kind == b"e":
+                info = Decoder(body).decode()
+                if not (isinstance(info, tuple) and len(info) == 2 and all(isinstance(x, str) for x in info)):
+                    raise WireError("malformed exception")
+                raise _builtin_exception(info[0][:100], info[1][:2000])
+            else:
+                self._broken(f"unknown message kind {kind!r}")
+
+    def _serve_one(self, body: bytes) -> None:
+        refs: list = []
+        try:
+            target, args, kwargs = Decoder(body, refs=refs, make_handle=self._handle, track=True).decode()
+            if isinstance(target, int):
+                if not 0 <= target < len(self.exported):
+                    raise LookupError("unknown callable")
+                fn = self.exported[target]
+            else:
+                fn = self.resolve(target) if self.resolve else None
+                if fn is None:
+                    raise NameError(f"name {target!r} is not defined")
+            result = fn(*args, **kwargs)
+            enc = Encoder(export=self.export, refs={id(v): i for i, v in enumerate(refs)})
+            updates = []
+            for i, obj in enumerate(refs):
+                del enc.refs[id(obj)]          # send the contents of each argument, not a reference to itself
+                updates.append(obj)
+                enc.encode_item_contents(obj)
+                enc.refs[id(obj)] = i
+            body = enc.finish(result, len(updates))
+        except BaseException as err:  # noqa: BLE001 - everything the callee raises goes back to the caller
+            if isinstance(err, (KeyboardInterrupt,)) and self.owner == "judge":
+                raise
+            self.send(b"e", Encoder().encode((type(err).__name__, _message(err))))
+            return
+        self.send(b"r", body)
+
+    def serve_forever(self) -> None:
+        while True:
+            kind, body = self.receive()
+            if kind != b"c":
+                raise WireError("expected a call")
+            self._serve_one(body)
+
+
+def _message(err: BaseException) -> str:
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001
+        text = ""
+    return text[:2000]

@@ -1,0 +1,257 @@
+"""The boundary between the judge and the student's worker: the plain-data wire, calls both ways, the sandbox.
+
+Round trips of every value kind and the in-place synchronisation are checked on an in-memory channel pair (no
+process); handles, callbacks, isolation and limits on a real worker (under bubblewrap when it works here).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from course_grading import sandbox, wire
+from course_grading.judge import RemoteFunction
+
+BWRAP = sandbox.probe() is None
+
+
+def roundtrip(value, **kw):
+    return wire.Decoder(wire.Encoder(**kw).encode(value), **({} if "export" not in kw else {})).decode()
+
+
+@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2**70, 1.5, math.inf, -0.0, 1 + 2j, "héllo", b"\x00\xff",
+                                   [1, [2, 3]], (1, (2.0, "x")), {"a": 1, 2: [3], (4, 5): None}, torch.float32,
+                                   torch.Size([2, 3])])
+def test_plain_values_round_trip(value):
+    got = roundtrip(value)
+    assert got == value and type(got) is type(value) or isinstance(value, torch.Size) and got == tuple(value)
+
+
+@pytest.mark.parametrize("tensor", [torch.arange(6.0).reshape(2, 3), torch.tensor(3, dtype=torch.int64),
+                                    torch.ones(0, 4), torch.randn(3, dtype=torch.float64).t(),
+                                    torch.arange(10)[::3], torch.tensor([True, False]),
+                                    torch.randn(2, 2, dtype=torch.complex64), torch.randn(3).to(torch.bfloat16)])
+def test_tensors_round_trip(tensor):
+    got = roundtrip(tensor)
+    assert got.dtype == tensor.dtype and got.shape == tensor.shape and torch.equal(got, tensor)
+
+
+def test_generator_travels_as_its_state():
+    gen = torch.Generator().manual_seed(7)
+    got = roundtrip(gen)
+    assert torch.equal(torch.randperm(10, generator=got), torch.randperm(10, generator=gen))
+
+
+def test_iterators_are_consumed_and_other_objects_named():
+    assert roundtrip(x * x for x in range(4)) == [0, 1, 4, 9]
+    assert roundtrip(iter((1, 2))) == [1, 2]
+    import numpy as np
+
+    assert roundtrip(np.float32(1.5)) == 1.5 and type(roundtrip(np.int64(3))) is int
+    odd = roundtrip(object())
+    assert isinstance(odd, wire.Unsupported) and "object" in repr(odd) and odd != odd
+
+
+@pytest.mark.parametrize("data", [b"", b"Z", b"I\x00", b"L\xff\xff\xff\xff", b"R\x00\x00\x00\x00", b"H" + b"\x00" * 8,
+                                  b"Xfloat32", b"NN", b"M\x01\x00\x00\x00L\x00\x00\x00\x00N"])
+def test_malformed_messages_raise_wire_error(data):
+    with pytest.raises(wire.WireError):
+        wire.Decoder(data).decode()
+
+
+def _pair():
+    """Two channels connected in memory, the 'worker' one serving in a thread."""
+    import queue
+
+    a_to_b, b_to_a = queue.Queue(), queue.Queue()
+
+    def reader(q):
+        buf = bytearray()
+
+        def read(n):
+            while len(buf) < n:
+                buf.extend(q.get(timeout=10))
+            out = bytes(buf[:n])
+            del buf[:n]
+            return out
+        return read
+
+    namespace = {}
+    judge = wire.Channel(reader(b_to_a), a_to_b.put, owner="judge")
+    worker = wire.Channel(reader(a_to_b), b_to_a.put, owner="worker", resolve=namespace.get)
+    judge.make_remote = lambda n, name: RemoteFunction(judge, n, name)
+    worker.make_remote = lambda n, name: RemoteFunction(worker, n, name)
+    thread = threading.Thread(target=lambda: _serve(worker), daemon=True)
+    thread.start()
+    return judge, namespace
+
+
+def _serve(channel):
+    try:
+        channel.serve_forever()
+    except Exception:  # noqa: BLE001 - the queue timing out ends the thread
+        pass
+
+
+def test_in_place_updates_come_back():
+    judge, ns = _pair()
+
+    def step(param, grad, state, buf):
+        if not state:
+            state["m"] = torch.zeros_like(param)
+            state["step"] = 0
+        state["step"] += 1
+        state["m"].mul_(0.9).add_(grad)
+        buf.append(len(buf))
+        param.sub_(0.1 * state["m"])
+        return param
+    ns["step"] = step
+    param, state, buf = torch.ones(3), {}, []
+    out = judge.call("step", (param, torch.ones(3), state, buf))
+    assert out is param, "a returned argument comes back as the caller's own object"
+    assert torch.allclose(param, torch.full((3,), 0.9)) and state["step"] == 1 and buf == [0]
+    m = state["m"]
+    judge.call("step", (param, torch.ones(3), state, buf))
+    assert state["step"] == 2 and torch.allclose(state["m"], torch.full((3,), 1.9)) and buf == [0, 1]
+    assert m is not state["m"] or torch.allclose(m, torch.full((3,), 1.9))
+
+
+def test_callbacks_and_returned_callables():
+    judge, ns = _pair()
+    ns["lookahead"] = lambda x, grad_fn, lr: x - lr * grad_fn(x + 1)
+    ns["join"] = lambda step, fns: fns[0](step) + fns[1](step)
+    ns["make"] = lambda k: (lambda x: k * x)
+    calls = []
+    out = judge.call("lookahead", (torch.tensor([1.0]), lambda y: calls.append(y) or 2 * y, 0.5))
+    assert torch.equal(out, torch.tensor([-1.0])) and len(calls) == 1
+    assert judge.call("join", (3, [lambda t: t, lambda t: 10 * t])) == 33
+    triple = judge.call("make", (3,))
+    assert triple(4) == 12 and callable(triple)
+
+
+def test_exceptions_keep_builtin_types_and_messages():
+    judge, ns = _pair()
+
+    def bad(n):
+        if n < 1:
+            raise ValueError(f"batch_size must be >= 1, got {n}")
+        raise KeyError("x")
+    ns["bad"] = bad
+
+    class Mine(Exception):
+        pass
+    ns["mine"] = lambda: (_ for _ in ()).throw(Mine("custom"))
+    with pytest.raises(ValueError, match="batch_size"):
+        judge.call("bad", (0,))
+    with pytest.raises(KeyError):
+        judge.call("bad", (2,))
+    with pytest.raises(wire.RemoteError, match="Mine: custom"):
+        judge.call("mine")
+    with pytest.raises(NameError):
+        judge.call("missing")
+
+
+# ------------------------------------------------------------------------------------------ a real worker
+def _worker(cells, **limits):
+    worker = sandbox.Worker(sandbox.Limits(**limits), sandbox=BWRAP)
+    worker.start_clock()
+    worker.channel.send(b"c", wire.Encoder().encode(cells))
+    report = wire.Decoder(worker.channel.receive()[1]).decode()
+    worker.channel.make_remote = lambda n, name: RemoteFunction(worker.channel, n, name)
+    return worker, dict(report["cells"]), report["names"]
+
+
+def test_worker_runs_cells_reports_reasons_and_serves_calls():
+    w, cells, names = _worker([("a", "def f(x):\n    return x * 2\nprint('test_f passed')"), ("b", "def g(:\n  pass"),
+                               ("c", "%matplotlib inline\nh = lambda fn: fn(3)"), ("d", "1 / 0")])
+    try:
+        assert cells["a"] is None and cells["b"].startswith("syntax error, line 1") and cells["c"] is None
+        assert cells["d"] == "ZeroDivisionError: division by zero"
+        assert names == {"f": "callable", "h": "callable"}
+        assert torch.equal(w.channel.call("f", (torch.ones(2),)), torch.full((2,), 2.0))
+        assert w.channel.call("h", (lambda k: k + 1,)) == 4
+    finally:
+        w.stop()
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot create namespaces here")
+def test_sandbox_hides_the_course_and_the_network():
+    probe = ("import os, socket\n"
+             "def look():\n"
+             "    out = {'cwd': os.getcwd(), 'pid': os.getpid(), 'work': os.path.exists(%r)}\n"
+             "    try:\n"
+             "        import reference_impl\n"
+             "        out['ref'] = True\n"
+             "    except ImportError:\n"
+             "        out['ref'] = False\n"
+             "    s = socket.socket()\n"
+             "    s.settimeout(2)\n"
+             "    try:\n"
+             "        s.connect(('1.1.1.1', 80)); out['net'] = True\n"
+             "    except OSError:\n"
+             "        out['net'] = False\n"
+             "    return out\n") % str(sandbox.PACKAGE.parent / "solutions")
+    w, cells, _ = _worker([("a", probe)])
+    try:
+        seen = w.channel.call("look")
+    finally:
+        w.stop()
+    assert seen == {"cwd": "/tmp", "pid": seen["pid"], "work": False, "ref": False, "net": False}
+    assert seen["pid"] < 10, "the worker runs in its own PID namespace"
+
+
+def test_wall_clock_limit_stops_a_loop_and_later_calls_fail_fast():
+    w, cells, _ = _worker([("a", "def spin():\n    while True:\n        pass")], notebook_seconds=3)
+    start = time.monotonic()
+    with pytest.raises(sandbox.WorkerStopped, match="time limit"):
+        w.channel.call("spin")
+    with pytest.raises(sandbox.WorkerStopped):
+        w.channel.call("spin")
+    assert time.monotonic() - start < 20
+    assert w.proc.poll() is not None
+
+
+def test_memory_limit():
+    w, cells, _ = _worker([("a", "x = bytearray(8 << 30)")], memory_mb=3000)
+    w.stop()
+    assert cells["a"] == "MemoryError"
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError, match="memory_mb"):
+        sandbox.Limits(memory_mb=0)
+    with pytest.raises(ValueError, match="notebook_seconds"):
+        sandbox.Limits(notebook_seconds=-1)
+
+
+def test_output_limit_stops_the_worker():
+    w, cells, _ = _worker([("a", "import torch\ndef big():\n    return torch.zeros(1_000_000)\n"
+                                 "def small():\n    return 1\n")], output_mb=1)
+    with pytest.raises((wire.WireError, sandbox.WorkerStopped), match="output limit"):
+        w.channel.call("big")
+    with pytest.raises(sandbox.WorkerStopped, match="output limit"):
+        w.channel.call("small")
+    assert w.proc.poll() is not None
+
+
+def test_a_finished_worker_exits_by_itself():
+    w, cells, _ = _worker([("a", "x = 1")])
+    w.close()
+    assert w.proc.returncode == 0, "closing its input ends the worker normally (so its CPU time is accounted)"
+
+
+def test_callbacks_in_a_loop_are_bounded_too():
+    """Time spent in the judge's callbacks is not the student's, but the notebook as a whole is still bounded."""
+    w, cells, _ = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=1)
+
+    def slow(x):
+        time.sleep(0.05)
+        return x
+    start = time.monotonic()
+    with pytest.raises(sandbox.WorkerStopped, match="time limit"):
+        w.channel.call("f", (slow,))
+    assert time.monotonic() - start < sandbox.HARD_FACTOR * 1 + 10
