@@ -259,8 +259,8 @@ def _canvas_parses(name: str):
     tokens, out = name.split("_"), []
     for i in range(len(tokens)):
         j, late = i, False
-        if not all(re.fullmatch(r"\w*", t) for t in tokens[:i]):
-            break
+        if not all(re.fullmatch(r"\w*", t) and t != "LATE" for t in tokens[:i]):
+            break   # Canvas names are word characters, lower case (so never the LATE tag)
         if j < len(tokens) and tokens[j] == "LATE":
             late, j = True, j + 1
         if j < len(tokens) and tokens[j].isdigit() and tokens[j].isascii():
@@ -487,10 +487,12 @@ def _read(layout, base, files, dirs, ctx) -> _Reading:
     return r
 
 
-def _wrappers(files, dirs):
+def _wrappers(files, dirs, notebooks):
+    """Folders to read inside too: the root's only folder (unless it holds a notebook itself), and submitted/."""
     tops = {f.rel[0] for f in files if f.junk is None} | {d[0] for d in dirs}
     out = []
-    if len(tops) == 1 and (next(iter(tops)),) in dirs:
+    if len(tops) == 1 and (next(iter(tops)),) in dirs and not any(
+            len(f.rel) == 2 and f.junk is None and _release_match(f.rel[1], notebooks) for f in files):
         out.append((next(iter(tops)),))
     if ("submitted",) in dirs and ("submitted",) not in out:
         out.append(("submitted",))
@@ -561,7 +563,7 @@ def read_submissions(source: Path, assignment: str, notebooks: list[str], *, scr
         raise ValueError(f"submissions: {source} is neither a folder nor a zip archive")
 
     ctx = {"assignment": assignment, "notebooks": notebooks}
-    bases = [()] + _wrappers(files, dirs)
+    bases = [()] + _wrappers(files, dirs, notebooks)
     readings = [_read(lay, b, files, dirs, ctx) for b in bases for lay in ([layout] if layout else LAYOUTS)]
     if not any(r.cands for r in readings):
         if layout is not None:

@@ -334,7 +334,8 @@ def test_unsafe_archive_entries_are_listed_not_extracted(tmp_path):
                        ("carol/adam_adamw.ipynb", _nb("carol", "final"), None)])
     scratch = tmp_path / "scratch"
     result = read_submissions(archive, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=scratch)
-    assert sorted(result.students) == ["alice", "carol"]      # bob only sent a link: not a student's notebook
+    assert sorted(result.students) == ["alice", "bob", "carol"]
+    assert result.students["bob"].notebooks == {}               # bob only sent a link: listed, nothing graded
     reasons = {i.path: i.reason for i in result.ignored}
     assert "absolute" in reasons["etc/evil.ipynb"] and "'..'" in reasons["bob/../../evil.ipynb"]
     assert "symbolic link" in reasons["bob/adam_adamw.ipynb"]
