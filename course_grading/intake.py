@@ -227,15 +227,21 @@ def _scan_zip(archive: Path, dest: Path):
 
 
 # --------------------------------------------------------------------------------------------- names
-_ID = re.compile(r"^(?![.\-])[\w.\-]{1,100}$")   # \w: letters of any script, digits, _
 _MOODLE = re.compile(r"^(?P<name>[^_]*)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$", re.S)
 _COPY = re.compile(r"^(?P<stem>.+?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))\.ipynb$", re.S)
 _NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt"}
 
 
+def _wordish(c: str) -> bool:
+    """A letter or digit of any script, a combining mark (Devanagari vowel signs, accents) or ``_``."""
+    return c.isalnum() or c == "_" or unicodedata.category(c).startswith("M")
+
+
 def _student_id(name: str) -> str | None:
+    """The student id a folder name stands for (NFC), or None: word characters and ``. - @ +``, at most 100."""
     sid = unicodedata.normalize("NFC", name)
-    return sid if _ID.match(sid) else None
+    ok = 0 < len(sid) <= 100 and sid[0] not in ".-+@" and all(_wordish(c) or c in ".-@+" for c in sid)
+    return sid if ok else None
 
 
 def _release_match(name: str, notebooks) -> tuple[str, int] | None:
@@ -259,7 +265,7 @@ def _canvas_parses(name: str):
     tokens, out = name.split("_"), []
     for i in range(len(tokens)):
         j, late = i, False
-        if not all(re.fullmatch(r"\w*", t) and t != "LATE" for t in tokens[:i]):
+        if not all(all(_wordish(c) for c in t) and t != "LATE" for t in tokens[:i]):
             break   # Canvas names are word characters, lower case (so never the LATE tag)
         if j < len(tokens) and tokens[j] == "LATE":
             late, j = True, j + 1
@@ -331,7 +337,7 @@ def _id_table(names):
 def _folder_reason(name: str, clashes) -> str:
     if name in clashes:
         return f"the folder {name!r} and another folder name the same student (they differ only in Unicode form)"
-    return f"the folder name {name!r} is not a usable student id (letters, digits, _ . - only)"
+    return f"the folder name {name!r} is not a usable student id (letters, digits, _ . - @ + only)"
 
 
 def _read_folders(r: _Reading, entries, dirs, ctx):

@@ -18,7 +18,8 @@ from course_grading.intake import AmbiguousLayout, read_submissions
 ROOT = Path(__file__).resolve().parents[1]
 RELEASES = sorted((p.parent.name, p.name) for p in (ROOT / "exercises").glob("*/*.ipynb"))
 # underscore, dot, hyphen, digits only, leading zeros, non-ASCII letters, other scripts, mixtures
-IDS = ["alice", "bob_smith", "j.doe", "mary-jane", "s1234567", "0042", "josé.garcía_2", "李雷", "o_brien-3.x"]
+IDS = ["alice", "bob_smith", "j.doe", "mary-jane", "s1234567", "0042", "josé.garcía_2", "李雷", "o_brien-3.x",
+       "अनिल_2", "ana+1@uni.edu"]
 OLD = time.time() - 7200
 NEW = time.time() - 60
 
@@ -43,10 +44,12 @@ def _nb(owner: str, version: str) -> str:
 # plus the names of files that must be ignored and the late students.
 
 def canvas_name(display: str) -> str:
-    """Canvas's prefix rule (lib/content_zipper.rb): lower case, non-word characters removed, _<digits>_ collapsed."""
+    """Canvas's prefix rule (lib/content_zipper.rb): _<digits>_ collapsed, lower case, then every character that
+    is not a Unicode word character (letter, mark, decimal digit, connector punctuation) removed."""
     import re
+    import unicodedata
     name = re.sub(r"_(\d+)_", r"\1", display).lower()
-    return re.sub(r"[^\w]", "", name)
+    return "".join(c for c in name if unicodedata.category(c)[0] in "LM" or unicodedata.category(c) in ("Nd", "Pc"))
 
 
 def write_folders(root, assignment, nb):
