@@ -406,3 +406,16 @@ def test_symlinks_in_a_folder_are_not_followed(tmp_path):
     assert sorted(result.students) == ["alice", "bob"] and result.students["bob"].notebooks == {}
     assert {i.path for i in result.ignored} == {"bob/adam_adamw.ipynb", "eve"}
     assert result.files_found == 3
+
+
+def test_a_folder_name_that_is_not_utf8_is_listed_printably(tmp_path):
+    root = tmp_path / "subs"
+    _put(root, "ana/adam_adamw.ipynb", _nb("ana", "final"))
+    os.makedirs(os.fsencode(root) + b"/jos\xe9")
+    with open(os.fsencode(root) + b"/jos\xe9/adam_adamw.ipynb", "w") as fh:
+        fh.write(_nb("?", "final"))
+    result = read_submissions(root, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
+    assert sorted(result.students) == ["ana"]
+    (bad,) = result.ignored
+    assert bad.path == "jos\\xe9/adam_adamw.ipynb" and "not a usable student id" in bad.reason
+    json.dumps([bad.path, bad.reason]).encode("utf-8")          # printable, storable
