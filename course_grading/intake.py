@@ -75,6 +75,7 @@ class Submission:
 class Ignored:
     path: str                       # relative to the submissions root
     reason: str
+    student: str | None = None      # whose file it is, where the layout says (for per-student reports)
 
 
 @dataclass
@@ -202,17 +203,20 @@ def _scan_zip(archive: Path, dest: Path):
             if parts in taken:
                 files.append(_File(parts, None, "a second archive entry with the same path, not extracted"))
                 continue
-            target = dest.joinpath(*parts)
+            target, opened = dest.joinpath(*parts), False
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = 0
                 with zf.open(info) as src, open(target, "xb") as out:
+                    opened = True
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > info.file_size:   # zipfile stops at the declared size; belt and braces
                             raise ValueError("more data than declared")
                         out.write(chunk)
             except (OSError, ValueError, RuntimeError, zipfile.BadZipFile, NotImplementedError) as err:
+                if opened:
+                    target.unlink(missing_ok=True)
                 files.append(_File(parts, None, f"could not be extracted ({type(err).__name__}: {str(err)[:80]})"))
                 continue
             total += info.file_size
@@ -587,7 +591,7 @@ def _finish(r: _Reading, files) -> Intake:
         if f.junk is not None:
             ignored.append(Ignored(_shown(f.rel), f.junk))
         elif f.rel in r.skips:
-            ignored.append(Ignored(_shown(f.rel), r.skips[f.rel]))
+            ignored.append(Ignored(_shown(f.rel), r.skips[f.rel], r.owner.get(f.rel)))
     by_slot = {}
     for rel, (sid, nb, key) in r.cands.items():
         by_slot.setdefault((sid, nb), []).append((key, rel))
@@ -596,7 +600,7 @@ def _finish(r: _Reading, files) -> Intake:
         latest = found[-1][1]
         graded.setdefault(sid, {})[nb] = latest
         for _, rel in found[:-1]:
-            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} (a later {nb} of {sid})"))
+            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} (a later {nb} of {sid})", sid))
     by_rel = {f.rel: f for f in files}
     everyone = r.students | set(graded) | {s for s in r.owner.values()}
     students = {}

@@ -183,6 +183,7 @@ def _check(result, expected, extras, late, n_files, nb, layout):
     ignored = {i.path for i in result.ignored}
     assert set(extras) <= ignored
     assert all(i.reason for i in result.ignored)
+    assert {i.student for i in result.ignored} <= set(expected) | {None}
 
 
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
@@ -419,3 +420,16 @@ def test_a_folder_name_that_is_not_utf8_is_listed_printably(tmp_path):
     (bad,) = result.ignored
     assert bad.path == "jos\\xe9/adam_adamw.ipynb" and "not a usable student id" in bad.reason
     json.dumps([bad.path, bad.reason]).encode("utf-8")          # printable, storable
+
+
+def test_ignored_files_name_their_student_where_the_layout_says(tmp_path):
+    root = tmp_path / "subs"
+    _put(root, "bob_smith_1001_5001_adam_adamw.ipynb", _nb("1001", "final"))
+    _put(root, "bob_smith_1001_5002_adam_adamw.py", "x = 1")
+    _put(root, "bob_smith_1001_5003_adam_adamw-1.ipynb", _nb("1001", "final"))
+    _put(root, "stray.txt", "x")
+    result = read_submissions(root, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
+    assert result.students["1001"].notebooks["adam_adamw.ipynb"].name.endswith("-1.ipynb")
+    assert {(i.path, i.student) for i in result.ignored} == {
+        ("bob_smith_1001_5001_adam_adamw.ipynb", "1001"), ("bob_smith_1001_5002_adam_adamw.py", "1001"),
+        ("stray.txt", None)}
