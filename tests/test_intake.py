@@ -433,3 +433,21 @@ def test_ignored_files_name_their_student_where_the_layout_says(tmp_path):
     assert {(i.path, i.student) for i in result.ignored} == {
         ("bob_smith_1001_5001_adam_adamw.ipynb", "1001"), ("bob_smith_1001_5002_adam_adamw.py", "1001"),
         ("stray.txt", None)}
+
+
+def test_an_assignment_with_two_notebooks(tmp_path):
+    root, nbs = tmp_path / "subs", ["part_one.ipynb", "part_two.ipynb"]
+    _put(root, "alice/part_one.ipynb", _nb("alice", "one"))
+    _put(root, "alice/part_two.ipynb", _nb("alice", "two"))
+    _put(root, "bob/part_two.ipynb", _nb("bob", "two"))
+    result = read_submissions(root, "x", nbs, scratch=tmp_path / "s")
+    assert {s: sorted(v.notebooks) for s, v in result.students.items()} == {"alice": nbs, "bob": ["part_two.ipynb"]}
+    assert json.loads(result.students["alice"].notebooks["part_one.ipynb"].read_text())["version"] == "one"
+
+
+def test_a_layout_that_reads_nothing_accounts_for_every_file(tmp_path):
+    _put(tmp_path / "subs", "alice/adam_adamw.ipynb", _nb("alice", "final"))
+    _put(tmp_path / "subs", "bob/adam_adamw.ipynb", _nb("bob", "final"))
+    result = read_submissions(tmp_path / "subs", "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s",
+                              layout="moodle")
+    assert result.students == {} and result.files_found == 2 == len(result.ignored)
