@@ -33,9 +33,11 @@ one. The rules keep the layouts apart: a folder student id cannot contain a spac
 folders) and are recognised by their full prefix and the original name being a release notebook, never by
 splitting a name at its first ``_``.
 
-Wrappers: when the root holds a single folder (a class zipped as ``submissions/...``), or a ``submitted/`` folder,
-the layouts are also read inside it; the rule above chooses. A student's folder whose notebooks sit in several of
-its subfolders is not read as one student (it is a folder of students).
+Wrappers: when the root holds a single folder (a class zipped as ``submissions/...``) that does not itself hold a
+release notebook, or a ``submitted/`` folder, the layouts are also read inside it; the rule above chooses. A
+student's folder whose notebooks sit in several of its subfolders is not read as one student (it is a folder of
+students); its files are listed with that reason. A class of one student inside a wrapper (``subs/alice/nb``) is
+genuinely ambiguous (student ``subs`` or student ``alice``) and stops.
 
 Only ``.ipynb`` files named like a release notebook (exactly, or with a copy suffix ``-N`` / `` (N)``) are graded.
 Several candidates for one notebook of one student: the latest is graded (Canvas: by the ``-N`` suffix, then the
