@@ -1,152 +1,617 @@
-"""Reading a class's submissions: which file of which student is graded, and what was left out and why.
+"""Intake: find every student's notebooks in a class's submissions, without guessing.
 
-The existing rules, in the shape the grader uses: nbgrader's ``submitted/`` tree (``<student>/<assignment>/...``,
-``timestamp.txt``), a folder per student (``<student>/<notebook>.ipynb``), or a flat export of a learning-management
-system (``<student>_[LATE_]...<notebook>.ipynb``; Canvas marks late files ``_LATE_``). A ``.zip`` is extracted
-safely into ``scratch`` first. When several files map to one notebook, the latest is graded and the others are
-listed as ignored.
+A submissions folder (or a ``.zip`` of one) is read in each of four layouts:
+
+``folders``
+    ``ROOT/<student>/<notebook>.ipynb``, or one folder deeper (``ROOT/<student>/<any>/<notebook>.ipynb``).
+``nbgrader``
+    ``ROOT/<student>/<assignment>/<notebook>.ipynb`` (with nbgrader's ``timestamp.txt``), as ``nbgrader collect``
+    leaves it; ``ROOT/submitted/...`` is read the same way (see "wrappers" below).
+``canvas``
+    Canvas's "Download Submissions" zip: flat files ``<name>[_LATE]_<user id>_<file id>_<original name>``.
+    Canvas builds the prefix in ``lib/content_zipper.rb`` (instructure/canvas-lms): ``<name>`` is the sortable
+    name, lower-cased, with every non-word character removed (so it may hold ``_``, digits and non-ASCII letters;
+    Canvas collapses ``_<digits>_`` inside it, but a name may still end in ``_<digits>``), ``_LATE`` marks a late
+    submission, the id is the Canvas user id (``anon_<id>`` under anonymous grading, with no name part), then the
+    attachment id; the original name has ``/\\:*?"<>|`` replaced by ``_``, and a repeated upload of the same name
+    is called ``<stem>-N<ext>`` (``Attachment.make_unique_filename``). The student id is the Canvas user id: the
+    column Canvas's gradebook import keys on.
+``moodle``
+    Moodle's "Download all submissions" (``mod/assign/locallib.php``, ``download_submissions``): the prefix is the
+    full name with ``_`` replaced by spaces (``Participant`` under blind marking), ``_``, the participant id; then
+    either a folder ``<prefix>_assignsubmission_file_/`` holding the student's files (the default since Moodle 3.1)
+    or flat files ``<prefix>_assignsubmission_file_<original name>``. The student id is the participant id (the
+    ``Participant <id>`` identifier of Moodle's grading worksheet; Moodle allocates it per assignment).
+
+Every reading lists, for each file, the student and release notebook it is a candidate for, or why it is ignored.
+A reading *fits* when it finds at least one candidate. When several readings fit, one is taken only if it reads
+every candidate file of the others the same way (same student, same notebook) — then nobody can be lost or merged
+by taking it; among readings that read the files identically the most specific layout wins
+(nbgrader, moodle, canvas, folders). Otherwise :class:`AmbiguousLayout` names the readings and the flag that picks
+one. The rules keep the layouts apart: a folder student id cannot contain a space and a folder named like Moodle's
+``..._assignsubmission_<plugin>_`` is never a student's own folder; Canvas and Moodle files are flat (or in Moodle's
+folders) and are recognised by their full prefix and the original name being a release notebook, never by
+splitting a name at its first ``_``.
+
+Wrappers: when the root holds a single folder (a class zipped as ``submissions/...``) that does not itself hold a
+release notebook, or a ``submitted/`` folder, the layouts are also read inside it; the rule above chooses. A
+student's folder whose notebooks sit in several of its subfolders is not read as one student (it is a folder of
+students); its files are listed with that reason. A class of one student inside a wrapper (``subs/alice/nb``) is
+genuinely ambiguous (student ``subs`` or student ``alice``) and stops.
+
+Only ``.ipynb`` files named like a release notebook (exactly, or with a copy suffix ``-N`` / `` (N)``) are graded.
+Several candidates for one notebook of one student: the latest is graded (Canvas: by the ``-N`` suffix, then the
+attachment id; otherwise by modification time, then the suffix), the others are listed as superseded.
+Invariant, checked on every call: ``files_found == graded files + len(ignored)``.
 """
-
 from __future__ import annotations
 
+import os
 import re
-import shutil
+import stat
 import tempfile
+import time
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_ZIP_BYTES = 500 * 1024 * 1024
-_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-_FLAT = re.compile(r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.\-]*)_(?P<late>LATE_)?"
-                   r"(?:attempt_(?P<timestamp>[0-9][0-9\-: ]+)_)?(?P<file>.+)$")
+LAYOUTS = ("folders", "nbgrader", "canvas", "moodle")
+_PRECEDENCE = ("nbgrader", "moodle", "canvas", "folders")  # among readings that read every file the same way
+
+MAX_MEMBER_BYTES = 50 * 1024 * 1024     # one archive member
+MAX_ARCHIVE_BYTES = 2 * 1024 ** 3       # all members together (uncompressed)
+MAX_MEMBERS = 50_000                    # entries in one archive
 
 
 @dataclass
 class Submission:
     student: str
-    notebooks: dict = field(default_factory=dict)   # release notebook file name -> the file to grade
-    submitted_at: str | None = None                  # ISO time if the layout tells it
-    late: bool = False                               # the LMS marked it late (e.g. Canvas _LATE_)
+    notebooks: dict[str, Path]      # release notebook file name -> the file to grade
+    submitted_at: str | None = None  # ISO time if the layout tells it
+    late: bool = False              # the LMS marked it late (e.g. Canvas _LATE_)
 
 
 @dataclass
 class Ignored:
-    path: str      # relative to the submissions root
+    path: str                       # relative to the submissions root
     reason: str
+    student: str | None = None      # whose file it is, where the layout says (for per-student reports)
 
 
 @dataclass
 class Intake:
-    layout: str    # "folders" | "nbgrader" | "canvas" | "moodle"
-    students: dict
-    ignored: list
+    layout: str                     # "folders" | "nbgrader" | "canvas" | "moodle"
+    students: dict[str, Submission]
+    ignored: list[Ignored]
     files_found: int
 
 
 class AmbiguousLayout(ValueError):
-    def __init__(self, message: str, readings: list | None = None):
+    """The submissions can be read in several layouts that disagree about who submitted what."""
+
+    def __init__(self, message: str, readings: list[str]):
         super().__init__(message)
-        self.readings = readings or []
+        self.readings = readings
 
 
-def _safe_extract(zip_path: Path, dest: Path, ignored: list) -> None:
-    total = 0
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            name = info.filename
-            if info.is_dir():
-                continue
-            parts = Path(name).parts
-            if name.startswith("/") or ".." in parts or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                ignored.append(Ignored(name, "unsafe archive entry"))
-                continue
-            if info.file_size > MAX_FILE_BYTES or total + info.file_size > MAX_ZIP_BYTES:
-                ignored.append(Ignored(name, f"oversized archive entry ({info.file_size} bytes)"))
-                continue
-            total += info.file_size
-            target = dest.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, length=1 << 20)
+# --------------------------------------------------------------------------------------------- scanning
+@dataclass
+class _File:
+    rel: tuple[str, ...]            # path parts relative to the submissions root
+    path: Path | None               # the file on disk; None when it was not extracted
+    junk: str | None = None         # reason when every reading ignores it
+    mtime: float = 0.0
 
 
-def _match(file_name: str, notebooks: list) -> str | None:
-    if file_name in notebooks:
-        return file_name
-    stem = re.sub(r"(\s*\(\d+\)|-\d+)$", "", Path(file_name).stem)   # LMS copies: name-1.ipynb, name (2).ipynb
-    for nb in notebooks:
-        if stem == nb[:-len(".ipynb")] or stem.endswith("_" + nb[:-len(".ipynb")]):
-            return nb
+def _shown(parts) -> str:
+    """A printable relative path (names that are not valid UTF-8 are shown with escapes)."""
+    return "/".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _junk_reason(parts) -> str | None:
+    if "__MACOSX" in parts:
+        return "macOS archive metadata (__MACOSX)"
+    if ".ipynb_checkpoints" in parts:
+        return "a Jupyter checkpoint (.ipynb_checkpoints), not the submission"
+    if any(p.startswith(".") for p in parts):
+        return "a hidden file or folder"
+    if parts[-1] in ("Thumbs.db", "desktop.ini") or parts[-1].startswith("~$"):
+        return "operating-system or editor metadata"
     return None
 
 
-def read_submissions(source: Path, assignment: str, notebooks: list, *, scratch: Path,
+def _scan_folder(root: Path):
+    files, dirs = [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        base = here.relative_to(root).parts
+        for d in sorted(dirnames):
+            rel = base + (d,)
+            if (here / d).is_symlink():
+                files.append(_File(rel, None, "a symbolic link (not followed)"))
+            elif _junk_reason(rel) is None:
+                dirs.add(rel)
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in sorted(filenames):
+            rel, full = base + (name,), here / name
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                files.append(_File(rel, None, "a symbolic link (not followed)"))
+            elif not stat.S_ISREG(st.st_mode):
+                files.append(_File(rel, None, "not a regular file"))
+            else:
+                files.append(_File(rel, full, _junk_reason(rel), st.st_mtime))
+    return files, dirs
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        # Without the UTF-8 flag the zip format says cp437 (zipfile decoded it so); many tools write UTF-8 anyway.
+        raw = name.encode("cp437")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return name.replace("\\", "/")
+
+
+def _scan_zip(archive: Path, dest: Path):
+    """Extract ``archive`` under ``dest`` safely; every file entry becomes a _File (unsafe ones with a reason)."""
+    files, dirs, taken, total = [], set(), set(), 0
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ValueError(f"submissions: {archive} holds {len(infos)} entries, more than the cap of {MAX_MEMBERS}")
+        for info in infos:
+            name = _member_name(info)
+            parts = tuple(p for p in name.split("/") if p not in ("", "."))
+            if not parts:
+                continue
+            kind = (info.external_attr >> 16) & 0o170000
+            if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+                files.append(_File(parts, None, "unsafe archive entry (absolute path), not extracted"))
+                continue
+            if ".." in parts:
+                files.append(_File(parts, None, "unsafe archive entry (a '..' component), not extracted"))
+                continue
+            if info.is_dir():
+                dirs.update(parts[:i] for i in range(1, len(parts) + 1))
+                continue
+            dirs.update(parts[:i] for i in range(1, len(parts)))
+            if kind == stat.S_IFLNK:
+                files.append(_File(parts, None, "a symbolic link in the archive, not extracted"))
+                continue
+            if kind not in (0, stat.S_IFREG):
+                files.append(_File(parts, None, "not a regular file in the archive, not extracted"))
+                continue
+            junk = _junk_reason(parts)
+            if junk:
+                files.append(_File(parts, None, junk))
+                continue
+            if info.flag_bits & 0x1:
+                files.append(_File(parts, None, "an encrypted archive entry, not extracted"))
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                files.append(_File(parts, None, f"larger than {MAX_MEMBER_BYTES // 2**20} MB "
+                                                f"({info.file_size} bytes), not extracted"))
+                continue
+            if total + info.file_size > MAX_ARCHIVE_BYTES:
+                files.append(_File(parts, None, f"the archive's size cap ({MAX_ARCHIVE_BYTES // 2**20} MB) "
+                                                "was reached, not extracted"))
+                continue
+            if parts in taken:
+                files.append(_File(parts, None, "a second archive entry with the same path, not extracted"))
+                continue
+            target, opened = dest.joinpath(*parts), False
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written = 0
+                with zf.open(info) as src, open(target, "xb") as out:
+                    opened = True
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > info.file_size:   # zipfile stops at the declared size; belt and braces
+                            raise ValueError("more data than declared")
+                        out.write(chunk)
+            except (OSError, ValueError, RuntimeError, zipfile.BadZipFile, NotImplementedError) as err:
+                if opened:
+                    target.unlink(missing_ok=True)
+                files.append(_File(parts, None, f"could not be extracted ({type(err).__name__}: {str(err)[:80]})"))
+                continue
+            total += info.file_size
+            taken.add(parts)
+            try:
+                mtime = time.mktime(info.date_time + (0, 0, -1))
+                os.utime(target, (mtime, mtime))
+            except (OverflowError, ValueError, OSError):
+                mtime = target.stat().st_mtime
+            files.append(_File(parts, target, None, mtime))
+    return files, {d for d in dirs if _junk_reason(d) is None}
+
+
+# --------------------------------------------------------------------------------------------- names
+_MOODLE = re.compile(r"^(?P<name>[^_]*)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$", re.S)
+_COPY = re.compile(r"^(?P<stem>.+?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))\.ipynb$", re.S)
+_NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt"}
+
+
+def _wordish(c: str) -> bool:
+    """A letter or digit of any script, a combining mark (Devanagari vowel signs, accents) or ``_``."""
+    return c.isalnum() or c == "_" or unicodedata.category(c).startswith("M")
+
+
+def _student_id(name: str) -> str | None:
+    """The student id a folder name stands for (NFC), or None: word characters and ``. - @ +``, at most 100."""
+    sid = unicodedata.normalize("NFC", name)
+    ok = 0 < len(sid) <= 100 and sid[0] not in ".-+@" and all(_wordish(c) or c in ".-@+" for c in sid)
+    return sid if ok else None
+
+
+def _release_match(name: str, notebooks) -> tuple[str, int] | None:
+    """(release notebook, copy number) when ``name`` is a release notebook's name or a copy of it."""
+    if name in notebooks:
+        return name, 0
+    m = _COPY.match(name)
+    if m and m["stem"] + ".ipynb" in notebooks:
+        return m["stem"] + ".ipynb", int(m["dash"] or m["paren"])
+    return None
+
+
+def _not_notebook(name: str, notebooks) -> str:
+    if name.endswith(".ipynb"):
+        return f"a notebook, but not one of this assignment's ({', '.join(notebooks)})"
+    return f"not a notebook of this assignment ({', '.join(notebooks)} expected)"
+
+
+def _canvas_parses(name: str):
+    """Every way to split a Canvas file name: (student, late, attachment id, original name)."""
+    tokens, out = name.split("_"), []
+    for i in range(len(tokens)):
+        j, late = i, False
+        if not all(all(_wordish(c) for c in t) and t != "LATE" for t in tokens[:i]):
+            break   # Canvas names are word characters, lower case (so never the LATE tag)
+        if j < len(tokens) and tokens[j] == "LATE":
+            late, j = True, j + 1
+        if j < len(tokens) and tokens[j].isdigit() and tokens[j].isascii():
+            uid, j = tokens[j], j + 1
+        elif j + 1 < len(tokens) and tokens[j] == "anon" and re.fullmatch(r"[A-Za-z0-9]+", tokens[j + 1]):
+            uid, j = "anon_" + tokens[j + 1], j + 2
+        else:
+            continue
+        if j < len(tokens) - 1 and tokens[j].isdigit() and tokens[j].isascii():
+            out.append((uid, late, int(tokens[j]), "_".join(tokens[j + 1:])))
+    return out
+
+
+def _nbgrader_time(text: str) -> str | None:
+    text = text.strip()
+    parts = text.split(" ")
+    if len(parts) == 3 and parts[2] in ("UTC", "GMT", "Z"):
+        text = f"{parts[0]} {parts[1]}+00:00"
+    elif len(parts) == 3:
+        text = f"{parts[0]} {parts[1]}{parts[2]}"
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.astimezone(timezone.utc).isoformat() if when.tzinfo else when.isoformat()
+
+
+# --------------------------------------------------------------------------------------------- readings
+@dataclass
+class _Reading:
+    layout: str
+    base: tuple[str, ...]
+    cands: dict = field(default_factory=dict)       # rel -> (student, notebook, order key)
+    skips: dict = field(default_factory=dict)       # rel -> reason
+    owner: dict = field(default_factory=dict)       # rel -> student, for ignored files that are a student's
+    students: set = field(default_factory=set)
+    submitted_at: dict = field(default_factory=dict)
+    late: set = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.layout if not self.base else f"{self.layout} inside {_shown(self.base)}/"
+
+    def cmap(self) -> dict:
+        return {rel: (s, nb) for rel, (s, nb, _) in self.cands.items()}
+
+    def skip(self, f: _File, reason: str, student: str | None = None):
+        self.skips[f.rel] = reason
+        if student is not None:
+            self.owner[f.rel] = student
+
+
+def _id_table(names):
+    """Folder name -> student id; names that collide after Unicode normalisation map to None."""
+    by_id = {}
+    for n in names:
+        sid = _student_id(n)
+        if sid is not None:
+            by_id.setdefault(sid, []).append(n)
+    table = {n: _student_id(n) for n in names}
+    for sid, raw in by_id.items():
+        if len(raw) > 1:
+            for n in raw:
+                table[n] = None
+    return table, {n for raw in by_id.values() if len(raw) > 1 for n in raw}
+
+
+def _folder_reason(name: str, clashes) -> str:
+    if name in clashes:
+        return f"the folder {name!r} and another folder name the same student (they differ only in Unicode form)"
+    return f"the folder name {name!r} is not a usable student id (letters, digits, _ . - @ + only)"
+
+
+def _read_folders(r: _Reading, entries, dirs, ctx):
+    top = {p[0] for p, _ in entries if len(p) > 1} | {d[0] for d in dirs}
+    ids, clashes = _id_table(top)
+    for d in dirs:
+        if len(d) == 1 and ids.get(d[0]) and not _MOODLE.match(d[0]):
+            r.students.add(ids[d[0]])
+    places = {}
+    for p, f in entries:
+        if len(p) == 1:
+            r.skip(f, "at the top level, not inside a student's folder")
+            continue
+        if _MOODLE.match(p[0]) or (len(p) > 2 and _MOODLE.match(p[1])):
+            r.skip(f, "inside a Moodle submission folder (the moodle layout reads it)")
+            continue
+        sid = ids.get(p[0])
+        if sid is None:
+            r.skip(f, _folder_reason(p[0], clashes))
+            continue
+        if len(p) > 3:
+            r.skip(f, "more than one folder deep inside the student's folder", sid)
+            continue
+        hit = _release_match(p[-1], ctx["notebooks"])
+        if hit is None:
+            r.skip(f, _not_notebook(p[-1], ctx["notebooks"]), sid)
+            continue
+        r.cands[f.rel] = (sid, hit[0], (f.mtime, hit[1], f.rel))
+        places.setdefault(sid, set()).add(p[1] if len(p) == 3 else None)
+    for sid, where in places.items():
+        sub = sorted(w for w in where if w is not None)
+        if len(sub) > 1:   # a folder of students' folders, not one student's folder
+            for rel, (s, nb, _) in list(r.cands.items()):
+                if s == sid:
+                    del r.cands[rel]
+                    r.skips[rel] = (f"the notebooks of {rel[len(r.base)]}/ sit in several of its subfolders "
+                                    f"({', '.join(x + '/' for x in sub)}): not read as one student's folder")
+                    r.owner[rel] = sid
+
+
+def _read_nbgrader(r: _Reading, entries, dirs, ctx):
+    assignment = ctx["assignment"]
+    top = {p[0] for p, _ in entries if len(p) > 1} | {d[0] for d in dirs}
+    ids, clashes = _id_table(top)
+    for d in dirs:
+        if len(d) == 2 and d[1] == assignment and ids.get(d[0]):
+            r.students.add(ids[d[0]])
+    for p, f in entries:
+        if len(p) < 3 or p[1] != assignment:
+            where = "at the top level" if len(p) == 1 else (
+                f"outside the folder {p[0]}/{assignment}/" if len(p) == 2 else f"in another assignment's folder "
+                                                                                 f"({p[1]}/)")
+            r.skip(f, f"{where} (nbgrader layout: <student>/{assignment}/<notebook>)")
+            continue
+        sid = ids.get(p[0])
+        if sid is None:
+            r.skip(f, _folder_reason(p[0], clashes))
+            continue
+        if len(p) > 3:
+            r.skip(f, f"in a subfolder of {p[0]}/{assignment}/", sid)
+            continue
+        if p[2] in _NBGRADER_FILES:
+            if p[2] == "timestamp.txt":
+                try:
+                    when = _nbgrader_time(f.path.read_text(errors="replace")[:100]) if f.path else None
+                except OSError:
+                    when = None
+                if when:
+                    r.submitted_at[sid] = when
+                r.skip(f, "nbgrader's submission time" + (f" (read: {when})" if when else " (unreadable)"), sid)
+            else:
+                r.skip(f, "nbgrader's bookkeeping file", sid)
+            continue
+        hit = _release_match(p[2], ctx["notebooks"])
+        if hit is None:
+            r.skip(f, _not_notebook(p[2], ctx["notebooks"]), sid)
+            continue
+        r.cands[f.rel] = (sid, hit[0], (f.mtime, hit[1], f.rel))
+
+
+def _read_canvas(r: _Reading, entries, dirs, ctx):
+    pending = []
+    for p, f in entries:
+        if len(p) > 1:
+            r.skip(f, "inside a folder (a Canvas export is flat)")
+            continue
+        parses = _canvas_parses(p[0])
+        good = {(uid, late, att, orig, hit) for uid, late, att, orig in parses
+                if (hit := _release_match(orig, ctx["notebooks"]))}
+        if len(good) == 1:
+            uid, late, att, orig, (nb, copy) = good.pop()
+            r.cands[f.rel] = (uid, nb, (copy, att, f.mtime, f.rel))
+            if late:
+                r.late.add(uid)
+        elif len(good) > 1:
+            r.skip(f, "the Canvas file name can be split in more than one way: "
+                      + "; ".join(f"user {g[0]}, file {g[3]!r}" for g in sorted(good)))
+        else:
+            pending.append((p, f, parses))
+    known = {s for s, _, _ in r.cands.values()}
+    for p, f, parses in pending:
+        text = re.match(r"^.*?_(?:LATE_)?(\d+|anon_[A-Za-z0-9]+)_(text|link)\.html$", p[0])
+        if text:
+            r.skip(f, f"a Canvas {'text entry' if text[2] == 'text' else 'link'}, not a notebook", text[1])
+            continue
+        if not parses:
+            r.skip(f, "not named as a Canvas submission file (<name>[_LATE]_<user id>_<file id>_<file name>)")
+            continue
+        uids = {u for u, _, _, _ in parses}
+        hits = uids & known or uids
+        orig = next(o for u, _, _, o in parses if u in hits)
+        owner = next(iter(hits)) if len(hits) == 1 else None
+        r.skip(f, _not_notebook(orig, ctx["notebooks"]) if owner else
+               "not one of this assignment's notebooks (its Canvas name does not say whose it is unambiguously)",
+               owner)
+        if owner and any(late for u, late, _, _ in parses if u == owner):
+            r.late.add(owner)
+
+
+def _read_moodle(r: _Reading, entries, dirs, ctx):
+    for d in dirs:
+        m = _MOODLE.match(d[0]) if len(d) == 1 else None
+        if m and m["rest"] == "":
+            r.students.add(m["pid"])
+    for p, f in entries:
+        m = _MOODLE.match(p[0])
+        if m is None or (len(p) == 1) != (m["rest"] != ""):
+            r.skip(f, "not named as a Moodle submission (<full name>_<id>_assignsubmission_file_...)")
+            continue
+        pid, name = m["pid"], (p[-1] if len(p) > 1 else m["rest"])
+        if m["plugin"] != "file":
+            r.skip(f, f"a Moodle '{m['plugin']}' submission, not a notebook", pid)
+            continue
+        hit = _release_match(name, ctx["notebooks"])
+        if hit is None:
+            r.skip(f, _not_notebook(name, ctx["notebooks"]), pid)
+            continue
+        r.cands[f.rel] = (pid, hit[0], (f.mtime, hit[1], f.rel))
+
+
+_READERS = {"folders": _read_folders, "nbgrader": _read_nbgrader, "canvas": _read_canvas, "moodle": _read_moodle}
+
+
+def _read(layout, base, files, dirs, ctx) -> _Reading:
+    r = _Reading(layout, base)
+    n = len(base)
+    entries = [(f.rel[n:], f) for f in files if f.junk is None and f.rel[:n] == base and len(f.rel) > n]
+    for f in files:
+        if f.junk is None and not (f.rel[:n] == base and len(f.rel) > n):
+            r.skip(f, f"outside {_shown(base)}/")
+    local_dirs = {d[n:] for d in dirs if d[:n] == base and len(d) > n}
+    _READERS[layout](r, entries, local_dirs, ctx)
+    return r
+
+
+def _wrappers(files, dirs, notebooks):
+    """Folders to read inside too: the root's only folder (unless it holds a notebook itself), and submitted/."""
+    tops = {f.rel[0] for f in files if f.junk is None} | {d[0] for d in dirs}
+    out = []
+    if len(tops) == 1 and (next(iter(tops)),) in dirs and not any(
+            len(f.rel) == 2 and f.junk is None and _release_match(f.rel[1], notebooks) for f in files):
+        out.append((next(iter(tops)),))
+    if ("submitted",) in dirs and ("submitted",) not in out:
+        out.append(("submitted",))
+    return out
+
+
+def _dominates(a: dict, b: dict) -> bool:
+    return all(a.get(k) == v for k, v in b.items())
+
+
+def _summary(r: _Reading) -> str:
+    studs = sorted({s for s, _, _ in r.cands.values()})
+    shown = ", ".join(studs[:5]) + (", ..." if len(studs) > 5 else "")
+    return f"{r.name}: {len(studs)} student(s) ({shown}), {len(r.cands)} notebook file(s)"
+
+
+def _choose(readings: list[_Reading]) -> _Reading:
+    fitting = [r for r in readings if r.cands]
+    maps = {id(r): r.cmap() for r in fitting}
+    top = [r for r in fitting
+           if not any(_dominates(maps[id(o)], maps[id(r)]) and maps[id(o)] != maps[id(r)] for o in fitting)]
+    groups: list[list[_Reading]] = []
+    for r in top:
+        for g in groups:
+            if maps[id(g[0])] == maps[id(r)]:
+                g.append(r)
+                break
+        else:
+            groups.append([r])
+    if len(groups) == 1:
+        return min(groups[0], key=lambda r: (_PRECEDENCE.index(r.layout), len(r.base)))
+    picks = [min(g, key=lambda r: (_PRECEDENCE.index(r.layout), len(r.base))) for g in groups]
+    layouts = sorted({r.layout for r in picks})
+    lines = "\n".join("  - " + _summary(r) for r in picks)
+    hint = " or ".join(f"--layout {x}" for x in layouts)
+    advice = f"Pick one with {hint}" if len(layouts) == len(picks) else (
+        f"Pick one with {hint}, or point the command at the folder inside the archive or folder")
+    raise AmbiguousLayout(
+        "The submissions can be read in more than one way, and the readings disagree about who submitted what:\n"
+        f"{lines}\n{advice}.", [r.name for r in picks])
+
+
+# --------------------------------------------------------------------------------------------- entry point
+def read_submissions(source: Path, assignment: str, notebooks: list[str], *, scratch: Path,
                      layout: str | None = None) -> Intake:
+    """Every student's notebooks in ``source`` (a folder or a ``.zip``), and every other file with the reason.
+
+    ``notebooks`` are the release notebooks' file names. A zip is extracted under ``scratch`` (nothing is written
+    anywhere else). ``layout`` picks a reading; without it the layout is recognised, and :class:`AmbiguousLayout`
+    is raised when the tree can be read in ways that disagree. :class:`ValueError` when no layout finds a notebook.
+    """
     source = Path(source)
-    ignored: list = []
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout: {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if not assignment or "/" in assignment or assignment in (".", ".."):
+        raise ValueError(f"assignment: {assignment!r} is not an assignment name")
+    notebooks = list(notebooks)
+    if not notebooks or any(not n.endswith(".ipynb") or "/" in n for n in notebooks):
+        raise ValueError(f"notebooks: expected release notebook file names (*.ipynb), got {notebooks!r}")
     if not source.exists():
         raise ValueError(f"submissions: {source} does not exist")
-    if source.is_file():
-        if not zipfile.is_zipfile(source):
-            raise ValueError(f"submissions: {source} is neither a folder nor a zip archive")
-        dest = Path(tempfile.mkdtemp(prefix="unzipped-", dir=scratch))
-        _safe_extract(source, dest, ignored)
-        source = dest
-    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink()
-                   and "__MACOSX" not in p.parts and ".ipynb_checkpoints" not in p.parts)
-    tree = [p for p in source.glob(f"*/{assignment}") if p.is_dir()]
-    if layout is None:
-        layout = "nbgrader" if tree else ("folders" if any(len(p.relative_to(source).parts) == 2 for p in files)
-                                          and not any(len(p.relative_to(source).parts) == 1 for p in files)
-                                          else "canvas")
-    found: dict = {}   # student -> notebook -> [(path, stamp, late)]
-    for p in files:
-        rel = p.relative_to(source)
-        stamp, late = None, False
-        if layout == "nbgrader":
-            if len(rel.parts) < 3 or rel.parts[1] != assignment:
-                ignored.append(Ignored(str(rel), "not in <student>/<assignment>/"))
-                continue
-            if p.name == "timestamp.txt":
-                continue
-            student = rel.parts[0]
-            ts = source / student / assignment / "timestamp.txt"
-            stamp = ts.read_text(errors="replace").strip()[:64] if ts.is_file() else None
-            file_name = p.name
-        elif layout in ("folders", "moodle"):
-            if len(rel.parts) != 2:
-                ignored.append(Ignored(str(rel), "not in a student's folder"))
-                continue
-            student = rel.parts[0].split("_")[0] if layout == "moodle" else rel.parts[0]
-            file_name = p.name
-        else:
-            m = _FLAT.match(p.name)
-            if not m or len(rel.parts) != 1:
-                ignored.append(Ignored(str(rel), "the file name does not name a student"))
-                continue
-            student, file_name = m.group("student"), m.group("file")
-            stamp, late = (m.group("timestamp") or None), bool(m.group("late"))
-        if not _STUDENT_ID.match(student):
-            ignored.append(Ignored(str(rel), f"{student!r} is not a usable student id"))
-            continue
-        nb = _match(file_name, notebooks) if file_name.endswith(".ipynb") else None
-        if nb is None:
-            ignored.append(Ignored(str(rel), "not one of this assignment's notebooks"))
-            continue
-        found.setdefault(student, {}).setdefault(nb, []).append((p, stamp, late, str(rel)))
+    if source.is_dir():
+        files, dirs = _scan_folder(source)
+    elif zipfile.is_zipfile(source):
+        Path(scratch).mkdir(parents=True, exist_ok=True)
+        files, dirs = _scan_zip(source, Path(tempfile.mkdtemp(prefix="intake-", dir=scratch)))
+    else:
+        raise ValueError(f"submissions: {source} is neither a folder nor a zip archive")
+
+    ctx = {"assignment": assignment, "notebooks": notebooks}
+    bases = [()] + _wrappers(files, dirs, notebooks)
+    readings = [_read(lay, b, files, dirs, ctx) for b in bases for lay in ([layout] if layout else LAYOUTS)]
+    if not any(r.cands for r in readings):
+        if layout is not None:
+            return _finish(readings[0], files)
+        raise ValueError(
+            f"submissions: no layout ({', '.join(LAYOUTS)}) finds a notebook named "
+            f"{' or '.join(notebooks)} in {source} ({len(files)} file(s) found). Layouts: <student>/<notebook>; "
+            f"<student>/{assignment}/<notebook>; a Canvas or Moodle 'download all submissions' export")
+    return _finish(_choose(readings), files)
+
+
+def _finish(r: _Reading, files) -> Intake:
+    ignored, graded = [], {}
+    for f in files:
+        if f.junk is not None:
+            ignored.append(Ignored(_shown(f.rel), f.junk))
+        elif f.rel in r.skips:
+            ignored.append(Ignored(_shown(f.rel), r.skips[f.rel], r.owner.get(f.rel)))
+    by_slot = {}
+    for rel, (sid, nb, key) in r.cands.items():
+        by_slot.setdefault((sid, nb), []).append((key, rel))
+    for (sid, nb), found in by_slot.items():
+        found.sort()
+        latest = found[-1][1]
+        graded.setdefault(sid, {})[nb] = latest
+        for _, rel in found[:-1]:
+            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} (a later {nb} of {sid})", sid))
+    by_rel = {f.rel: f for f in files}
+    everyone = r.students | set(graded) | {s for s in r.owner.values()}
     students = {}
-    for student, per_nb in sorted(found.items()):
-        sub = Submission(student)
-        for nb, cands in sorted(per_nb.items()):
-            cands.sort(key=lambda c: (c[1] or "", c[0].stat().st_mtime, c[3]))
-            path, stamp, late, _ = cands[-1]
-            for other in cands[:-1]:
-                ignored.append(Ignored(other[3], f"an older file for {nb} of {student}"))
-            sub.notebooks[nb] = path
-            sub.late = sub.late or late
-            if stamp and (sub.submitted_at is None or stamp > sub.submitted_at):
-                sub.submitted_at = stamp
-        students[student] = sub
-    return Intake(layout, students, ignored, len(files))
+    for sid in sorted(everyone):
+        nbs = {nb: by_rel[rel].path for nb, rel in sorted(graded.get(sid, {}).items())}
+        students[sid] = Submission(sid, nbs, r.submitted_at.get(sid), sid in r.late)
+    ignored.sort(key=lambda i: i.path)
+    n_graded = sum(len(s.notebooks) for s in students.values())
+    if len(files) != n_graded + len(ignored):   # every file is graded or ignored with its reason, once
+        raise RuntimeError(f"intake lost track of files: {len(files)} found, {n_graded} graded, "
+                           f"{len(ignored)} ignored")
+    return Intake(r.layout, students, ignored, len(files))
