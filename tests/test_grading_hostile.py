@@ -80,29 +80,32 @@ def test_student_cells_skip_tests_install_cell_and_copied_tests():
 
 
 def test_intake_layouts(tmp_path):
+    """The grader's view of intake (tests/test_intake.py has the full layout x id matrix): Canvas names with the
+    LATE tag, a zip with an unsafe member, an nbgrader tree with its timestamp, a missing folder."""
     sol = tmp_path / "sol.ipynb"
     nbformat.write(pipeline.student_notebook(ROOT, ASSIGNMENT, NOTEBOOK), sol)
     flat = tmp_path / "flat"
     flat.mkdir()
-    for name in ("ann_gradient_descent.ipynb", "bob_LATE_gradient_descent.ipynb", "notes.txt"):
+    for name in (f"ann_1001_5001_{NOTEBOOK}", f"bob_LATE_1002_5002_{NOTEBOOK}", "notes.txt"):
         (flat / name).write_bytes(sol.read_bytes())
-    got = intake.read_submissions(flat, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path)
-    assert got.layout == "canvas" and sorted(got.students) == ["ann", "bob"] and got.students["bob"].late
+    got = intake.read_submissions(flat, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s1")
+    assert got.layout == "canvas" and sorted(got.students) == ["1001", "1002"] and got.students["1002"].late
     assert got.files_found == 3 and [i.path for i in got.ignored] == ["notes.txt"]
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(flat / "ann_gradient_descent.ipynb", "ann_gradient_descent.ipynb")
+        zf.write(flat / f"ann_1001_5001_{NOTEBOOK}", f"ann_1001_5001_{NOTEBOOK}")
         zf.writestr("../evil.ipynb", "{}")
-    got = intake.read_submissions(archive, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path)
-    assert list(got.students) == ["ann"] and any("unsafe" in i.reason for i in got.ignored)
+    got = intake.read_submissions(archive, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s2")
+    assert list(got.students) == ["1001"] and any("../evil.ipynb" in i.path for i in got.ignored)
     tree = tmp_path / "submitted"
-    (tree / "cy" / ASSIGNMENT).mkdir(parents=True)
-    (tree / "cy" / ASSIGNMENT / NOTEBOOK).write_bytes(sol.read_bytes())
-    (tree / "cy" / ASSIGNMENT / "timestamp.txt").write_text("2026-01-02 10:00:00")
-    got = intake.read_submissions(tree, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path)
-    assert got.layout == "nbgrader" and got.students["cy"].submitted_at == "2026-01-02 10:00:00"
+    for student in ("cy", "dee"):
+        (tree / student / ASSIGNMENT).mkdir(parents=True)
+        (tree / student / ASSIGNMENT / NOTEBOOK).write_bytes(sol.read_bytes())
+        (tree / student / ASSIGNMENT / "timestamp.txt").write_text("2026-01-02 10:00:00")
+    got = intake.read_submissions(tree, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s3")
+    assert got.layout == "nbgrader" and got.students["cy"].submitted_at.startswith("2026-01-02")
     with pytest.raises(ValueError, match="does not exist"):
-        intake.read_submissions(tmp_path / "missing", ASSIGNMENT, [NOTEBOOK], scratch=tmp_path)
+        intake.read_submissions(tmp_path / "missing", ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s4")
 
 
 def test_feedback_leak_detector_finds_hidden_lines_and_paths():
