@@ -9,7 +9,7 @@ A submissions folder (or a ``.zip`` of one) is read in each of four layouts:
     leaves it; ``ROOT/submitted/...`` is read the same way (see "wrappers" below).
 ``canvas``
     Canvas's "Download Submissions" zip: flat files ``<name>[_LATE]_<user id>_<file id>_<original name>``.
-    Canvas builds the prefix in ``lib/content_zipper.rb`` (instructure/canvas-lms): ``<name>`` is the sortable
+    Canvas builds the prefix in its submissions zipper (Canvas LMS's own source code): ``<name>`` is the sortable
     name, lower-cased, with every non-word character removed (so it may hold ``_``, digits and non-ASCII letters;
     Canvas collapses ``_<digits>_`` inside it, but a name may still end in ``_<digits>``), ``_LATE`` marks a late
     submission, the id is the Canvas user id (``anon_<id>`` under anonymous grading, with no name part), then the
@@ -17,7 +17,7 @@ A submissions folder (or a ``.zip`` of one) is read in each of four layouts:
     is called ``<stem>-N<ext>`` (``Attachment.make_unique_filename``). The student id is the Canvas user id: the
     column Canvas's gradebook import keys on.
 ``moodle``
-    Moodle's "Download all submissions" (``mod/assign/locallib.php``, ``download_submissions``): the prefix is the
+    Moodle's "Download all submissions" (the assignment module's ``download_submissions``): the prefix is the
     full name with ``_`` replaced by spaces (``Participant`` under blind marking), ``_``, the participant id; then
     either a folder ``<prefix>_assignsubmission_file_/`` holding the student's files (the default since Moodle 3.1)
     or flat files ``<prefix>_assignsubmission_file_<original name>``. The student id is the participant id (the
