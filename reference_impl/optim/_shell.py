@@ -96,6 +96,15 @@ def _compile_errors() -> tuple[type, ...]:
     return tuple(errors)
 
 
+_VARYING = ("lr", "step", "c")  # the step count, a scheduled lr, schedule-free's averaging weight
+
+
+def _as_input(name: str, value: Any) -> Any:
+    if name in _VARYING and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.tensor(value, dtype=torch.float64)
+    return value
+
+
 def apply_to_group(update: Callable, columns: Sequence[Sequence[Any]], hyper: dict, *, fast: bool) -> list:
     """Apply ``update(*args, **hyper)`` to each row ``args`` of ``columns`` (one list per argument); return the
     list of what it returned.
@@ -108,7 +117,9 @@ def apply_to_group(update: Callable, columns: Sequence[Sequence[Any]], hyper: di
         if compiled is None:
             compiled = _COMPILED[update] = torch.compile(_loop(update))
         try:
-            return compiled(columns, hyper)
+            # hyperparameters that change from step to step enter the graph as 0-dim float64 tensors: one
+            # compilation serves every step count and every scheduled learning rate
+            return compiled(columns, {k: _as_input(k, v) for k, v in hyper.items()})
         except _compile_errors() as error:  # compilation fails before anything is written
             _FAILED.add(update)
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
