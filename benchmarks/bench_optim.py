@@ -126,7 +126,8 @@ def rows() -> list[Row]:
     return table
 
 
-def make_params(width: int, depth: int, matrices_only: bool, seed: int = 0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def make_params(width: int, depth: int, matrices_only: bool,
+                seed: int = 0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The parameters of a stack of ``depth`` Linear(width, width) layers, and fixed gradients for them."""
     gen = torch.Generator().manual_seed(seed)
     params, grads = [], []

@@ -5,6 +5,7 @@ The shells (``SGD``, ``Adam``, ...) hold no math; the few steps they share are w
 
 from __future__ import annotations
 
+import types
 import warnings
 from typing import Any, Callable, Optional, Sequence
 
@@ -73,12 +74,22 @@ _COMPILED: dict[Callable, Callable] = {}
 _FAILED: set[Callable] = set()
 
 
-def _loop(update: Callable) -> Callable:
+def _make_group_step(update: Callable) -> Callable:
     def group_step(columns: Sequence[Sequence[Any]], hyper: dict) -> list:
         return [update(*args, **hyper) for args in zip(*columns)]
 
-    group_step.__name__ = f"{update.__name__}_group"
     return group_step
+
+
+_group_step_code = _make_group_step(len).__code__  # the template; `update` is its one free variable
+
+
+def _loop(update: Callable) -> Callable:
+    """``_group_step`` bound to ``update``, with a code object of its own: torch.compile keeps its compiled
+    versions (and its recompilation limit) per code object, so each family gets its own cache."""
+    name = f"{update.__name__}_group"
+    code = _group_step_code.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, globals(), name, None, (types.CellType(update),))
 
 
 def _compile_errors() -> tuple[type, ...]:
@@ -112,6 +123,8 @@ def apply_to_group(update: Callable, columns: Sequence[Sequence[Any]], hyper: di
     With ``fast`` the loop over the group is compiled with ``torch.compile``; if the compiler is missing or
     fails, a one-line warning is given once and the eager loop is used (the same function, uncompiled).
     """
+    if not columns or not len(columns[0]):
+        return []
     if fast and update not in _FAILED:
         compiled = _COMPILED.get(update)
         if compiled is None:

@@ -14,7 +14,15 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import apply_by_step, check_dense_real, check_fast_flags, evaluate_closure, gradient, scalar, wants_fast_path
+from ._shell import (
+    apply_by_step,
+    check_dense_real,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
 from ._validation import check_betas, check_bool, check_lr, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "adam_update"]

@@ -397,7 +397,8 @@ class Adadelta(torch.optim.Optimizer):
             coordinate.
         weight_decay: L2 penalty :math:`\lambda` added to the gradient (default ``0``).
         maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
-        foreach, fused: ``True`` runs :func:`adadelta_update` over all tensors of a group compiled with ``torch.compile``
+        foreach, fused: ``True`` runs :func:`adadelta_update` over all tensors of a group compiled with
+            ``torch.compile``
             (the fast path: the same function, the same math to rounding). Default ``None``: the eager loop. The
             first fast step pays the compilation (see the README); without a compiler the eager loop is used, with
             a one-line warning.

@@ -11,7 +11,15 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import apply_to_group, check_dense_real, check_fast_flags, evaluate_closure, gradient, scalar, wants_fast_path
+from ._shell import (
+    apply_to_group,
+    check_dense_real,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
 from ._validation import check_betas, check_bool, check_lr, check_nonnegative
 
 __all__ = ["Lion", "lion_update"]

@@ -62,7 +62,15 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import apply_to_group, check_dense, check_fast_flags, evaluate_closure, gradient, scalar, wants_fast_path
+from ._shell import (
+    apply_to_group,
+    check_dense,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
 from ._validation import (
     check_bool,
     check_lr,
@@ -244,7 +252,7 @@ def schedule_free_sgd_update_yz(
         grad = grad.add(y, alpha=weight_decay)  # L2 penalty at y
     y.lerp_(z, c)  # (1 - c) y_t + c z_t
     y.add_(grad, alpha=lr * (momentum * (1 - c) - 1))  # (eq-sf-x) and (eq-sf-y), x eliminated
-    z.sub_(grad, alpha=lr)  # (eq-sf-z)
+    z.add_(grad, alpha=-lr)  # (eq-sf-z); add_ of -lr: torch.compile mishandles a tensor alpha in sub_ (torch 2.13)
 
 
 @torch.no_grad()
@@ -275,7 +283,7 @@ def schedule_free_adamw_update_yz(
         direction.add_(y, alpha=weight_decay)  # decoupled decay, taken at y
     y.lerp_(z, c)  # (1 - c) y_t + c z_t
     y.add_(direction, alpha=lr * (beta1 * (1 - c) - 1))  # (eq-sf-x) and (eq-sf-y), x eliminated
-    z.sub_(direction, alpha=lr)  # (eq-sf-z)
+    z.add_(direction, alpha=-lr)  # (eq-sf-z), written as add_ for the compiled path (see the SGD form)
 
 
 @torch.no_grad()
@@ -391,10 +399,10 @@ class SGDScheduleFree(_ScheduleFreeBase):
         r: polynomial weighting power :math:`r` of the average (default ``0``).
         weight_lr_power: power :math:`p` of the learning rate in the averaging weights (default ``2``).
         maximize: keyword only; maximize the objective instead (default ``False``): the gradient is negated first.
-        foreach, fused: keyword only; ``True`` runs :func:`schedule_free_sgd_update_yz` over all tensors of a group compiled with
-            ``torch.compile`` (the fast path: the same function, the same math to rounding). Default ``None``: the
-            eager loop. The first fast step pays the compilation (see the README); without a compiler the eager
-            loop is used, with a one-line warning.
+        foreach, fused: keyword only; ``True`` runs :func:`schedule_free_sgd_update_yz` over all tensors of a group
+            compiled with ``torch.compile`` (the fast path: the same function, the same math to rounding).
+            Default ``None``: the eager loop. The first fast step pays the compilation (see the README); without a
+            compiler the eager loop is used, with a one-line warning.
 
     Example:
         >>> import torch
@@ -488,10 +496,10 @@ class AdamWScheduleFree(_ScheduleFreeBase):
         r: polynomial weighting power of the average (default ``0``).
         weight_lr_power: power of the learning rate in the averaging weights (default ``2``).
         maximize: keyword only; maximize the objective instead (default ``False``): the gradient is negated first.
-        foreach, fused: keyword only; ``True`` runs :func:`schedule_free_adamw_update_yz` over all tensors of a group compiled with
-            ``torch.compile`` (the fast path: the same function, the same math to rounding). Default ``None``: the
-            eager loop. The first fast step pays the compilation (see the README); without a compiler the eager
-            loop is used, with a one-line warning.
+        foreach, fused: keyword only; ``True`` runs :func:`schedule_free_adamw_update_yz` over all tensors of a group
+            compiled with ``torch.compile`` (the fast path: the same function, the same math to rounding).
+            Default ``None``: the eager loop. The first fast step pays the compilation (see the README); without a
+            compiler the eager loop is used, with a one-line warning.
 
     Example:
         >>> import torch

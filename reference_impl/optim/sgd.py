@@ -18,7 +18,15 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import apply_to_group, check_dense, check_fast_flags, evaluate_closure, gradient, scalar, wants_fast_path
+from ._shell import (
+    apply_to_group,
+    check_dense,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
 from ._validation import check_bool, check_lr, check_nonnegative
 
 __all__ = ["SGD", "sgd_update"]
