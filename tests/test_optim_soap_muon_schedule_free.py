@@ -158,17 +158,26 @@ def test_soap_runs_in_float64_with_basis_refreshes():
 
 @pytest.mark.parametrize("cls, kwargs", [(SGDScheduleFree, dict(lr=0.2)), (AdamWScheduleFree, dict(lr=5e-3))],
                          ids=["sgd", "adamw"])
-def test_schedule_free_eval_train_round_trip_restores_parameters_exactly(cls, kwargs):
+def test_schedule_free_eval_train_round_trip_restores_parameters_to_rounding(cls, kwargs):
+    """x is not stored (the authors' memory): eval() extrapolates it from y and z, train() interpolates back. The
+    round trip must return y to within 2 ulps of max(|y|, |z|) at beta = 0.9 (measured: 1), and state["x"] must be
+    what eval() puts in the parameters."""
     model = make_model("conv", torch.float32)
     opt = cls(model.parameters(), warmup_steps=5, **kwargs)
     train(model, opt, make_batches(torch.float32, 37))
     y = [p.detach().clone() for p in model.parameters()]
+    x_read = [opt.state[p]["x"] for p in model.parameters()]
     opt.eval()
     x = [p.detach().clone() for p in model.parameters()]
-    assert all(torch.equal(p, opt.state[q]["x"]) for p, q in zip(x, model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(x, x_read))
     assert any(not torch.equal(a, b) for a, b in zip(x, y)), "eval() did not change the parameters"
+    assert all(torch.equal(opt.state[p]["x"], p.detach()) for p in model.parameters())
     opt.train()
-    assert all(torch.equal(p.detach(), q) for p, q in zip(model.parameters(), y))
+    for p, before in zip(model.parameters(), y):
+        scale = torch.maximum(before.abs(), opt.state[p]["z"].abs())
+        ulp = torch.nextafter(scale, torch.tensor(float("inf"))) - scale
+        assert ((p.detach() - before).abs() <= 2 * ulp).all()
+    assert set(opt.state[next(model.parameters())]) <= {"z", "exp_avg_sq"}, "x must not be stored"
 
 
 @pytest.mark.parametrize("cls", [SGDScheduleFree, AdamWScheduleFree])

@@ -26,8 +26,12 @@ from .schedule_free import (
     AdamWScheduleFree,
     SGDScheduleFree,
     schedule_free_adamw_update,
+    schedule_free_adamw_update_yz,
+    schedule_free_eval_params,
     schedule_free_interpolate,
     schedule_free_sgd_update,
+    schedule_free_sgd_update_yz,
+    schedule_free_train_params,
     schedule_free_weight,
 )
 
@@ -39,3 +43,5 @@ __all__ += ["soap_init_eigenbases", "soap_refresh_eigenbases", "Muon", "muon_upd
 __all__ += ["SGDScheduleFree", "AdamWScheduleFree", "schedule_free_sgd_update", "schedule_free_adamw_update"]
 __all__ += ["schedule_free_weight", "schedule_free_interpolate", "soap_init_factors", "soap_merged_shape"]
 __all__ += ["muon_adjusted_lr"]
+__all__ += ["schedule_free_sgd_update_yz", "schedule_free_adamw_update_yz", "schedule_free_eval_params"]
+__all__ += ["schedule_free_train_params"]

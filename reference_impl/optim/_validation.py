@@ -85,3 +85,24 @@ def check_finite_reals(name: str, values: Any, count: int) -> None:
         items = None
     if items is None or len(items) != count or not all(_is_real(v) and math.isfinite(v) for v in items):
         raise ValueError(f"Invalid {name}: {values!r} (expected a tuple of {count} finite numbers)")
+
+
+def check_lr(value: Any, name: str = "lr") -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite number >= 0 or a one-element tensor holding one.
+
+    torch.optim accepts a 0-dim tensor learning rate (so that a schedule can change it without a new Python
+    float); so do we. A tensor with more than one element is refused, with torch's wording.
+    """
+    if _is_tensor(value):
+        if value.numel() != 1:
+            raise ValueError(f"Tensor {name} must be 1-element (got {value.numel()} elements)")
+        if value.is_complex() or not math.isfinite(float(value)) or float(value) < 0:
+            raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
+        return
+    check_nonnegative(name, value)
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)

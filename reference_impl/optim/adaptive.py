@@ -16,8 +16,17 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure
-from ._validation import check_bool, check_nonnegative, check_unit_interval
+from ._shell import (
+    apply_by_step,
+    apply_to_group,
+    check_dense_real,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
+from ._validation import check_bool, check_lr, check_nonnegative, check_unit_interval
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta", "adagrad_update", "rmsprop_update", "adadelta_update"]
 
@@ -85,6 +94,11 @@ class Adagrad(torch.optim.Optimizer):
             Unlike ``torch.optim.Adagrad``, which always uses the constructor's value, a value given in a
             parameter group is honoured for that group's parameters.
         eps: :math:`\epsilon`, added to :math:`\sqrt{r_t}` (default ``1e-10``).
+        maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
+        foreach, fused: ``True`` runs :func:`adagrad_update` over all tensors of a group compiled with ``torch.compile``
+            (the fast path: the same function, the same math to rounding). Default ``None``: the eager loop. The
+            first fast step pays the compilation (see the README); without a compiler the eager loop is used, with
+            a one-line warning.
 
     State is created on a parameter's first step (PyTorch creates it in the constructor; the numbers are the same).
 
@@ -110,11 +124,17 @@ class Adagrad(torch.optim.Optimizer):
         weight_decay: float = 0,
         initial_accumulator_value: float = 0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
         check_nonnegative("lr_decay", lr_decay)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+        check_bool("maximize", maximize)
+        check_fast_flags(foreach, fused)
         check_nonnegative("eps", eps)
         defaults = dict(
             lr=lr,
@@ -122,6 +142,9 @@ class Adagrad(torch.optim.Optimizer):
             weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value,
             eps=eps,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
@@ -130,6 +153,7 @@ class Adagrad(torch.optim.Optimizer):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
+            params, grads, sums, steps = [], [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -141,16 +165,13 @@ class Adagrad(torch.optim.Optimizer):
                         param, group["initial_accumulator_value"], memory_format=torch.preserve_format
                     )
                 state["step"] += 1
-                adagrad_update(
-                    param,
-                    param.grad,
-                    state["sum"],
-                    step=state["step"],
-                    lr=group["lr"],
-                    lr_decay=group["lr_decay"],
-                    weight_decay=group["weight_decay"],
-                    eps=group["eps"],
-                )
+                params.append(param)
+                grads.append(gradient(param, group.get("maximize", False)))
+                sums.append(state["sum"])
+                steps.append(state["step"])
+            hyper = dict(lr=scalar(group["lr"]), lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                         eps=group["eps"])
+            apply_by_step(adagrad_update, (params, grads, sums), steps, hyper, fast=wants_fast_path(group))
         return loss
 
 
@@ -233,6 +254,11 @@ class RMSprop(torch.optim.Optimizer):
         weight_decay: L2 penalty :math:`\lambda` added to the gradient (default ``0``).
         momentum: :math:`\mu` of a heavy-ball buffer on the normalised gradient (default ``0``).
         centered: divide by the gradient's estimated standard deviation instead of its RMS (default ``False``).
+        maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
+        foreach, fused: ``True`` runs :func:`rmsprop_update` over all tensors of a group compiled with ``torch.compile``
+            (the fast path: the same function, the same math to rounding). Default ``None``: the eager loop. The
+            first fast step pays the compilation (see the README); without a compiler the eager loop is used, with
+            a one-line warning.
 
     Example:
         >>> import torch
@@ -257,14 +283,21 @@ class RMSprop(torch.optim.Optimizer):
         weight_decay: float = 0,
         momentum: float = 0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
         check_unit_interval("alpha", alpha, closed_right=True)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("momentum", momentum)
         check_bool("centered", centered)
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        check_bool("maximize", maximize)
+        check_fast_flags(foreach, fused)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                        maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -272,6 +305,7 @@ class RMSprop(torch.optim.Optimizer):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
+            params, grads, square_avgs, grad_avgs, buffers = [], [], [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -286,18 +320,15 @@ class RMSprop(torch.optim.Optimizer):
                 if group["centered"] and "grad_avg" not in state:
                     state["grad_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["step"] += 1  # not used by the math; kept so that state looks like torch's
-                rmsprop_update(
-                    param,
-                    param.grad,
-                    state["square_avg"],
-                    state.get("grad_avg") if group["centered"] else None,
-                    state.get("momentum_buffer"),
-                    lr=group["lr"],
-                    alpha=group["alpha"],
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    momentum=group["momentum"],
-                )
+                params.append(param)
+                grads.append(gradient(param, group.get("maximize", False)))
+                square_avgs.append(state["square_avg"])
+                grad_avgs.append(state.get("grad_avg") if group["centered"] else None)
+                buffers.append(state.get("momentum_buffer"))
+            hyper = dict(lr=scalar(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                         weight_decay=group["weight_decay"], momentum=group["momentum"])
+            apply_to_group(rmsprop_update, (params, grads, square_avgs, grad_avgs, buffers), hyper,
+                           fast=wants_fast_path(group))
         return loss
 
 
@@ -365,6 +396,12 @@ class Adadelta(torch.optim.Optimizer):
             with :math:`E[\Delta^2]_0 = 0` the first step is about :math:`\sqrt{\epsilon}/\sqrt{1-\rho}` per
             coordinate.
         weight_decay: L2 penalty :math:`\lambda` added to the gradient (default ``0``).
+        maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
+        foreach, fused: ``True`` runs :func:`adadelta_update` over all tensors of a group compiled with
+            ``torch.compile``
+            (the fast path: the same function, the same math to rounding). Default ``None``: the eager loop. The
+            first fast step pays the compilation (see the README); without a compiler the eager loop is used, with
+            a one-line warning.
 
     Example:
         >>> import torch
@@ -386,12 +423,19 @@ class Adadelta(torch.optim.Optimizer):
         rho: float = 0.9,
         eps: float = 1e-6,
         weight_decay: float = 0,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
         check_unit_interval("rho", rho, closed_right=True)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+        check_bool("maximize", maximize)
+        check_fast_flags(foreach, fused)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
+                        fused=fused)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -399,6 +443,7 @@ class Adadelta(torch.optim.Optimizer):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
+            params, grads, square_avgs, acc_deltas = [], [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -409,14 +454,11 @@ class Adadelta(torch.optim.Optimizer):
                     state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                     state["acc_delta"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["step"] += 1  # not used by the math; kept so that state looks like torch's
-                adadelta_update(
-                    param,
-                    param.grad,
-                    state["square_avg"],
-                    state["acc_delta"],
-                    lr=group["lr"],
-                    rho=group["rho"],
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                )
+                params.append(param)
+                grads.append(gradient(param, group.get("maximize", False)))
+                square_avgs.append(state["square_avg"])
+                acc_deltas.append(state["acc_delta"])
+            hyper = dict(lr=scalar(group["lr"]), rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"])
+            apply_to_group(adadelta_update, (params, grads, square_avgs, acc_deltas), hyper,
+                           fast=wants_fast_path(group))
         return loss

@@ -12,8 +12,8 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure
-from ._validation import check_betas, check_nonnegative
+from ._shell import check_dense_real, evaluate_closure, gradient, scalar
+from ._validation import check_bool, check_lr, check_betas, check_nonnegative
 
 __all__ = ["Lamb", "lamb_update"]
 
@@ -102,6 +102,7 @@ class Lamb(torch.optim.Optimizer):
         betas: :math:`(\beta_1, \beta_2)`, each in [0, 1) (default ``(0.9, 0.999)``).
         eps: :math:`\epsilon`, added to :math:`\sqrt{\hat v_t}` (default ``1e-6``, the paper's).
         weight_decay: :math:`\lambda`, added to the Adam direction inside the trust ratio (default ``0``).
+        maximize: keyword only; maximize the objective instead (default ``False``): the gradient is negated first.
 
     Example:
         >>> import torch
@@ -124,12 +125,15 @@ class Lamb(torch.optim.Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-6,
         weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
+        check_bool("maximize", maximize)
         check_betas("betas", betas)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -150,11 +154,11 @@ class Lamb(torch.optim.Optimizer):
                 state["step"] += 1
                 lamb_update(
                     param,
-                    param.grad,
+                    gradient(param, group.get("maximize", False)),
                     state["exp_avg"],
                     state["exp_avg_sq"],
                     step=state["step"],
-                    lr=group["lr"],
+                    lr=scalar(group["lr"]),
                     beta1=beta1,
                     beta2=beta2,
                     eps=group["eps"],

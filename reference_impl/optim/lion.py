@@ -11,8 +11,16 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure
-from ._validation import check_betas, check_nonnegative
+from ._shell import (
+    apply_to_group,
+    check_dense_real,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
+from ._validation import check_betas, check_bool, check_lr, check_nonnegative
 
 __all__ = ["Lion", "lion_update"]
 
@@ -85,6 +93,11 @@ class Lion(torch.optim.Optimizer):
             (default ``(0.9, 0.99)``).
         weight_decay: decoupled decay :math:`\lambda` (default ``0``): each step multiplies the parameter by
             :math:`1 - \eta\lambda`.
+        maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
+        foreach, fused: ``True`` runs :func:`lion_update` over all tensors of a group compiled with
+            ``torch.compile`` (the fast path: the same function, the same math to rounding). Default ``None``: the
+            eager loop. The first fast step pays the compilation (see the README); without a compiler the eager
+            loop is used, with a one-line warning.
 
     Example:
         >>> import torch
@@ -106,11 +119,18 @@ class Lion(torch.optim.Optimizer):
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.9, 0.99),
         weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
         check_betas("betas", betas)
         check_nonnegative("weight_decay", weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+        check_bool("maximize", maximize)
+        check_fast_flags(foreach, fused)
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize, foreach=foreach,
+                        fused=fused)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -119,6 +139,7 @@ class Lion(torch.optim.Optimizer):
         loss = evaluate_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            params, grads, exp_avgs = [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -126,13 +147,9 @@ class Lion(torch.optim.Optimizer):
                 if not state:
                     check_dense_real("Lion", param)
                     state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                lion_update(
-                    param,
-                    param.grad,
-                    state["exp_avg"],
-                    lr=group["lr"],
-                    beta1=beta1,
-                    beta2=beta2,
-                    weight_decay=group["weight_decay"],
-                )
+                params.append(param)
+                grads.append(gradient(param, group.get("maximize", False)))
+                exp_avgs.append(state["exp_avg"])
+            hyper = dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"])
+            apply_to_group(lion_update, (params, grads, exp_avgs), hyper, fast=wants_fast_path(group))
         return loss

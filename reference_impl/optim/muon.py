@@ -23,8 +23,9 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure
+from ._shell import check_dense_real, evaluate_closure, gradient, scalar
 from ._validation import (
+    check_lr,
     check_bool,
     check_choice,
     check_finite_reals,
@@ -171,6 +172,7 @@ class Muon(torch.optim.Optimizer):
         ns_steps: number :math:`k` of Newton–Schulz steps, ``0 <= k < 100`` (default ``5``).
         adjust_lr_fn: ``None`` / ``"original"`` (:math:`\sqrt{\max(1, m/n)}`) or ``"match_rms_adamw"``
             (:math:`0.2\sqrt{\max(m, n)}`); see :func:`muon_adjusted_lr`.
+        maximize: keyword only; maximize the objective instead (default ``False``): the gradient is negated first.
 
     Example:
         >>> import torch
@@ -198,8 +200,11 @@ class Muon(torch.optim.Optimizer):
         eps: float = 1e-7,
         ns_steps: int = 5,
         adjust_lr_fn: Optional[str] = None,
+        *,
+        maximize: bool = False,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
+        check_bool("maximize", maximize)
         check_nonnegative("weight_decay", weight_decay)
         check_unit_interval("momentum", momentum)
         check_bool("nesterov", nesterov)
@@ -212,6 +217,7 @@ class Muon(torch.optim.Optimizer):
         defaults = dict(
             lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
             ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -236,9 +242,9 @@ class Muon(torch.optim.Optimizer):
                     state["momentum_buffer"] = torch.zeros_like(param.grad)  # M_0 = 0
                 muon_update(
                     param,
-                    param.grad,
+                    gradient(param, group.get("maximize", False)),
                     state["momentum_buffer"],
-                    lr=group["lr"],
+                    lr=scalar(group["lr"]),
                     weight_decay=group["weight_decay"],
                     momentum=group["momentum"],
                     nesterov=group["nesterov"],

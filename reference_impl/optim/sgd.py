@@ -18,8 +18,16 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import check_dense, evaluate_closure
-from ._validation import check_nonnegative
+from ._shell import (
+    apply_to_group,
+    check_dense,
+    check_fast_flags,
+    evaluate_closure,
+    gradient,
+    scalar,
+    wants_fast_path,
+)
+from ._validation import check_bool, check_lr, check_nonnegative
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -98,6 +106,11 @@ class SGD(torch.optim.Optimizer):
         weight_decay: L2 penalty :math:`\lambda` added to the gradient (default ``0``). For SGD this equals
             decoupled decay with factor :math:`\gamma\lambda`; for adaptive methods it does not (see AdamW).
         nesterov: use Nesterov momentum (default ``False``); needs ``momentum > 0`` and ``dampening == 0``.
+        maximize: maximize the objective instead (default ``False``): the gradient is negated first, as in torch.
+        foreach, fused: ``True`` runs :func:`sgd_update` over all tensors of a group compiled with
+            ``torch.compile`` (the fast path; the same function, so the same math to rounding). Default ``None``:
+            the eager loop. The first fast step pays the compilation (see the README's table); without a working
+            compiler the eager loop is used, with a one-line warning.
 
     Example:
         >>> import torch
@@ -121,14 +134,21 @@ class SGD(torch.optim.Optimizer):
         dampening: float = 0,
         weight_decay: float = 0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
         check_nonnegative("momentum", momentum)
         check_nonnegative("dampening", dampening)
         check_nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Invalid nesterov: Nesterov momentum requires momentum > 0 and dampening == 0")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        check_bool("maximize", maximize)
+        check_fast_flags(foreach, fused)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -136,19 +156,19 @@ class SGD(torch.optim.Optimizer):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
+            params, grads, buffers = [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue  # a parameter that took no part in the loss is left alone
                 check_dense("SGD", param)
-                state = self.state[param]
-                state["momentum_buffer"] = sgd_update(
-                    param,
-                    param.grad,
-                    state.get("momentum_buffer"),
-                    lr=group["lr"],
-                    momentum=group["momentum"],
-                    dampening=group["dampening"],
-                    weight_decay=group["weight_decay"],
-                    nesterov=group["nesterov"],
-                )
+                params.append(param)
+                grads.append(gradient(param, group.get("maximize", False)))
+                buffers.append(self.state[param].get("momentum_buffer"))
+            hyper = dict(lr=scalar(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
+                         weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+            # the first momentum step creates the buffers (a clone of the gradient): done eagerly, once
+            fast = wants_fast_path(group) and not any(b is None for b in buffers if group["momentum"] != 0)
+            new_buffers = apply_to_group(sgd_update, (params, grads, buffers), hyper, fast=fast)
+            for param, buffer in zip(params, new_buffers):
+                self.state[param]["momentum_buffer"] = buffer
         return loss

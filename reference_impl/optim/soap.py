@@ -61,8 +61,9 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure
+from ._shell import check_dense_real, evaluate_closure, gradient, scalar
 from ._validation import (
+    check_lr,
     check_betas,
     check_bool,
     check_nonnegative,
@@ -298,6 +299,7 @@ class SOAP(torch.optim.Optimizer):
         precondition_1d: rotate 1-D parameters too (one statistic :math:`gg^\top`) (default ``False``).
         normalize_grads: rescale each parameter's step :math:`N` to unit RMS (default ``False``).
         correct_bias: Adam's bias correction :math:`\sqrt{1-\beta_2^t}/(1-\beta_1^t)` (default ``True``).
+        maximize: keyword only; maximize the objective instead (default ``False``): the gradient is negated first.
 
     State per parameter: ``step`` (Adam steps taken, 0 after the initialising call), ``exp_avg`` (:math:`M`),
     ``exp_avg_sq`` (:math:`V`, rotated basis), ``GG`` (the statistics :math:`L, R, \dots`, ``None`` where an axis
@@ -336,8 +338,11 @@ class SOAP(torch.optim.Optimizer):
         precondition_1d: bool = False,
         normalize_grads: bool = False,
         correct_bias: bool = True,
+        *,
+        maximize: bool = False,
     ) -> None:
-        check_nonnegative("lr", lr)
+        check_lr(lr)
+        check_bool("maximize", maximize)
         check_betas("betas", betas)
         if not (isinstance(shampoo_beta, (int, float)) and not isinstance(shampoo_beta, bool)
                 and shampoo_beta == shampoo_beta and shampoo_beta < 0):  # NaN fails shampoo_beta == shampoo_beta
@@ -354,6 +359,7 @@ class SOAP(torch.optim.Optimizer):
             lr=lr, betas=tuple(betas), shampoo_beta=shampoo_beta, eps=eps, weight_decay=weight_decay,
             precondition_frequency=precondition_frequency, max_precond_dim=max_precond_dim, merge_dims=merge_dims,
             precondition_1d=precondition_1d, normalize_grads=normalize_grads, correct_bias=correct_bias,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -367,7 +373,7 @@ class SOAP(torch.optim.Optimizer):
                 if param.grad is None:
                     continue
                 check_dense_real("SOAP", param)
-                grad, state = param.grad, self.state[param]
+                grad, state = gradient(param, group.get("maximize", False)), self.state[param]
                 shape = _working_shape(param.shape, group["merge_dims"], group["max_precond_dim"])
                 if not state:  # first call: statistics and eigenbases from this gradient, no step
                     state["step"] = 0
@@ -384,7 +390,7 @@ class SOAP(torch.optim.Optimizer):
                 state["step"] += 1
                 soap_update(
                     param, grad, state["exp_avg"], state["exp_avg_sq"], state["Q"], shape=shape,
-                    step=state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
+                    step=state["step"], lr=scalar(group["lr"]), betas=group["betas"], eps=group["eps"],
                     weight_decay=group["weight_decay"], normalize_grads=group["normalize_grads"],
                     correct_bias=group["correct_bias"],
                 )
