@@ -19,6 +19,9 @@
    ``<html>/colab/<page>.ipynb`` (jupytext, without outputs) with a first cell that installs the course package when
    it is missing, and the button is pointed at that file on the branch the book is published to
    (``course_publish_branch``, default ``gh-pages``: ``make publish`` pushes ``_build/html`` there).
+6. **Code fits the page.** ``_ext/course.css`` (copied to ``<html>/_static/course/``, linked from every page) sets
+   the code font so that an 88-character line fits a laptop-width content column and wraps longer lines (the
+   library's source, wide outputs) instead of scrolling sideways.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MATHJAX_DIR = ROOT / "node_modules" / "mathjax" / "es5"
 PLOTLY_JS = ROOT / "node_modules" / "plotly.js-cartesian-dist-min" / "plotly-cartesian.min.js"
 EXPLORERS_JS = Path(__file__).resolve().parent / "explorers" / "explorers.js"
+COURSE_CSS = Path(__file__).resolve().parent / "course.css"
 EXPLORER_MARKER = 'class="course-explorer"'
 COLAB_DIR = "colab"
 
@@ -52,7 +56,7 @@ def _check_mathjax(app: Sphinx) -> None:
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     if exception is None and app.builder.format == "html":
         shutil.copytree(MATHJAX_DIR, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
-        for source, folder in ((PLOTLY_JS, "plotly"), (EXPLORERS_JS, "explorers")):
+        for source, folder in ((PLOTLY_JS, "plotly"), (EXPLORERS_JS, "explorers"), (COURSE_CSS, "course")):
             target = Path(app.outdir) / "_static" / folder
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / source.name)
@@ -131,6 +135,7 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
 
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_mathjax)
+    app.add_css_file("course/" + COURSE_CSS.name)
     app.add_config_value("course_publish_branch", "gh-pages", "html")
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _write_colab_notebooks)

@@ -135,6 +135,11 @@ def test_page_loads_without_errors_and_typesets_math(browser, site, path):
         broken = page.evaluate("() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert not broken, f"{path}: images that did not load: {broken}"
         assert not errors, f"{path}: JavaScript errors: {errors}"
+        # code fits a laptop-width window: no code block or output scrolls sideways at 1280 px
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll('div.highlight pre, div.cell_output pre'))
+            .filter(p => p.scrollWidth > p.clientWidth + 1)
+            .map(p => p.innerText.split('\\n').find(l => l.length > 0).slice(0, 60))""")
+        assert not wide, f"{path}: code that scrolls sideways at 1280 px: {wide[:3]}"
     finally:
         page.close()
 
