@@ -65,6 +65,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         if shard:   # a slice of the class (see shards.py); its own gradebook unless --db-url says otherwise
             mine = shards.select(taken.students, *shard)
             students = [taken.students[s] for s in mine]
+            out_a.mkdir(parents=True, exist_ok=True)
             db_url = db_url or "sqlite:///" + str((out_a / "gradebook.db").resolve())
             log(f"shard {shard[0]}/{shard[1]}: {len(mine)} of {len(taken.students)} students")
         record = gradebook.Record(root, assignment, scratch / "course", db_url)
