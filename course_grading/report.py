@@ -94,11 +94,14 @@ def cell_failures(records: list) -> list:
 
 
 def histogram(totals: list, max_score: float) -> list:
-    """``[(low, high, count)]``: one bin per point up to 30 points (bins ``[k, k+1)``, the last one closed),
-    else 20 equal bins."""
+    """``[(low, high, count)]``. Up to 30 points: one bin per whole score ``[k, k+1)`` for k = 0..max (a half
+    point counts with the whole score below it, full marks have their own bin); above, 20 equal bins over
+    ``[0, max]``, the last one closed."""
     top = max(max_score, max(totals, default=0.0), 1.0)
-    n_bins = int(top) if top <= 30 and float(top).is_integer() else 20
-    width = top / n_bins
+    if top <= 30:
+        n_bins, width = int(top) + 1, 1.0
+    else:
+        n_bins, width = 20, top / 20
     counts = [0] * n_bins
     for t in totals:
         counts[min(int(t / width), n_bins - 1)] += 1

@@ -47,8 +47,10 @@ def test_shards_are_disjoint_cover_the_class_and_are_balanced(count):
 def test_histogram_counts_every_total_once():
     totals = [0, 0.5, 3, 9, 9, 4.5]
     bins = report.histogram(totals, 9)
-    assert len(bins) == 9 and sum(c for _, _, c in bins) == len(totals)
-    assert bins[-1][2] == 2 and bins[0][2] == 2        # 9 lands in the last (closed) bin
+    assert len(bins) == 10 and sum(c for _, _, c in bins) == len(totals)
+    assert [c for _, _, c in bins] == [2, 0, 0, 1, 1, 0, 0, 0, 0, 2]   # full marks (9) have their own bin
+    wide = report.histogram([0, 50, 100, 99.9], 100)
+    assert len(wide) == 20 and [c for _, _, c in wide] == [1] + [0] * 9 + [1] + [0] * 8 + [2]
 
 
 def test_canvas_csv_columns_and_key(tmp_path):
@@ -155,7 +157,7 @@ def _check_report_against_csv(out_a: Path) -> None:
     assert "<script" not in page.lower() and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in page and "<svg" in page
     # distribution: bin counts equal the CSV's totals counted per one-point bin
-    totals = Counter(min(int(float(r["total"])), int(float(r["max_score"])) - 1) for r in rows.values())
+    totals = Counter(int(float(r["total"])) for r in rows.values())
     bins = {int(float(lo)): int(c) for lo, c in re.findall(r'data-bin-low="([\d.]+)" data-bin-high="[\d.]+" '
                                                           r'data-count="(\d+)"', page)}
     assert {k: v for k, v in bins.items() if v} == dict(totals)
