@@ -178,3 +178,25 @@ def _check_report_against_csv(out_a: Path) -> None:
         if f:
             top, count = min(messages[gid].items(), key=lambda kv: (-kv[1], kv[0]))
             assert c == count and report.html.escape(top) in page, gid
+
+
+def test_merge_refuses_anything_but_the_n_slices_of_one_class(tmp_path):
+    ids = ["a", "b", "c", "d"]
+
+    def meta(i, n, students=None, everyone=ids):
+        return {"assignment": ASSIGNMENT, "shard": [i, n], "class": everyone,
+                "students": shards.select(everyone, i, n) if students is None else students}
+
+    shards._check([meta(0, 2), meta(1, 2)], ASSIGNMENT)   # the good case
+    for metas, word in [([meta(0, 2)], "shards 0..1"),                          # one missing
+                        ([meta(0, 2), meta(0, 2)], "shards 0..1"),              # one twice
+                        ([meta(0, 2), meta(1, 3)], "different N"),
+                        ([meta(0, 2), meta(1, 2, everyone=ids + ["e"])], "class lists"),
+                        ([meta(0, 2), meta(1, 2, students=["b"])], "not exactly the class")]:
+        with pytest.raises(ValueError, match=word):
+            shards._check(metas, ASSIGNMENT)
+    from course_grading import cli
+
+    assert cli.main(["--course", str(ROOT), "grade", ASSIGNMENT, str(tmp_path), "--shard", "3/3"]) == 2
+    assert cli.main(["--course", str(ROOT), "merge", ASSIGNMENT, str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    assert not (tmp_path / "m").exists()
