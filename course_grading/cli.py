@@ -3,6 +3,8 @@
     python -m course_grading build [NN-slug ...] [--check]             # sources -> solutions/*.ipynb
     python -m course_grading check NOTEBOOK [NOTEBOOK ...]            # students: the visible tests, as graded
     python -m course_grading grade ASSIGNMENT SUBMISSIONS [--out DIR] # instructors: grade a class
+    python -m course_grading grade ASSIGNMENT SUBMISSIONS --shard i/N --out DIR_i   # one slice of a class
+    python -m course_grading merge ASSIGNMENT DIR_0 ... DIR_N-1 --out DIR        # the shards as one class
 
 Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
 nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
@@ -54,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
     grade.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"],
                        help="how the submissions are laid out (default: recognised)")
+    grade.add_argument("--shard", default=None, metavar="i/N",
+                       help="grade only slice i (from 0) of N: the sorted student ids at positions i, i+N, ...")
     _limits_args(grade)
+    merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
+    merge.add_argument("assignment")
+    merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
+    merge.add_argument("--out", type=Path, required=True, help="folder for the class's CSVs, report and feedback")
+    merge.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
     args = parser.parse_args(argv)
     try:
         root = course.find_root(args.course)
@@ -72,9 +81,24 @@ def main(argv: list[str] | None = None) -> int:
         from .check import check_notebooks
 
         return check_notebooks(root, args.notebooks, _limits(args), use_sandbox=not args.no_sandbox)
+    if args.command == "merge":
+        from .shards import merge as run_merge
+
+        try:
+            run_merge(root, args.assignment, args.outputs, args.out, db_url=args.db_url)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     from .grade import grade as run_grade
+    from .shards import parse as parse_shard
     from .sandbox import HOW_TO, probe
 
+    try:
+        shard = parse_shard(args.shard) if args.shard is not None else None
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not args.no_sandbox:
         problem = probe()
         if problem:
@@ -85,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
               "table marks every grade 'unsandboxed'.", file=sys.stderr)
     try:
         summary = run_grade(root, args.assignment, args.submissions, out=args.out, db_url=args.db_url,
-                            layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox)
+                            layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox, shard=shard)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import feedback, gradebook, intake, judge, sandbox
+from . import feedback, gradebook, intake, judge, report, sandbox, shards
 from .course import assignment_specs
 
 FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "sandbox", "status", "reasons"]
@@ -44,7 +44,8 @@ def write_csv(rows: list, path: Path, notebooks: list) -> None:
 
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
           layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
-          feedback_pages: bool = True, log=print) -> dict:
+          feedback_pages: bool = True, shard: tuple[int, int] | None = None,
+          log=print) -> dict:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
@@ -60,8 +61,16 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         taken = intake.read_submissions(Path(submissions), assignment, names, scratch=scratch, layout=layout)
         for item in taken.ignored:
             log(f"ignored {item.path}: {item.reason}")
-        record = gradebook.Record(root, assignment, scratch / "course", db_url)
         students = list(taken.students.values())
+        if shard:   # a slice of the class (see shards.py); its own gradebook unless --db-url says otherwise
+            mine = shards.select(taken.students, *shard)
+            students = [taken.students[s] for s in mine]
+            out_a.mkdir(parents=True, exist_ok=True)
+            db_url = db_url or "sqlite:///" + str((out_a / "gradebook.db").resolve())
+            log(f"shard {shard[0]}/{shard[1]}: {len(mine)} of {len(taken.students)} students")
+        record = gradebook.Record(root, assignment, scratch / "course", db_url)
+        if shard:
+            shards.write_meta(out_a, assignment, shard, list(taken.students), mine, taken.layout, record.db_url)
         plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
         prefetched: dict = {}
 
@@ -69,10 +78,11 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             if index < len(plan) and plan[index] not in prefetched:
                 prefetched[plan[index]] = sandbox.Worker(limits, sandbox=use_sandbox)
 
-        rows, failed, step = [], 0, 0
+        rows, records, failed, step = [], [], 0, 0
         secret_paths = [str(Path(root).resolve()), str(scratch)]
         for sub in students:
             t0 = time.perf_counter()
+            results = []
             row = {"student_id": sub.student, "late": "yes" if sub.late else "", "submitted_at": sub.submitted_at or "",
                    "sandbox": "bwrap" if use_sandbox else "unsandboxed"}
             try:
@@ -114,11 +124,16 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 row.update(total=0.0, max_score=sum(s.max_score for s in specs), status="failed",
                            reasons=f"grader error: {type(err).__name__}: {str(err)[:300]}")
             rows.append(row)
+            records.append(report.record_of(row, results if row["status"] != "failed" else []))
             write_csv(rows, out_a / "grades.csv", names)
+            report.write_outputs(records, assignment, taken.layout, sum(s.max_score for s in specs), out_a)
             log(f"{sub.student}: {row['total']:g}/{row['max_score']:g} {row['status']} "
                 f"({time.perf_counter() - t0:.1f} s)" + (f" -- {row['reasons']}" if row["reasons"] else ""))
         for worker in prefetched.values():
             worker.stop()
+        if not rows:   # an empty class or shard still leaves its (empty) outputs for a merge
+            write_csv(rows, out_a / "grades.csv", names)
+            report.write_outputs(records, assignment, taken.layout, sum(s.max_score for s in specs), out_a)
         elapsed = time.perf_counter() - start
         totals = [r["total"] for r in rows]
         summary = {"assignment": assignment, "students": len(rows), "layout": taken.layout,
@@ -131,7 +146,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             f"{len(taken.ignored)} ignored), mean {summary['mean']:.2f}/{summary['max_score']:g}, "
             f"{summary['flagged']} flagged, {failed} failed; {elapsed:.1f} s"
             + ("" if use_sandbox else " -- UNSANDBOXED"))
-        log(f"grade table: {summary['csv']}\nfeedback:    {summary['feedback']}/<student>/")
+        log(f"grade table: {summary['csv']}\nfeedback:    {summary['feedback']}/<student>/\n"
+            f"also:        canvas.csv (Canvas gradebook import), report.html (class report), records.jsonl")
         return summary
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,174 @@
+"""What leaves the grader besides nbgrader's record: per-student records, a Canvas import CSV and a class report.
+
+``records.jsonl``
+    One JSON object per graded student: the grade-table row and every test cell's verdict (notebook, grade id,
+    points, passed, the message the student saw). The class report and the shard merge read only this file.
+``canvas.csv``
+    The grades in the form Canvas's gradebook import takes. Canvas's gradebook export (and so its import) starts
+    with the columns ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section``, then one column per
+    assignment; the import needs one of Student name / ID / SIS User ID to find the student, plus the SIS Login ID
+    and Section columns, and an assignment column whose name is new creates a new assignment (Canvas's guide
+    "How do I import grades in the Gradebook?", as summarised by Ohio State's "Import a CSV file to Carmen Grades",
+    teaching.resources.osu.edu). When intake read a Canvas export, the student id *is* the Canvas user id, so it
+    goes in ``ID`` and Canvas matches on it. Other layouts have no Canvas id: the student id goes in
+    ``SIS Login ID`` (a folder or nbgrader id is usually the login) and ``ID`` stays empty, so check the match
+    on Canvas's import preview. The assignment column is named after the assignment; rename it to the Canvas
+    column (``Name (id)``) to update an existing assignment instead of creating one.
+``report.html``
+    One self-contained page (no script, no external file; the histogram is inline SVG): the distribution of
+    totals, and for every test cell the share of graded students who failed it and the most common message they
+    saw (the message's first line, so "which idea the class missed" is not split by a number in a second line).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def record_of(row: dict, results: list) -> dict:
+    """The JSON record of one student: ``row`` (the grade-table row) and the judge's ``results``."""
+    return {"student": row["student_id"], "row": row,
+            "verdicts": [{"notebook": r.name, "grade_id": v.grade_id, "points": v.points, "passed": v.passed,
+                          "message": "" if v.passed else v.message} for r in results for v in r.verdicts]}
+
+
+def write_records(records: list, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_records(path: Path) -> list:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_canvas_csv(rows: list, assignment: str, layout: str, path: Path) -> None:
+    """``rows``: grade-table rows (``student_id``, ``total``). See the module docstring for the columns."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CANVAS_COLUMNS, assignment])
+        for row in rows:
+            sid, total = row["student_id"], row["total"]
+            canvas_id = sid if layout == "canvas" else ""
+            login = "" if layout == "canvas" else sid
+            writer.writerow([sid, canvas_id, "", login, "", f"{float(total):g}"])
+    os.replace(tmp, path)
+
+
+def cell_failures(records: list) -> list:
+    """For each test cell (in notebook order): ``(notebook, grade_id, points, failed, graded, message, count)``.
+
+    ``graded``: students with verdicts (a student the grader could not grade has none and is not counted);
+    ``message``/``count``: the most common first line of the failure messages and how many students saw it
+    (ties: the alphabetically first message).
+    """
+    order, stats = [], {}
+    for rec in records:
+        for v in rec["verdicts"]:
+            key = (v["notebook"], v["grade_id"])
+            if key not in stats:
+                order.append(key)
+                stats[key] = {"points": v["points"], "graded": 0, "messages": Counter()}
+            stats[key]["graded"] += 1
+            if not v["passed"]:
+                stats[key]["messages"][(v["message"] or "failed").splitlines()[0][:300]] += 1
+    out = []
+    for key in order:
+        s = stats[key]
+        failed = sum(s["messages"].values())
+        message, count = min(s["messages"].items(), key=lambda kv: (-kv[1], kv[0])) if failed else ("", 0)
+        out.append((*key, s["points"], failed, s["graded"], message, count))
+    return out
+
+
+def histogram(totals: list, max_score: float) -> list:
+    """``[(low, high, count)]``. Up to 30 points: one bin per whole score ``[k, k+1)`` for k = 0..max (a half
+    point counts with the whole score below it, full marks have their own bin); above, 20 equal bins over
+    ``[0, max]``, the last one closed."""
+    top = max(max_score, max(totals, default=0.0), 1.0)
+    if top <= 30:
+        n_bins, width = int(top) + 1, 1.0
+    else:
+        n_bins, width = 20, top / 20
+    counts = [0] * n_bins
+    for t in totals:
+        counts[min(int(t / width), n_bins - 1)] += 1
+    return [(i * width, (i + 1) * width, c) for i, c in enumerate(counts)]
+
+
+def _svg(bins: list) -> str:
+    w, h, pad = 640, 220, 30
+    peak = max((c for _, _, c in bins), default=0) or 1
+    bw = (w - 2 * pad) / len(bins)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 40}" role="img" '
+             f'aria-label="distribution of totals">']
+    for i, (low, high, count) in enumerate(bins):
+        bh = (h - pad) * count / peak
+        x = pad + i * bw
+        parts.append(f'<rect x="{x:.1f}" y="{h - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" fill="#4a78a8">'
+                     f'<title>{low:g}-{high:g}: {count}</title></rect>')
+        if count:
+            parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - bh - 4:.1f}" font-size="11" '
+                         f'text-anchor="middle">{count}</text>')
+        parts.append(f'<text x="{x + bw / 2:.1f}" y="{h + 16}" font-size="10" text-anchor="middle">{low:g}</text>')
+    parts.append(f'<line x1="{pad}" y1="{h}" x2="{w - pad}" y2="{h}" stroke="#333"/></svg>')
+    return "".join(parts)
+
+
+def write_report(records: list, assignment: str, max_score: float, path: Path) -> None:
+    """The class report (see the module docstring). Numbers are also in ``data-*`` attributes for tools."""
+    e = html.escape
+    totals = [float(r["row"]["total"]) for r in records]
+    graded = [r for r in records if r["row"].get("status") != "failed"]
+    bins = histogram(totals, max_score)
+    mean = sum(totals) / len(totals) if totals else 0.0
+    rows = []
+    for nb, gid, points, failed, n, message, count in cell_failures(graded):
+        share = failed / n if n else 0.0
+        rows.append(f'<tr data-cell="{e(gid)}" data-failed="{failed}" data-graded="{n}" '
+                    f'data-message-count="{count}"><td>{e(nb)}</td><td>{e(gid)}</td><td>{points:g}</td>'
+                    f'<td>{failed} / {n} ({share:.0%})</td><td>{e(message)}</td><td>{count or ""}</td></tr>')
+    bin_rows = "".join(f'<tr data-bin-low="{lo:g}" data-bin-high="{hi:g}" data-count="{c}"><td>{lo:g}</td>'
+                       f'<td>{hi:g}</td><td>{c}</td></tr>' for lo, hi, c in bins)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(assignment)}: class report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}}</style></head><body>
+<h1>{e(assignment)}: class report</h1>
+<p data-students="{len(records)}" data-failed-students="{len(records) - len(graded)}">{len(records)} students,
+mean {mean:.2f} / {max_score:g}; {len(records) - len(graded)} could not be graded (counted as 0 in the
+distribution, left out of the test table).</p>
+<h2>Distribution of totals</h2>
+{_svg(bins)}
+<details><summary>as a table</summary><table><tr><th>from</th><th>to (excl.)</th><th>students</th></tr>
+{bin_rows}</table></details>
+<h2>Test cells, in notebook order</h2>
+<p>Failed: students whose notebook failed the cell (a notebook not submitted fails every cell). The message is the
+most common first line of what those students were told.</p>
+<table><tr><th>notebook</th><th>test cell</th><th>points</th><th>failed</th><th>most common message</th>
+<th>students with it</th></tr>
+{"".join(rows)}</table>
+</body></html>
+"""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_outputs(records: list, assignment: str, layout: str, max_score: float, out_a: Path) -> None:
+    """records.jsonl, canvas.csv and report.html in ``out_a`` (beside grades.csv)."""
+    write_records(records, out_a / "records.jsonl")
+    write_canvas_csv([r["row"] for r in records], assignment, layout, out_a / "canvas.csv")
+    write_report(records, assignment, max_score, out_a / "report.html")
