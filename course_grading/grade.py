@@ -19,7 +19,9 @@ import nbformat
 from . import feedback, gradebook, intake, judge, sandbox
 from .course import assignment_specs
 
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "sandbox", "status", "reasons"]
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "status",
+               "reasons"]
+PENDING = "pending manual grading"
 
 
 def _read_notebook(path: Path):
@@ -44,7 +46,7 @@ def write_csv(rows: list, path: Path, notebooks: list) -> None:
 
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
           layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
-          feedback_pages: bool = True, log=print) -> dict:
+          feedback_pages: bool = True, due: str | None = None, extensions: dict | None = None, log=print) -> dict:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
@@ -61,6 +63,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         for item in taken.ignored:
             log(f"ignored {item.path}: {item.reason}")
         record = gradebook.Record(root, assignment, scratch / "course", db_url)
+        record.set_due(due, extensions)
         students = list(taken.students.values())
         plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
         prefetched: dict = {}
@@ -105,13 +108,24 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 reasons = [f"{r.name}: {n}" for r in results for n in r.notes]
                 reasons += [f"{r.name}: {v.grade_id} failed: {v.message}" for r in results for v in r.verdicts
                             if not v.passed]
+                reasons += [f"{p}: {PENDING}" for p in scores["pending"]] + scores["notes"]
+                if scores["seconds_late"] > 0:
+                    reasons.append(f"late: {scores['seconds_late']:g} s after the due date"
+                                   + (f" (with a {scores['extension_hours']:g} h extension)"
+                                      if scores["extension_hours"] else "")
+                                   + f", penalty {scores['penalty']:g}")
+                if sub.late:
+                    reasons.append("late: the LMS marked it late (_LATE)")
                 policy = any(n.startswith("policy violation") for r in results for n in r.notes)
                 row.update(scores["notebooks"])
                 row.update(total=scores["score"], max_score=scores["max_score"],
-                           status="flagged" if policy else "graded", reasons=" | ".join(reasons))
+                           late="yes" if (sub.late or scores["seconds_late"] > 0) else "",
+                           seconds_late=scores["seconds_late"], late_penalty=scores["penalty"],
+                           status="flagged" if policy else (PENDING if scores["pending"] else "graded"),
+                           reasons=" | ".join(reasons))
             except Exception as err:  # noqa: BLE001 - one student's failure must not stop the class
                 failed += 1
-                row.update(total=0.0, max_score=sum(s.max_score for s in specs), status="failed",
+                row.update(total=0.0, max_score=sum(s.max_score + s.written_points for s in specs), status="failed",
                            reasons=f"grader error: {type(err).__name__}: {str(err)[:300]}")
             rows.append(row)
             write_csv(rows, out_a / "grades.csv", names)
@@ -124,12 +138,13 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         summary = {"assignment": assignment, "students": len(rows), "layout": taken.layout,
                    "files_found": taken.files_found, "ignored": len(taken.ignored),
                    "mean": sum(totals) / len(totals) if totals else 0.0,
-                   "max_score": sum(s.max_score for s in specs), "failed": failed,
+                   "max_score": sum(s.max_score + s.written_points for s in specs), "failed": failed,
+                   "pending": sum(r["status"] == PENDING for r in rows),
                    "flagged": sum(r["status"] == "flagged" for r in rows), "seconds": elapsed,
                    "csv": str(out_a / "grades.csv"), "feedback": str(out_a / "feedback"), "db_url": record.db_url}
         log(f"\n{assignment}: {len(rows)} students ({taken.layout} layout, {taken.files_found} files, "
             f"{len(taken.ignored)} ignored), mean {summary['mean']:.2f}/{summary['max_score']:g}, "
-            f"{summary['flagged']} flagged, {failed} failed; {elapsed:.1f} s"
+            f"{summary['flagged']} flagged, {failed} failed, {summary['pending']} {PENDING}; {elapsed:.1f} s"
             + ("" if use_sandbox else " -- UNSANDBOXED"))
         log(f"grade table: {summary['csv']}\nfeedback:    {summary['feedback']}/<student>/")
         return summary
