@@ -55,7 +55,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
     specs = assignment_specs(root, assignment)
     names = [s.name for s in specs]
     by_name = {s.name: s for s in specs}
-    out_a = Path(out or Path(root) / "grades") / assignment
+    out_root = Path(out or Path(root) / "grades")
+    out_a = out_root / assignment
     scratch = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
     start = time.perf_counter()
     try:
@@ -63,7 +64,10 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         for item in taken.ignored:
             log(f"ignored {item.path}: {item.reason}")
         record = gradebook.Record(root, assignment, scratch / "course", db_url)
-        record.set_due(due, extensions)
+        unknown = sorted(set(extensions or {}) - set(taken.students))
+        if unknown:
+            log(f"warning: --extension for {', '.join(unknown)}: no such student in the submissions (ignored)")
+        record.set_due(due, {k: v for k, v in (extensions or {}).items() if k in taken.students})
         students = list(taken.students.values())
         plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
         prefetched: dict = {}
@@ -99,6 +103,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                     results.append(res)
                     notebooks[spec.name] = nb
                 scores = record.record(sub.student, notebooks, results, sub.submitted_at)
+                record.keep_autograded(sub.student, out_root / "autograded")
                 if feedback_pages:
                     pages = record.feedback(sub.student, out_a / "feedback" / sub.student)
                     own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}

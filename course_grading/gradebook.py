@@ -73,6 +73,7 @@ class Record:
         config.CourseDirectory.root = str(self.scratch)
         config.CourseDirectory.source_directory = "source"
         config.CourseDirectory.release_directory = "release"
+        config.CourseDirectory.autograded_directory = "autograded"
         config.CourseDirectory.db_url = self.db_url
         config.Autograde.autograde_preprocessors = [
             Verdicts,
@@ -166,6 +167,16 @@ class Record:
             out["notes"].append(f"kept the instructor's formgrader work ({kept})" + (
                 f"; the submission changed after it ({', '.join(changed)}): review it" if changed else ""))
         return out
+
+    def keep_autograded(self, student: str, dest: Path) -> Path:
+        """Copy ``student``'s autograded notebooks to ``dest/<student>/<assignment>/``, where the formgrader reads
+        them (the course's ``c.CourseDirectory.autograded_directory``): written answers show there, with the
+        student's text, as "needs manual grade"."""
+        src = self.scratch / "autograded" / student / self.assignment
+        target = Path(dest) / student / self.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(src, target)
+        return target
 
     def scores(self, student: str) -> dict:
         from nbgrader.api import Gradebook
