@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded
+from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded, written_points
 
 from course_grading import authoring, pipeline
 
@@ -128,7 +128,7 @@ def test_release_is_regenerated_byte_for_byte(assignment):
 def test_solution_full_marks_release_zero(assignment):
     result = graded(assignment)
     solution, release = result.scores["solution"], result.scores["release"]
-    written = _written_points(assignment)
+    written = written_points(assignment)
     assert solution.max_score > sum(written.values())
     # full marks on the autograded part; written answers wait, ungraded and not zeroed, for the instructor
     lost = {k: v for k, v in solution.cells.items() if k not in written and v[0] != v[1]}
@@ -140,19 +140,8 @@ def test_solution_full_marks_release_zero(assignment):
     assert release.score == 0, f"the untouched release scores {release.score}: {release.cells}"
 
 
-def _written_points(assignment: str) -> dict:
-    """grade_id -> points of the assignment's written (manually graded) answers."""
-    out = {}
-    for path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "markdown" and meta.get("grade"):
-                out[meta["grade_id"]] = float(meta["points"])
-    return out
-
-
 def test_three_assignments_have_a_written_answer():
-    with_written = [a for a in ASSIGNMENTS if _written_points(a)]
+    with_written = [a for a in ASSIGNMENTS if written_points(a)]
     assert len(with_written) >= 3, with_written
 
 
