@@ -160,3 +160,18 @@ def test_written_marker_needs_points_and_a_model_answer(source):
 
     with pytest.raises(ValueError):
         authoring.parse_source(source)
+
+
+def test_canvas_late_tag_is_reported(tmp_path):
+    subs = tmp_path / "canvas"
+    subs.mkdir()
+    names = pipeline.notebook_names(ROOT, DEADLINE)
+    for name in names:
+        nbformat.write(pipeline.student_notebook(ROOT, DEADLINE, name), subs / f"doejane_LATE_4711_90210_{name}")
+    log: list[str] = []
+    grade(ROOT, DEADLINE, subs, out=tmp_path / "out", db_url="sqlite:///" + str(tmp_path / "gradebook.db"),
+          layout="canvas", use_sandbox=SANDBOX, feedback_pages=False, log=log.append)
+    with open(tmp_path / "out" / DEADLINE / "grades.csv", newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["late"] == "yes" and float(row["seconds_late"]) == 0 and float(row["late_penalty"]) == 0, row
+    assert "the LMS marked it late (_LATE)" in row["reasons"], row
