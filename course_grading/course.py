@@ -127,8 +127,8 @@ def student_cells(nb, spec: NotebookSpec) -> list:
         gid = m.get("grade_id")
         if m.get("grade") and not m.get("solution"):
             continue
-        if gid == INSTALL_CELL:
-            continue
+        if gid == INSTALL_CELL or (gid and gid in spec.written):
+            continue   # a written answer turned into code is still prose for the instructor, never run
         if gid and gid in spec.locked:
             out.append((f"cell {index}", spec.locked[gid]))
             continue

@@ -70,6 +70,18 @@ def test_written_answers_wait_for_the_instructor_and_regrades_keep_their_work(tm
             assert written.needs_manual_grade and written.auto_score is None and written.manual_score is None
             assert written.max_score == 1
             assert gb.find_submission(WRITTEN, student).needs_manual_grade
+    # the formgrader's own listing (NbGraderAPI, as the Manual Grading page calls it) shows both as needing grading
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    config.CourseDirectory.autograded_directory = str(tmp_path / "out" / "autograded")
+    config.CourseDirectory.db_url = db
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    listed = {s["student"]: s for s in api.get_notebook_submissions(WRITTEN, "momentum")}
+    assert sorted(listed) == ["alice", "bob"] and all(s["needs_manual_grade"] for s in listed.values()), listed
     # the formgrader reads the autograded notebook: the student's own text is there, not the model answer
     kept = nbformat.read(tmp_path / "out" / "autograded" / "bob" / WRITTEN / NB, as_version=4)
     cell = next(c for c in kept.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_lookahead")
@@ -175,3 +187,18 @@ def test_canvas_late_tag_is_reported(tmp_path):
         (row,) = list(csv.DictReader(f))
     assert row["late"] == "yes" and float(row["seconds_late"]) == 0 and float(row["late_penalty"]) == 0, row
     assert "the LMS marked it late (_LATE)" in row["reasons"], row
+
+
+def test_worker_never_runs_a_written_answer():
+    from course_grading.course import read_spec, student_cells
+
+    spec = read_spec(ROOT / "solutions" / WRITTEN / NB)
+    assert spec.written == {"written_lookahead": 1.0} and spec.max_score == 12
+    nb = pipeline.student_notebook(ROOT, WRITTEN, NB)
+    labels = [label for label, _ in student_cells(nb, spec)]
+    assert "heavy_ball_velocity_step" in labels and "written_lookahead" not in labels
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_lookahead")
+    cell.cell_type, cell.source = "code", "import os; os.system('echo ran')"   # a student turns it into code
+    cell.outputs, cell.execution_count = [], None
+    assert "written_lookahead" not in [label for label, _ in student_cells(nb, spec)]
+    assert not any("os.system" in source for _, source in student_cells(nb, spec))
