@@ -17,6 +17,10 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_here, "gradebook.db")
 
+# `python -m course_grading grade` leaves the autograded notebooks here (under its default --out), so that the
+# formgrader shows written answers, with the students' text, for manual grading.
+c.CourseDirectory.autograded_directory = "grades/autograded"
+
 # Each cell of a student notebook gets at most this many seconds when autograded.
 c.Execute.timeout = 60
 # The feedback students receive must never reveal the hidden tests.

@@ -15,6 +15,12 @@ Source format: the first line is ``# notebook: <name>.ipynb``; then cells, each 
     # %% [tests] id=ID points=N
                              an autograded test cell worth N points (nbgrader: grade, locked); the part between
                              "### BEGIN HIDDEN TESTS" and "### END HIDDEN TESTS" is removed from the release
+    # %% [written] id=ID points=N
+                             a written answer graded by hand (nbgrader "manually graded answer": a Markdown cell,
+                             solution and grade, N points); lines start with "# " as in [markdown]; the model
+                             answer between "### BEGIN SOLUTION" and "### END SOLUTION" is replaced by
+                             "YOUR ANSWER HERE" in the release. The grader never runs it: it waits in the
+                             formgrader, with the student's text, as "needs manual grade".
 
 Trailing blank lines of a cell are dropped. The output is deterministic (cell ids come from the grade_id or the
 cell's position), so ``build --check`` can verify that the committed notebooks match their sources byte for byte.
@@ -31,7 +37,7 @@ import nbformat
 SOURCES = Path("scripts") / "exercise_sources"   # relative to the course root
 SOLUTIONS = Path("solutions")
 
-_MARKER = re.compile(r"^# %% \[(markdown|setup|code|answer|tests)\](.*)$")
+_MARKER = re.compile(r"^# %% \[(markdown|written|setup|code|answer|tests)\](.*)$")
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -74,7 +80,7 @@ def parse_source(text: str) -> tuple[str, nbformat.NotebookNode]:
     for index, (kind, opts, body, lineno) in enumerate(cells):
         while body and not body[-1].strip():
             body.pop()
-        if kind == "markdown":
+        if kind in ("markdown", "written"):
             out = []
             for line in body:
                 if line == "#":
@@ -85,6 +91,25 @@ def parse_source(text: str) -> tuple[str, nbformat.NotebookNode]:
                     raise ValueError(f"cell at line {lineno}: Markdown lines must start with '# ': {line!r}")
             cell = nbformat.v4.new_markdown_cell("\n".join(out))
             cell.id = f"md-{index:02d}"
+            if kind == "written":
+                grade_id = opts.get("id")
+                if not grade_id or not re.fullmatch(r"[a-zA-Z0-9_\-]+", grade_id):
+                    raise ValueError(f"cell at line {lineno}: needs id=<grade_id> made of letters, digits, _ or -")
+                if grade_id in seen:
+                    raise ValueError(f"cell at line {lineno}: duplicate grade_id {grade_id!r}")
+                seen.add(grade_id)
+                if "points" not in opts:
+                    raise ValueError(f"cell at line {lineno}: a written cell needs points=N")
+                if "### BEGIN SOLUTION" not in cell.source or "### END SOLUTION" not in cell.source:
+                    raise ValueError(f"cell at line {lineno}: a written cell needs a model answer between "
+                                     "### BEGIN SOLUTION and ### END SOLUTION")
+                points = float(opts["points"])
+                if not points > 0:
+                    raise ValueError(f"cell at line {lineno}: points must be > 0, got {opts['points']!r}")
+                cell.id = grade_id
+                cell.metadata["nbgrader"] = _nbgrader_meta(grade=True, solution=True, locked=False,
+                                                           grade_id=grade_id,
+                                                           points=int(points) if points.is_integer() else points)
         else:
             cell = nbformat.v4.new_code_cell("\n".join(body))
             cell.id = f"code-{index:02d}"

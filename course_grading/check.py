@@ -54,6 +54,9 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
             else:
                 failed += 1
                 out(f"  FAILED  {v.grade_id} ({v.points:g} points): {v.message}")
+        for gid, points in spec.written.items():
+            out(f"  by hand {gid} ({points:g} point{'s' if points != 1 else ''}): a written answer, graded by the "
+                "instructor")
         if failed or any(n.startswith("policy violation") for n in res.notes):
             status = 1
             out(f"{path}: {failed} test cell(s) failed.")

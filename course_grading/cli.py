@@ -38,6 +38,29 @@ def _limits(args):
     return Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, notebook_seconds=args.notebook_seconds)
 
 
+def _deadlines(args) -> tuple:
+    """``--due`` checked (parsed the way nbgrader parses it) and ``--extension`` as {student: hours}."""
+    due = args.due
+    if due:
+        from nbgrader.utils import parse_utc
+
+        try:
+            parse_utc(due)
+        except (ValueError, OverflowError) as err:
+            raise ValueError(f"--due: {due!r} is not a date and time ({err})") from None
+    extensions = {}
+    for item in args.extension:
+        student, sep, hours = item.rpartition("=")
+        try:
+            value = float(hours)
+        except ValueError:
+            value = -1.0
+        if not sep or not student or not value >= 0:
+            raise ValueError(f"--extension: expected STUDENT=HOURS with HOURS >= 0, got {item!r}")
+        extensions[student] = value
+    return due, extensions
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="how the submissions are laid out (default: recognised)")
     grade.add_argument("--shard", default=None, metavar="i/N",
                        help="grade only slice i (from 0) of N: the sorted student ids at positions i, i+N, ...")
+    grade.add_argument("--due", default=None,
+                       help="due date, e.g. '2026-11-10 17:00:00 UTC' (stored in the gradebook; default: the "
+                            "gradebook's, set by the formgrader or `nbgrader db assignment add --duedate`)")
+    grade.add_argument("--extension", action="append", default=[], metavar="STUDENT=HOURS",
+                       help="a student's extension of the due date, in hours (repeatable; stored in the gradebook)")
     _limits_args(grade)
     merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
     merge.add_argument("assignment")
@@ -108,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: --no-sandbox: student code runs without bubblewrap, with only resource limits; the grade "
               "table marks every grade 'unsandboxed'.", file=sys.stderr)
     try:
+        due, extensions = _deadlines(args)
         summary = run_grade(root, args.assignment, args.submissions, out=args.out, db_url=args.db_url,
-                            layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox, shard=shard)
+                            layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox, shard=shard,
+                            due=due, extensions=extensions)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -67,6 +67,11 @@ class NotebookSpec:
     locked: dict = field(default_factory=dict)                # grade_id -> source of locked non-test cells
     tests: list = field(default_factory=list)                 # TestCell, in notebook order
     released_tests: set = field(default_factory=set)          # stripped sources (copies of them are not run)
+    written: dict = field(default_factory=dict)               # grade_id -> points of written answers (by hand)
+
+    @property
+    def written_points(self) -> float:
+        return sum(self.written.values())
 
     @property
     def max_score(self) -> float:
@@ -77,9 +82,11 @@ def read_spec(path: Path, *, hidden: bool = True) -> NotebookSpec:
     nb = nbformat.read(path, as_version=4)
     spec = NotebookSpec(name=Path(path).name)
     for cell in nb.cells:
+        m = meta(cell)
+        if cell.cell_type == "markdown" and m.get("grade"):
+            spec.written[m["grade_id"]] = float(m.get("points", 0))   # graded by hand; the judge never sees it
         if cell.cell_type != "code":
             continue
-        m = meta(cell)
         if is_test(cell):
             visible = strip_hidden(cell.source)
             spec.tests.append(TestCell(m["grade_id"], float(m.get("points", 0)), cell.source if hidden else visible,
@@ -120,8 +127,8 @@ def student_cells(nb, spec: NotebookSpec) -> list:
         gid = m.get("grade_id")
         if m.get("grade") and not m.get("solution"):
             continue
-        if gid == INSTALL_CELL:
-            continue
+        if gid == INSTALL_CELL or (gid and gid in spec.written):
+            continue   # a written answer turned into code is still prose for the instructor, never run
         if gid and gid in spec.locked:
             out.append((f"cell {index}", spec.locked[gid]))
             continue

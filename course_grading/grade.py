@@ -19,7 +19,9 @@ import nbformat
 from . import feedback, gradebook, intake, judge, report, sandbox, shards
 from .course import assignment_specs
 
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "sandbox", "status", "reasons"]
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "status",
+               "reasons"]
+PENDING = "pending manual grading"
 
 
 def _read_notebook(path: Path):
@@ -44,8 +46,8 @@ def write_csv(rows: list, path: Path, notebooks: list) -> None:
 
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
           layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
-          feedback_pages: bool = True, shard: tuple[int, int] | None = None,
-          log=print) -> dict:
+          feedback_pages: bool = True, shard: tuple[int, int] | None = None, due: str | None = None,
+          extensions: dict | None = None, log=print) -> dict:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
@@ -54,7 +56,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
     specs = assignment_specs(root, assignment)
     names = [s.name for s in specs]
     by_name = {s.name: s for s in specs}
-    out_a = Path(out or Path(root) / "grades") / assignment
+    out_root = Path(out or Path(root) / "grades")
+    out_a = out_root / assignment
     scratch = Path(tempfile.mkdtemp(prefix=f"grading-{assignment}-"))
     start = time.perf_counter()
     try:
@@ -69,6 +72,10 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             db_url = db_url or "sqlite:///" + str((out_a / "gradebook.db").resolve())
             log(f"shard {shard[0]}/{shard[1]}: {len(mine)} of {len(taken.students)} students")
         record = gradebook.Record(root, assignment, scratch / "course", db_url)
+        unknown = sorted(set(extensions or {}) - set(taken.students))
+        if unknown:
+            log(f"warning: --extension for {', '.join(unknown)}: no such student in the submissions (ignored)")
+        record.set_due(due, {k: v for k, v in (extensions or {}).items() if k in taken.students})
         if shard:
             shards.write_meta(out_a, assignment, shard, list(taken.students), mine, taken.layout, record.db_url)
         plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
@@ -106,6 +113,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                     results.append(res)
                     notebooks[spec.name] = nb
                 scores = record.record(sub.student, notebooks, results, sub.submitted_at)
+                record.keep_autograded(sub.student, out_root / "autograded")
                 if feedback_pages:
                     pages = record.feedback(sub.student, out_a / "feedback" / sub.student)
                     own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}
@@ -115,13 +123,24 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 reasons = [f"{r.name}: {n}" for r in results for n in r.notes]
                 reasons += [f"{r.name}: {v.grade_id} failed: {v.message}" for r in results for v in r.verdicts
                             if not v.passed]
+                reasons += [f"{p}: {PENDING}" for p in scores["pending"]] + scores["notes"]
+                if scores["seconds_late"] > 0:
+                    reasons.append(f"late: {scores['seconds_late']:g} s after the due date"
+                                   + (f" (with a {scores['extension_hours']:g} h extension)"
+                                      if scores["extension_hours"] else "")
+                                   + f", penalty {scores['penalty']:g}")
+                if sub.late:
+                    reasons.append("late: the LMS marked it late (_LATE)")
                 policy = any(n.startswith("policy violation") for r in results for n in r.notes)
                 row.update(scores["notebooks"])
                 row.update(total=scores["score"], max_score=scores["max_score"],
-                           status="flagged" if policy else "graded", reasons=" | ".join(reasons))
+                           late="yes" if (sub.late or scores["seconds_late"] > 0) else "",
+                           seconds_late=scores["seconds_late"], late_penalty=scores["penalty"],
+                           status="flagged" if policy else (PENDING if scores["pending"] else "graded"),
+                           reasons=" | ".join(reasons))
             except Exception as err:  # noqa: BLE001 - one student's failure must not stop the class
                 failed += 1
-                row.update(total=0.0, max_score=sum(s.max_score for s in specs), status="failed",
+                row.update(total=0.0, max_score=sum(s.max_score + s.written_points for s in specs), status="failed",
                            reasons=f"grader error: {type(err).__name__}: {str(err)[:300]}")
             rows.append(row)
             records.append(report.record_of(row, results if row["status"] != "failed" else []))
@@ -139,12 +158,13 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         summary = {"assignment": assignment, "students": len(rows), "layout": taken.layout,
                    "files_found": taken.files_found, "ignored": len(taken.ignored),
                    "mean": sum(totals) / len(totals) if totals else 0.0,
-                   "max_score": sum(s.max_score for s in specs), "failed": failed,
+                   "max_score": sum(s.max_score + s.written_points for s in specs), "failed": failed,
+                   "pending": sum(r["status"] == PENDING for r in rows),
                    "flagged": sum(r["status"] == "flagged" for r in rows), "seconds": elapsed,
                    "csv": str(out_a / "grades.csv"), "feedback": str(out_a / "feedback"), "db_url": record.db_url}
         log(f"\n{assignment}: {len(rows)} students ({taken.layout} layout, {taken.files_found} files, "
             f"{len(taken.ignored)} ignored), mean {summary['mean']:.2f}/{summary['max_score']:g}, "
-            f"{summary['flagged']} flagged, {failed} failed; {elapsed:.1f} s"
+            f"{summary['flagged']} flagged, {failed} failed, {summary['pending']} {PENDING}; {elapsed:.1f} s"
             + ("" if use_sandbox else " -- UNSANDBOXED"))
         log(f"grade table: {summary['csv']}\nfeedback:    {summary['feedback']}/<student>/\n"
             f"also:        canvas.csv (Canvas gradebook import), report.html (class report), records.jsonl")

@@ -73,6 +73,7 @@ class Record:
         config.CourseDirectory.root = str(self.scratch)
         config.CourseDirectory.source_directory = "source"
         config.CourseDirectory.release_directory = "release"
+        config.CourseDirectory.autograded_directory = "autograded"
         config.CourseDirectory.db_url = self.db_url
         config.Autograde.autograde_preprocessors = [
             Verdicts,
@@ -98,11 +99,48 @@ class Record:
         if not result.get("success"):
             raise RuntimeError("nbgrader generate_assignment failed:\n" + result.get("error", result.get("log", "")))
 
+    def set_due(self, due: str | None = None, extensions: dict | None = None) -> None:
+        """Write the assignment's due date (ISO text; ``None`` keeps the gradebook's) and per-student extensions
+        (student -> hours) into the gradebook, where nbgrader's ``AssignLatePenalties`` reads them."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gb:
+            if due:
+                from nbgrader.utils import parse_utc
+
+                gb.update_or_create_assignment(self.assignment, duedate=parse_utc(due))
+            for student, hours in (extensions or {}).items():
+                gb.update_or_create_student(student)
+                gb.update_or_create_submission(self.assignment, student)
+                gb.grant_extension(self.assignment, student, hours=hours)
+
+    def _prior(self, student: str) -> tuple:
+        """(fingerprints of the last graded submission, grade/comment names an instructor set) before this run."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        touched = []
+        with Gradebook(self.db_url) as gb:
+            try:
+                sub = gb.find_submission(self.assignment, student)
+            except MissingEntry:
+                return {}, []
+            for nb in sub.notebooks:
+                touched += [f"{nb.name}: {g.name}" for g in nb.grades if g.manual_score is not None]
+                touched += [f"{nb.name}: comment on {c.name}" for c in nb.comments if c.manual_comment]
+            return _fingerprints(gb, self.assignment, student), touched
+
     def record(self, student: str, notebooks: dict, results: list, submitted_at: str | None = None) -> dict:
         """Autograde ``student`` from the judge's ``results`` (NotebookResult); ``notebooks``: name -> nb or None.
 
-        Returns ``{"score", "max_score", "notebooks": {name: score}}`` as the gradebook has it afterwards.
+        nbgrader's autograde keeps what an instructor did in the formgrader (``Grade.manual_score``,
+        ``Comment.manual_comment``); when the submission changed since it was last graded and such work exists,
+        the returned ``notes`` say so (the work is kept, for the instructor to review).
+
+        Returns ``{"score", "max_score", "notebooks": {name: score}, "pending", "seconds_late", "penalty",
+        "notes"}`` as the gradebook has it afterwards.
         """
+        before, touched = self._prior(student)
+        now = {name: _digest(nb) for name, nb in notebooks.items()}
         folder = self.scratch / "submitted" / student / self.assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -118,15 +156,44 @@ class Record:
         result = self.api.autograde(self.assignment, student, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError("nbgrader autograde failed: " + (result.get("error") or result.get("log", ""))[-2000:])
-        return self.scores(student)
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gb:
+            _store_fingerprints(gb, self.assignment, student, now)
+        out = self.scores(student)
+        changed = sorted(name for name in now if before and before.get(name) != now[name])
+        if touched:
+            kept = "; ".join(touched)
+            out["notes"].append(f"kept the instructor's formgrader work ({kept})" + (
+                f"; the submission changed after it ({', '.join(changed)}): review it" if changed else ""))
+        return out
+
+    def keep_autograded(self, student: str, dest: Path) -> Path:
+        """Copy ``student``'s autograded notebooks to ``dest/<student>/<assignment>/``, where the formgrader reads
+        them (the course's ``c.CourseDirectory.autograded_directory``): written answers show there, with the
+        student's text, as "needs manual grade"."""
+        src = self.scratch / "autograded" / student / self.assignment
+        target = Path(dest) / student / self.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(src, target)
+        return target
 
     def scores(self, student: str) -> dict:
         from nbgrader.api import Gradebook
 
         with Gradebook(self.db_url) as gb:
             sub = gb.find_submission(self.assignment, student)
-            return {"score": float(sub.score), "max_score": float(sub.max_score),
+            pending = [(nb.name, g.name, float(g.max_score)) for nb in sub.notebooks for g in nb.grades
+                       if g.manual_score is None and g.auto_score is None]
+            return {"score": float(sub.score) - float(sub.late_submission_penalty),
+                    "raw_score": float(sub.score), "max_score": float(sub.max_score),
                     "needs_manual_grade": bool(sub.needs_manual_grade),
+                    "pending": [f"{nb}.ipynb: {gid} ({pts:g} point{'s' if pts != 1 else ''})"
+                                for nb, gid, pts in pending],
+                    "seconds_late": float(sub.total_seconds_late),
+                    "penalty": float(sub.late_submission_penalty),
+                    "extension_hours": (sub.extension.total_seconds() / 3600 if sub.extension else 0.0),
+                    "notes": [],
                     "notebooks": {nb.name + ".ipynb": float(nb.score) for nb in sub.notebooks}}
 
     def feedback(self, student: str, dest: Path) -> list:
@@ -141,3 +208,50 @@ class Record:
             shutil.copyfile(page, dest / page.name)
             written.append(dest / page.name)
         return written
+
+
+# What was graded, per notebook, kept next to nbgrader's tables in the same gradebook: a re-grade compares it to
+# tell an instructor that a submission changed after their formgrader work (which nbgrader keeps either way).
+_TABLE = "course_grading_graded"
+
+
+def _digest(nb) -> str:
+    """A digest of what the student wrote: every cell's type and source (outputs and metadata left out)."""
+    import hashlib
+
+    if nb is None:
+        return "missing"
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        h.update(f"{cell.get('cell_type')}\0{''.join(source) if isinstance(source, list) else source}\0".encode())
+    return h.hexdigest()
+
+
+def _ensure_table(gb) -> None:
+    from sqlalchemy import text
+
+    gb.db.execute(text(f"CREATE TABLE IF NOT EXISTS {_TABLE} (assignment VARCHAR(128) NOT NULL, "
+                       "student VARCHAR(128) NOT NULL, notebook VARCHAR(128) NOT NULL, digest VARCHAR(64) NOT NULL, "
+                       "PRIMARY KEY (assignment, student, notebook))"))
+
+
+def _fingerprints(gb, assignment: str, student: str) -> dict:
+    from sqlalchemy import text
+
+    _ensure_table(gb)
+    rows = gb.db.execute(text(f"SELECT notebook, digest FROM {_TABLE} WHERE assignment = :a AND student = :s"),
+                         {"a": assignment, "s": student})
+    return {notebook: digest for notebook, digest in rows}
+
+
+def _store_fingerprints(gb, assignment: str, student: str, digests: dict) -> None:
+    from sqlalchemy import text
+
+    _ensure_table(gb)
+    gb.db.execute(text(f"DELETE FROM {_TABLE} WHERE assignment = :a AND student = :s"),
+                  {"a": assignment, "s": student})
+    for notebook, digest in digests.items():
+        gb.db.execute(text(f"INSERT INTO {_TABLE} (assignment, student, notebook, digest) VALUES (:a, :s, :n, :d)"),
+                      {"a": assignment, "s": student, "n": notebook, "d": digest})
+    gb.db.commit()

@@ -80,3 +80,14 @@ def graded(assignment: str) -> Graded:
               for f in ("ru_utime", "ru_stime"))
     TIMINGS[assignment] = (wall, cpu)
     return Graded(course, pipeline.scores(course, assignment), generate_seconds, wall, "\n".join(log))
+
+
+def written_points(assignment: str) -> dict:
+    """grade_id -> points of the assignment's written answers (graded by hand: pending after autograding)."""
+    out = {}
+    for path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and meta.get("grade"):
+                out[meta["grade_id"]] = float(meta["points"])
+    return out

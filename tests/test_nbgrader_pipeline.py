@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded
+from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded, written_points
 
 from course_grading import authoring, pipeline
 
@@ -63,10 +63,12 @@ def test_notebook_metadata(path):
         assert meta["schema_version"] == 3
         assert re.fullmatch(r"[a-zA-Z0-9_\-]+", meta["grade_id"])
         ids.append(meta["grade_id"])
-        if meta["grade"]:
+        if meta["grade"] and cell.cell_type == "markdown":   # a written answer, graded by hand
+            assert meta["solution"] and not meta["locked"] and meta["points"] > 0
+        elif meta["grade"]:
             assert meta["locked"] and not meta["solution"] and meta["points"] > 0
-        if meta["solution"]:
-            assert not meta["locked"] and not meta["grade"]
+        elif meta["solution"]:
+            assert not meta["locked"] and cell.cell_type == "code"
     assert len(ids) == len(set(ids)), f"{path.name}: duplicate grade_id"
     if "solutions" in path.parts:
         assert sum(c.metadata.get("nbgrader", {}).get("grade", False) for c in nb.cells) >= 2
@@ -80,7 +82,7 @@ def test_points_stated_in_the_text(path):
     sections: dict[str, list[float]] = {}
     current = None
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
+        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("grade"):
             heading = re.search(r"^## .*\((\d+) points?\)\s*$", cell.source, flags=re.M)
             if heading:
                 current = heading.group(0)
@@ -90,6 +92,8 @@ def test_points_stated_in_the_text(path):
         if meta.get("grade"):
             assert current, f"{path.name}: test cell {meta['grade_id']} before any '## ... (N points)' heading"
             sections[current][1] += meta["points"]
+            if cell.cell_type == "markdown":   # a written answer: its heading says its points
+                continue
             first = cell.source.splitlines()[0]
             said = re.search(r"\((\d+) points?\)", first)
             assert said and float(said.group(1)) == meta["points"], (
@@ -124,10 +128,21 @@ def test_release_is_regenerated_byte_for_byte(assignment):
 def test_solution_full_marks_release_zero(assignment):
     result = graded(assignment)
     solution, release = result.scores["solution"], result.scores["release"]
-    assert solution.max_score > 0
-    lost = {k: v for k, v in solution.cells.items() if v[0] != v[1]}
-    assert solution.score == solution.max_score, f"the solution loses points in {lost}\n{result.autograde_output}"
+    written = written_points(assignment)
+    assert solution.max_score > sum(written.values())
+    # full marks on the autograded part; written answers wait, ungraded and not zeroed, for the instructor
+    lost = {k: v for k, v in solution.cells.items() if k not in written and v[0] != v[1]}
+    assert not lost, f"the solution loses points in {lost}\n{result.autograde_output}"
+    assert solution.score == solution.max_score - sum(written.values())
+    assert solution.needs_manual_grade == bool(written)
+    for gid, points in written.items():
+        assert solution.cells[gid] == (0.0, points), solution.cells
     assert release.score == 0, f"the untouched release scores {release.score}: {release.cells}"
+
+
+def test_three_assignments_have_a_written_answer():
+    with_written = [a for a in ASSIGNMENTS if written_points(a)]
+    assert len(with_written) >= 3, with_written
 
 
 @pytest.mark.slow

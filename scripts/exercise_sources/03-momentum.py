@@ -21,6 +21,7 @@ if importlib.util.find_spec("reference_impl") is None:
 # | `ema_momentum_step` | momentum as an exponential moving average of the gradients | 3 |
 # | `nesterov_step` | Nesterov momentum in the form `torch.optim.SGD(nesterov=True)` uses | 3 |
 # | `nesterov_lookahead_step` | Nesterov momentum with the gradient taken at the look-ahead point | 3 |
+# | (written) | in your own words: why the look-ahead damps oscillation; graded by hand | 1 |
 #
 # **How to work.** Write your code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()`
 # line), then run every cell. The test cell after each function checks it; a failure tells you what was
@@ -283,3 +284,19 @@ print("nesterov_lookahead_step: visible tests passed")
 for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.001, 0.99), (0.02, 0.3)]:
     check_lookahead(lr, mu, 100, quadratic(6, seed=20, condition=50.0), torch.zeros(6, dtype=torch.float64))
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. In your own words (1 point)
+#
+# Answer in two to four sentences, in the cell below (it is graded by hand, not by a test): on a narrow valley,
+# heavy ball overshoots the valley floor and oscillates across it. **Why does taking the gradient at the
+# look-ahead point $\theta + \mu v$ damp that oscillation?**
+
+# %% [written] id=written_lookahead points=1
+# ### BEGIN SOLUTION
+# The look-ahead point is where momentum is about to carry the parameters. When the velocity would take them past
+# the valley floor, the gradient there already points back, so the correction is applied one step earlier than
+# with heavy ball, which only feels the far wall after it has overshot. Written out on a quadratic, Nesterov's
+# step is heavy ball plus a term proportional to the change of the gradient, $\mu(g_t - g_{t-1})$: a derivative
+# term that opposes fast sign changes of the gradient, i.e. damping.
+# ### END SOLUTION

@@ -20,6 +20,7 @@ if importlib.util.find_spec("reference_impl") is None:
 # |---|---|---|
 # | `adam_step` | Adam (`torch.optim.Adam`), with `weight_decay` as an L2 penalty and `amsgrad` | 6 |
 # | `adamw_step` | AdamW (`torch.optim.AdamW`): decoupled weight decay | 3 |
+# | (written) | in your own words: where $\epsilon$ sits and when it matters; graded by hand | 1 |
 #
 # Both functions have the shape `f(param, grad, state, **hyperparameters) -> new_param`. `state` is a dict that
 # is **empty at the first step**; your function creates what it needs in it (the moments, the step count, the
@@ -221,3 +222,22 @@ assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.3, am
 assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.5), optimizer(AdamW, lr=0.1, weight_decay=0.5),
                        torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=70, zero_steps=[0, 1, 2]), steps=6)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. In your own words (1 point)
+#
+# Answer in two to four sentences, in the cell below (it is graded by hand, not by a test). PyTorch's Adam
+# divides by $\sqrt{\hat v_t} + \epsilon$; some implementations divide by $\sqrt{\hat v_t + \epsilon}$. **Why
+# does the choice make no visible difference at the default $\epsilon = 10^{-8}$, and why does it matter at a
+# large $\epsilon$ such as $10^{-3}$?**
+
+# %% [written] id=written_epsilon points=1
+# ### BEGIN SOLUTION
+# $\epsilon$ only changes the step for coordinates whose $\sqrt{\hat v}$ is not much larger than the term it is
+# added to. Outside the root that happens when $\sqrt{\hat v} \lesssim \epsilon$; inside it, when
+# $\hat v \lesssim \epsilon$, i.e. $\sqrt{\hat v} \lesssim \sqrt{\epsilon}$. At $\epsilon = 10^{-8}$ both
+# thresholds ($10^{-8}$ and $10^{-4}$) lie far below the gradient scale of most coordinates, so both forms give
+# $g/\sqrt{\hat v}$. At $\epsilon = 10^{-3}$ the inside form already acts below $\sqrt{\hat v} \approx 0.03$, a
+# common gradient size, so it shrinks the steps of many coordinates (Adam becomes closer to SGD there) while the
+# outside form still barely changes them: the two are the same optimizer only when $\epsilon$ is tiny.
+# ### END SOLUTION

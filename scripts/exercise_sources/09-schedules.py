@@ -28,6 +28,7 @@ if importlib.util.find_spec("reference_impl") is None:
 # | `one_cycle` | Smith's one-cycle policy: learning rate *and* momentum | 3 |
 # | `reduce_on_plateau` | cut the learning rate when a metric stops improving | 4 |
 # | `wsd` | warm-up, stable, decay | 3 |
+# | (written) | in your own words: why warm-up helps Adam early; graded by hand | 1 |
 #
 # Two rules hold for every finite schedule here: step $t$ counts from 0, and **after its last step a schedule
 # holds its final value** (it does not restart, rise again or raise an error).
@@ -599,3 +600,19 @@ for hyper in [dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6, min_lr
     steps = sorted({0, 1, W - 1 if W else 0, W, W + 1, T - D - 1, T - D, T - D + 1, T - 1, T, T + 1, 2 * T, 10 ** 6})
     assert_same_schedule(lambda t: wsd(t, **hyper), ref.wsd(**hyper), steps, what=describe("wsd", hyper))
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 9. In your own words (1 point)
+#
+# Answer in two to four sentences, in the cell below (it is graded by hand, not by a test). **Why does a
+# learning-rate warm-up help Adam in its first steps?**
+
+# %% [written] id=written_warmup points=1
+# ### BEGIN SOLUTION
+# In the first steps Adam's second-moment estimate $\hat v_t$ averages only a handful of gradients, so it is a
+# noisy estimate, and the step $\hat m_t / \sqrt{\hat v_t}$ is close to $\pm 1$ per coordinate (exactly the sign
+# of the gradient at step 1) whatever the gradient's size: every coordinate moves by about the full learning rate,
+# in a direction chosen from very few samples. A warm-up keeps those early, badly normalised steps small until
+# $\hat v_t$ has averaged over enough steps (of the order of $1/(1-\beta_2)$) to be trusted; the variance
+# argument is the one behind RAdam (Liu et al., 2020).
+# ### END SOLUTION

@@ -1,0 +1,204 @@
+"""The gradebook features instructors rely on, through the grading command and nbgrader's own Gradebook API.
+
+- Written answers (nbgrader "manually graded answer" cells) wait in the formgrader, with the student's text, as
+  needing a manual grade; they are not zeroed; the CSV says "pending manual grading" until an instructor grades.
+- A re-grade keeps the instructor's formgrader scores and comments, for an unchanged submission and for a changed
+  one (then with a note that the submission changed after them).
+- Due dates, per-student extensions and nbgrader's late-submission penalty plugin are honoured.
+
+Each test grades two or three notebooks of one assignment (the course's own solution notebooks), with the gradebook
+and outputs in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from _grading import ROOT, SANDBOX
+from nbgrader.api import Gradebook
+
+from course_grading import pipeline
+from course_grading.grade import PENDING, grade
+
+WRITTEN = "03-momentum"          # has a written answer (written_lookahead, 1 point)
+NB = "momentum.ipynb"
+
+
+def _place(subs: Path, assignment: str, student: str, nb, timestamp: str | None = None) -> None:
+    """nbgrader's submitted/ layout: <student>/<assignment>/<notebook> (+ timestamp.txt)."""
+    folder = subs / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, node in nb.items():
+        nbformat.write(node, folder / name)
+    if timestamp:
+        (folder / "timestamp.txt").write_text(timestamp)
+
+
+def _run(root: Path, assignment: str, subs: Path, tmp: Path, **kw) -> dict:
+    log: list[str] = []
+    grade(root, assignment, subs, out=tmp / "out", db_url="sqlite:///" + str(tmp / "gradebook.db"),
+          layout="nbgrader", use_sandbox=SANDBOX, feedback_pages=False, log=log.append, **kw)
+    with open(tmp / "out" / assignment / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    rows["_log"] = "\n".join(log)
+    return rows
+
+
+def test_written_answers_wait_for_the_instructor_and_regrades_keep_their_work(tmp_path):
+    subs = tmp_path / "subs"
+    alice = pipeline.student_notebook(ROOT, WRITTEN, NB)            # every answer, written one included
+    bob = pipeline.student_notebook(ROOT, WRITTEN, NB, [pipeline.Edit("written_lookahead", None,
+                                                                      "It looks ahead, so it overshoots less.")])
+    _place(subs, WRITTEN, "alice", {NB: alice})
+    _place(subs, WRITTEN, "bob", {NB: bob})
+    db = "sqlite:///" + str(tmp_path / "gradebook.db")
+
+    rows = _run(ROOT, WRITTEN, subs, tmp_path)
+    for student in ("alice", "bob"):
+        row = rows[student]
+        assert row["status"] == PENDING, row
+        assert float(row["total"]) == 12 and float(row["max_score"]) == 13, row
+        assert f"written_lookahead (1 point): {PENDING}" in row["reasons"]
+    with Gradebook(db) as gb:
+        for student in ("alice", "bob"):
+            written = gb.find_grade("written_lookahead", "momentum", WRITTEN, student)
+            assert written.needs_manual_grade and written.auto_score is None and written.manual_score is None
+            assert written.max_score == 1
+            assert gb.find_submission(WRITTEN, student).needs_manual_grade
+    # the formgrader's own listing (NbGraderAPI, as the Manual Grading page calls it) shows both as needing grading
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    config.CourseDirectory.autograded_directory = str(tmp_path / "out" / "autograded")
+    config.CourseDirectory.db_url = db
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    listed = {s["student"]: s for s in api.get_notebook_submissions(WRITTEN, "momentum")}
+    assert sorted(listed) == ["alice", "bob"] and all(s["needs_manual_grade"] for s in listed.values()), listed
+    # the formgrader reads the autograded notebook: the student's own text is there, not the model answer
+    kept = nbformat.read(tmp_path / "out" / "autograded" / "bob" / WRITTEN / NB, as_version=4)
+    cell = next(c for c in kept.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_lookahead")
+    assert cell.cell_type == "markdown" and cell.source == "It looks ahead, so it overshoots less."
+
+    # the instructor grades in the formgrader (nbgrader's Gradebook API is what the formgrader writes through)
+    with Gradebook(db) as gb:
+        gb.find_grade("written_lookahead", "momentum", WRITTEN, "alice").manual_score = 1
+        gb.find_comment("written_lookahead", "momentum", WRITTEN, "alice").manual_comment = "Clear."
+        gb.find_grade("written_lookahead", "momentum", WRITTEN, "bob").manual_score = 0
+        gb.find_grade("test_heavy_ball_visible", "momentum", WRITTEN, "bob").manual_score = 0.5   # an override
+        gb.find_comment("heavy_ball_velocity_step", "momentum", WRITTEN, "bob").manual_comment = "See me."
+        gb.db.commit()
+
+    rows = _run(ROOT, WRITTEN, subs, tmp_path)      # re-grade, nothing changed
+    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["total"]) == 13, rows["alice"]
+    assert float(rows["bob"]["total"]) == 11.5, rows["bob"]
+    assert "kept the instructor's formgrader work" in rows["bob"]["reasons"]
+    assert "changed after" not in rows["bob"]["reasons"]
+
+    bob2 = pipeline.student_notebook(ROOT, WRITTEN, NB, [pipeline.Edit("written_lookahead", None,
+                                                                       "The gradient at the look-ahead point "
+                                                                       "already points back.")])
+    _place(subs, WRITTEN, "bob", {NB: bob2})
+    rows = _run(ROOT, WRITTEN, subs, tmp_path)      # re-grade after bob changed his submission
+    assert "changed after it (momentum.ipynb)" in rows["bob"]["reasons"], rows["bob"]["reasons"]
+    assert "changed after" not in rows["alice"]["reasons"]
+    with Gradebook(db) as gb:
+        assert gb.find_grade("written_lookahead", "momentum", WRITTEN, "alice").manual_score == 1
+        assert gb.find_comment("written_lookahead", "momentum", WRITTEN, "alice").manual_comment == "Clear."
+        assert gb.find_grade("written_lookahead", "momentum", WRITTEN, "bob").manual_score == 0
+        assert gb.find_grade("test_heavy_ball_visible", "momentum", WRITTEN, "bob").manual_score == 0.5
+        assert gb.find_comment("heavy_ball_velocity_step", "momentum", WRITTEN, "bob").manual_comment == "See me."
+        assert gb.find_submission(WRITTEN, "bob").score == 11.5
+
+
+DEADLINE = "02-gradient-descent"
+
+
+def test_due_date_extension_and_late_penalty(tmp_path):
+    course = pipeline.make_course(tmp_path / "course", [DEADLINE], root=ROOT, release=False)
+    shutil.copytree(ROOT / "exercises" / DEADLINE, course / "exercises" / DEADLINE)
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as f:   # nbgrader's own plugin: late -> 0
+        f.write('\nc.AssignLatePenalties.plugin_class = "nbgrader.plugins.LateSubmissionPlugin"\n'
+                'c.LateSubmissionPlugin.penalty_method = "zero"\n')
+    names = pipeline.notebook_names(course, DEADLINE)
+    work = {n: pipeline.student_notebook(course, DEADLINE, n) for n in names}
+    due = dt.datetime(2026, 11, 10, 17, 0, tzinfo=dt.timezone.utc)
+    handed_in = {"ontime": due - dt.timedelta(hours=1), "late": due + dt.timedelta(hours=2, minutes=30),
+                 "extended": due + dt.timedelta(hours=2, minutes=30)}
+    extension_hours = {"extended": 3}
+    subs = tmp_path / "subs"
+    for student, when in handed_in.items():
+        _place(subs, DEADLINE, student, work, when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+
+    rows = _run(course, DEADLINE, subs, tmp_path, due="2026-11-10 17:00:00 UTC", extensions=extension_hours)
+    full = float(rows["ontime"]["max_score"])
+    for student, when in handed_in.items():
+        own_due = due + dt.timedelta(hours=extension_hours.get(student, 0))
+        expect_late = max(0.0, (when - own_due).total_seconds())
+        row = rows[student]
+        assert float(row["seconds_late"]) == expect_late, (student, row)
+        assert float(row["late_penalty"]) == (full if expect_late else 0.0), (student, row)
+        assert float(row["total"]) == (0.0 if expect_late else full), (student, row)
+        assert row["late"] == ("yes" if expect_late else ""), (student, row)
+    assert "late: 9000 s after the due date, penalty" in rows["late"]["reasons"]
+    with Gradebook("sqlite:///" + str(tmp_path / "gradebook.db")) as gb:
+        assert gb.find_assignment(DEADLINE).duedate == due.replace(tzinfo=None)
+        assert gb.find_submission(DEADLINE, "extended").extension == dt.timedelta(hours=3)
+        assert gb.find_submission(DEADLINE, "late").late_submission_penalty == full
+
+
+def test_cli_rejects_bad_deadline_options(tmp_path):
+    from course_grading.cli import main
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for bad in (["--due", "not a date"], ["--extension", "alice"], ["--extension", "alice=-2"]):
+        assert main(["--course", str(ROOT), "grade", DEADLINE, str(subs), "--out", str(tmp_path / "o"),
+                     "--db-url", "sqlite:///" + str(tmp_path / "g.db"), "--no-sandbox", *bad]) == 2
+
+
+@pytest.mark.parametrize("source", ["# notebook: x.ipynb\n# %% [written] id=w\n# ### BEGIN SOLUTION\n# a\n"
+                                    "# ### END SOLUTION\n",
+                                    "# notebook: x.ipynb\n# %% [written] id=w points=1\n# just text\n"])
+def test_written_marker_needs_points_and_a_model_answer(source):
+    from course_grading import authoring
+
+    with pytest.raises(ValueError):
+        authoring.parse_source(source)
+
+
+def test_canvas_late_tag_is_reported(tmp_path):
+    subs = tmp_path / "canvas"
+    subs.mkdir()
+    names = pipeline.notebook_names(ROOT, DEADLINE)
+    for name in names:
+        nbformat.write(pipeline.student_notebook(ROOT, DEADLINE, name), subs / f"doejane_LATE_4711_90210_{name}")
+    log: list[str] = []
+    grade(ROOT, DEADLINE, subs, out=tmp_path / "out", db_url="sqlite:///" + str(tmp_path / "gradebook.db"),
+          layout="canvas", use_sandbox=SANDBOX, feedback_pages=False, log=log.append)
+    with open(tmp_path / "out" / DEADLINE / "grades.csv", newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["late"] == "yes" and float(row["seconds_late"]) == 0 and float(row["late_penalty"]) == 0, row
+    assert "the LMS marked it late (_LATE)" in row["reasons"], row
+
+
+def test_worker_never_runs_a_written_answer():
+    from course_grading.course import read_spec, student_cells
+
+    spec = read_spec(ROOT / "solutions" / WRITTEN / NB)
+    assert spec.written == {"written_lookahead": 1.0} and spec.max_score == 12
+    nb = pipeline.student_notebook(ROOT, WRITTEN, NB)
+    labels = [label for label, _ in student_cells(nb, spec)]
+    assert "heavy_ball_velocity_step" in labels and "written_lookahead" not in labels
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_lookahead")
+    cell.cell_type, cell.source = "code", "import os; os.system('echo ran')"   # a student turns it into code
+    cell.outputs, cell.execution_count = [], None
+    assert "written_lookahead" not in [label for label, _ in student_cells(nb, spec)]
+    assert not any("os.system" in source for _, source in student_cells(nb, spec))
