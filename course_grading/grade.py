@@ -76,6 +76,13 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         if unknown:
             log(f"warning: --extension for {', '.join(unknown)}: no such student in the submissions (ignored)")
         record.set_due(due, {k: v for k, v in (extensions or {}).items() if k in taken.students})
+        # the gradebook holds exactly the students of these submissions: an earlier run's phantom rows go
+        # (every shard reads the whole class, so a shard never removes another shard's students)
+        for gone in record.reconcile(set(taken.students)):
+            log(f"removed from the gradebook: {gone}: not in these submissions (left by an earlier run)")
+        graded_files = sum(len(s.notebooks) for s in taken.students.values())
+        log(f"files found {taken.files_found} = graded {graded_files} + ignored {len(taken.ignored)}; "
+            f"students found {len(taken.students)}")
         if shard:
             shards.write_meta(out_a, assignment, shard, list(taken.students), mine, taken.layout, record.db_url)
         plan = [(s.student, name) for s in students for name in names if name in s.notebooks]
@@ -162,6 +169,13 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                    "pending": sum(r["status"] == PENDING for r in rows),
                    "flagged": sum(r["status"] == "flagged" for r in rows), "seconds": elapsed,
                    "csv": str(out_a / "grades.csv"), "feedback": str(out_a / "feedback"), "db_url": record.db_url}
+        in_gradebook = record.students()
+        summary.update(graded_files=graded_files, students_found=len(taken.students), gradebook_students=len(in_gradebook))
+        if shard is None and not (len(taken.students) == len(rows) == len(in_gradebook)):
+            log(f"warning: students found {len(taken.students)}, rows in the CSV {len(rows)}, students in the "
+                f"gradebook {len(in_gradebook)}: they should be equal")
+        log(f"\nstudents found {len(taken.students)} = rows in the CSV {len(rows)} = students in the gradebook "
+            f"{len(in_gradebook)}" if shard is None else "")
         log(f"\n{assignment}: {len(rows)} students ({taken.layout} layout, {taken.files_found} files, "
             f"{len(taken.ignored)} ignored), mean {summary['mean']:.2f}/{summary['max_score']:g}, "
             f"{summary['flagged']} flagged, {failed} failed, {summary['pending']} {PENDING}; {elapsed:.1f} s"

@@ -114,6 +114,34 @@ class Record:
                 gb.update_or_create_submission(self.assignment, student)
                 gb.grant_extension(self.assignment, student, hours=hours)
 
+    def students(self) -> list[str]:
+        """The students with a submission of this assignment in the gradebook."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            try:
+                return sorted(sub.student_id for sub in gb.find_assignment(self.assignment).submissions)
+            except MissingEntry:
+                return []
+
+    def reconcile(self, submitted: set) -> list[str]:
+        """Remove this assignment's submissions of students who are not in ``submitted`` (rows an earlier, wrong
+        reading of the submissions left behind) and return their ids. A student who has work in the formgrader
+        (a manual score or comment) is kept and returned with a note, never deleted silently."""
+        from nbgrader.api import Gradebook
+
+        removed = []
+        for student in self.students():
+            if student in submitted:
+                continue
+            if self._prior(student)[1]:
+                removed.append(f"{student} (kept: has an instructor's manual grade or comment)")
+                continue
+            with Gradebook(self.db_url) as gb:
+                gb.remove_submission(self.assignment, student)
+            removed.append(student)
+        return removed
+
     def _prior(self, student: str) -> tuple:
         """(fingerprints of the last graded submission, grade/comment names an instructor set) before this run."""
         from nbgrader.api import Gradebook, MissingEntry

@@ -202,3 +202,29 @@ def test_worker_never_runs_a_written_answer():
     cell.outputs, cell.execution_count = [], None
     assert "written_lookahead" not in [label for label, _ in student_cells(nb, spec)]
     assert not any("os.system" in source for _, source in student_cells(nb, spec))
+
+
+def test_a_rerun_removes_students_an_earlier_reading_left_and_states_the_counts(tmp_path):
+    """An earlier run graded a student who is not in today's submissions (a wrong reading, a withdrawn student):
+    the re-run removes that row from the gradebook, says so, and states files found = graded + ignored and
+    students found = CSV rows = gradebook students."""
+    assignment, notebook = "02-gradient-descent", "gradient_descent.ipynb"
+    solution = pipeline.student_notebook(ROOT, assignment, notebook)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for student in ("alice", "bob", "adam"):
+        _place(first, assignment, student, {notebook: solution})
+    for student in ("alice", "bob"):
+        _place(second, assignment, student, {notebook: solution})
+    (second / "bob" / assignment / "notes.py").write_text("print('not a notebook')\n")
+    db = "sqlite:///" + str(tmp_path / "gradebook.db")
+    _run(ROOT, assignment, first, tmp_path)
+    with Gradebook(db) as gb:
+        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == ["adam", "alice", "bob"]
+    rows = _run(ROOT, assignment, second, tmp_path)
+    log = rows.pop("_log")
+    assert sorted(rows) == ["alice", "bob"]
+    with Gradebook(db) as gb:
+        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == ["alice", "bob"]
+    assert "removed from the gradebook: adam" in log
+    assert "files found 3 = graded 2 + ignored 1" in log
+    assert "students found 2 = rows in the CSV 2 = students in the gradebook 2" in log
