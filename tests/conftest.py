@@ -23,8 +23,9 @@ torch.set_num_threads(1)
 # ------------------------------------------------------------------------------------------ parallel test runs
 # `make test` runs the suite on every core with pytest-xdist (`-n auto --dist loadgroup`). Tests that share an
 # expensive set-up must run in the same worker, or each worker repeats it:
-# * every test that calls `_grading.graded(...)` (a per-process cache of nbgrader runs over whole course copies;
-#   one test reads the results of every assignment) -> group "graded-course";
+# * every test that calls `_grading.graded(assignment)` (a per-process cache of one grading run of an assignment's
+#   whole catalogue) -> one group per assignment, "graded-<assignment>", so the assignments spread over the workers
+#   and each is graded once;
 # * the tests of a module whose module-scoped fixtures start something (a browser, a server) -> one group per
 #   module (test_browser.py: one Chromium and one HTTP server for all pages).
 # xdist hands out the largest group first (loadscope reordering), so the longest unit of work starts at once and
@@ -44,7 +45,9 @@ def _global_names(code) -> set[str]:
 def _xdist_group(item) -> str | None:
     code = getattr(getattr(item, "function", None), "__code__", None)
     if code is not None and "graded" in _global_names(code):
-        return "graded-course"
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        assignment = params.get("assignment")
+        return f"graded-{assignment}" if assignment else "graded-course"
     if item.path.name in SHARED_MODULES:
         return item.path.stem
     return None

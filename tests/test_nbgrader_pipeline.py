@@ -171,19 +171,15 @@ def test_check_command_exit_status():
 
 
 @pytest.mark.slow
-def test_report_autograde_times():
-    """Print the grading time of every assignment graded in this session (see -rA / -s)."""
-    for assignment in ASSIGNMENTS:
-        graded(assignment)
-    wall = sum(w for w, _ in TIMINGS.values())
-    cpu = sum(c for _, c in TIMINGS.values())
-    lines = [f"{a}: {TIMINGS[a][0]:.1f} s wall, {TIMINGS[a][1]:.1f} s CPU ({len(graded(a).scores)} students)"
-             for a in ASSIGNMENTS]
-    print("grading times:\n  " + "\n  ".join(lines) + f"\n  total: {wall:.1f} s wall, {cpu:.1f} s CPU")
-    for assignment in ASSIGNMENTS:
-        table = graded(assignment).scores
-        print(f"{assignment}: " + ", ".join(f"{student} {score.score:g}/{score.max_score:g}"
-                                            for student, score in sorted(table.items())))
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_report_autograde_times(assignment):
+    """Print the grading time and every student's score of each assignment (see -rA / -s)."""
+    result = graded(assignment)
+    wall, cpu = TIMINGS[assignment]
+    assert result.scores, f"{assignment}: nobody graded"
+    print(f"{assignment}: {wall:.1f} s wall, {cpu:.1f} s CPU ({len(result.scores)} students): "
+          + ", ".join(f"{student} {score.score:g}/{score.max_score:g}"
+                      for student, score in sorted(result.scores.items())))
 
 
 @pytest.mark.parametrize("path", _notebooks("exercises"), ids=lambda p: p.parent.name)
