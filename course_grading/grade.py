@@ -7,8 +7,6 @@ current one is judged.
 
 from __future__ import annotations
 
-import csv
-import os
 import shutil
 import tempfile
 import time
@@ -18,9 +16,8 @@ import nbformat
 
 from . import feedback, gradebook, intake, judge, report, sandbox, shards
 from .course import assignment_specs
+from .report import write_csv
 
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "status",
-               "reasons"]
 PENDING = "pending manual grading"
 
 
@@ -31,17 +28,6 @@ def _read_notebook(path: Path):
         return nb, None
     except Exception as err:  # noqa: BLE001 - any unreadable file
         return None, f"{path.name} is not a readable notebook ({type(err).__name__})"
-
-
-def write_csv(rows: list, path: Path, notebooks: list) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *notebooks, *FIELDS_TAIL], extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
-    os.replace(tmp, path)
 
 
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,

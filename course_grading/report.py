@@ -29,6 +29,22 @@ import os
 from collections import Counter
 from pathlib import Path
 
+# the grade table (grades.csv): one row per student, the notebooks' scores, then these columns
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "status",
+               "reasons"]
+
+
+def write_csv(rows: list, path: Path, notebooks: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["student_id", *notebooks, *FIELDS_TAIL], extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, path)
+
+
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 

@@ -102,7 +102,7 @@ def merge(root: Path, assignment: str, outputs: list, out: Path, *, db_url: str 
     """Combine shard outputs (each a ``grade --shard`` ``--out`` folder) into ``out/<assignment>/``."""
     from . import gradebook, report
     from .course import assignment_specs
-    from .grade import write_csv
+    from .report import write_csv
 
     folders = [Path(o) / assignment for o in outputs]
     missing = [str(f) for f in folders if not (f / "shard.json").is_file()]
