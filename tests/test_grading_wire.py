@@ -255,3 +255,34 @@ def test_callbacks_in_a_loop_are_bounded_too():
     with pytest.raises(sandbox.WorkerStopped, match="time limit"):
         w.channel.call("f", (slow,))
     assert time.monotonic() - start < sandbox.HARD_FACTOR * 1 + 10
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot create namespaces here")
+def test_a_fork_storm_is_bounded_even_as_root():
+    """RLIMIT_NPROC does not bind root: where a pids cgroup can be made, its pids.max does (and it is removed)."""
+    probe = sandbox.pids_cgroup(5)
+    if probe is None:
+        pytest.skip("no writable pids cgroup here (RLIMIT_NPROC and the PID namespace bound processes)")
+    sandbox.remove_cgroup(probe)
+    assert not probe.exists()
+    storm = ("import os, time\n"
+             "def storm():\n"
+             "    n = 0\n"
+             "    for _ in range(300):\n"
+             "        try:\n"
+             "            if os.fork() == 0:\n"
+             "                time.sleep(60)\n"
+             "                os._exit(0)\n"
+             "        except OSError:\n"
+             "            break\n"
+             "        n += 1\n"
+             "    return n\n")
+    w, cells, _ = _worker([("a", storm)], processes=16)
+    group = w.cgroup
+    try:
+        assert group is not None and (group / "pids.max").read_text().strip() == str(16 + 8)
+        forked = w.channel.call("storm")
+    finally:
+        w.stop()
+    assert 0 < forked < 16 + 8, f"{forked} processes forked under a limit of 16"
+    assert not group.exists(), "the cgroup is removed once every process in it is gone"
