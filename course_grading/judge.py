@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 
 from . import rules, sandbox, wire
-from .course import NotebookSpec, student_cells
+from .course import NotebookSpec, strip_hidden, student_cells
 
 
 class RemoteFunction:
@@ -92,7 +92,13 @@ def _scrub_paths(text: str) -> str:
     return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
 
 
-def failure_message(err: BaseException) -> str:
+def failure_message(err: BaseException, hidden_test: bool = False) -> str:
+    """What the student reads for a failed test. In a test with hidden parts, an exception the student's own code
+    raised is named without its message: the student's function sees the hidden test's arguments and could write
+    them into that message."""
+    if hidden_test and wire.from_other_side(err):
+        name = str(err).split(":", 1)[0] if isinstance(err, wire.RemoteError) else type(err).__name__
+        return f"your function raised {name[:100]} (in a test with hidden parts its message is not shown)"
     if isinstance(err, sandbox.WorkerStopped):
         return f"your notebook was stopped: {err}"
     if isinstance(err, wire.WireError):
@@ -136,7 +142,8 @@ def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, 
                 exec(compile(test.source, f"<test {test.grade_id}>", "exec"), ns)  # noqa: S102
             verdicts.append(Verdict(test.grade_id, test.points, True))
         except Exception as err:  # noqa: BLE001 - a failing test is any exception
-            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err)))
+            has_hidden = hidden and strip_hidden(test.source) != test.source
+            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err, has_hidden)))
     return verdicts
 
 

@@ -377,15 +377,29 @@ class ChannelClosed(Exception):
 
 
 def _builtin_exception(type_name: str, message: str) -> BaseException:
+    """The exception to raise for one the other side sent; marked :func:`from_other_side` (its message was written
+    by the other side's code: the judge must not show it where a student could use it to read a hidden test)."""
     import builtins
 
+    err = None
     cls = getattr(builtins, type_name, None)
     if isinstance(cls, type) and issubclass(cls, Exception) and cls not in (StopIteration, StopAsyncIteration):
         try:
-            return cls(message) if message else cls()
+            err = cls(message) if message else cls()
         except Exception:  # noqa: BLE001 - an exception type with another signature
-            pass
-    return RemoteError(f"{type_name}: {message}" if message else type_name)
+            err = None
+    if err is None:
+        err = RemoteError(f"{type_name}: {message}" if message else type_name)
+    try:
+        err._from_other_side = True
+    except AttributeError:
+        pass
+    return err
+
+
+def from_other_side(err: BaseException) -> bool:
+    """Whether ``err`` was raised by the other side of a channel (its message is that side's text)."""
+    return isinstance(err, RemoteError) or getattr(err, "_from_other_side", False) is True
 
 
 class Channel:

@@ -286,3 +286,34 @@ def test_a_fork_storm_is_bounded_even_as_root():
         w.stop()
     assert 0 < forked < 16 + 8, f"{forked} processes forked under a limit of 16"
     assert not group.exists(), "the cgroup is removed once every process in it is gone"
+
+
+def test_a_students_exception_message_cannot_carry_hidden_arguments_into_feedback():
+    """The student's function sees a hidden test's arguments; its exception message must not reach the feedback."""
+    from course_grading import judge
+    from course_grading.course import NotebookSpec, TestCell
+
+    channel, ns = _pair()
+
+    def leak(*args, **kwargs):
+        raise ValueError(f"LEAKED {args!r} {kwargs!r}")
+
+    class Custom(Exception):
+        pass
+
+    def leak_custom(*args, **kwargs):
+        raise Custom(f"LEAKED {args!r}")
+    ns.update(leak=leak, leak_custom=leak_custom)
+    visible = "assert leak(1.5) == 0, 'visible'\n"
+    hidden = "### BEGIN HIDDEN TESTS\nleak(torch.tensor([31.25, 47.5]), lr=0.0731)\n### END HIDDEN TESTS\n"
+    custom = "### BEGIN HIDDEN TESTS\nleak_custom(0.0731)\n### END HIDDEN TESTS\n"
+    spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[
+        TestCell("t_visible", 1, visible, False), TestCell("t_hidden", 1, hidden, True),
+        TestCell("t_custom", 1, custom, True)])
+    verdicts = judge.run_tests(spec, channel, {"leak": "callable", "leak_custom": "callable"}, hidden=True)
+    by_id = {v.grade_id: v for v in verdicts}
+    assert not any(v.passed for v in verdicts)
+    assert "LEAKED (1.5,)" in by_id["t_visible"].message, "a released test shows the student's own message"
+    for gid, kind in (("t_hidden", "ValueError"), ("t_custom", "Custom")):
+        assert "LEAKED" not in by_id[gid].message and "0.0731" not in by_id[gid].message, by_id[gid].message
+        assert kind in by_id[gid].message
