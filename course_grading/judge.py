@@ -142,7 +142,7 @@ def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, 
                 exec(compile(test.source, f"<test {test.grade_id}>", "exec"), ns)  # noqa: S102
             verdicts.append(Verdict(test.grade_id, test.points, True))
         except Exception as err:  # noqa: BLE001 - a failing test is any exception
-            has_hidden = hidden and strip_hidden(test.source) != test.source
+            has_hidden = hidden and strip_hidden(test.source) != "\n".join(test.source.splitlines())
             verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err, has_hidden)))
     return verdicts
 
