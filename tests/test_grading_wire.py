@@ -317,3 +317,18 @@ def test_a_students_exception_message_cannot_carry_hidden_arguments_into_feedbac
     for gid, kind in (("t_hidden", "ValueError"), ("t_custom", "Custom")):
         assert "LEAKED" not in by_id[gid].message and "0.0731" not in by_id[gid].message, by_id[gid].message
         assert kind in by_id[gid].message
+
+
+@pytest.mark.parametrize("item", [b"N", b"T", b"I" + bytes(8)])
+def test_a_message_of_millions_of_tiny_values_is_refused_quickly(item):
+    """A reply of 64 MB of one-byte values would hold the judge for a minute and half a gigabyte, off the clock."""
+    import struct
+
+    n = wire.MAX_VALUES + 10
+    data = b"L" + struct.pack("<I", n) + item * n
+    start = time.process_time()
+    with pytest.raises(wire.WireError, match="values in one message"):
+        wire.Decoder(data).decode()
+    assert time.process_time() - start < 10
+    ok = b"L" + struct.pack("<I", 100_000) + item * 100_000   # a long honest list still decodes
+    assert len(wire.Decoder(ok).decode()) == 100_000
