@@ -81,6 +81,15 @@ class _Node(dict):
         except KeyError:
             raise AttributeError(key) from None
 
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def __delattr__(self, key):
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
 
 def _node(value):
     if isinstance(value, dict):

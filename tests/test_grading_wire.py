@@ -332,3 +332,25 @@ def test_a_message_of_millions_of_tiny_values_is_refused_quickly(item):
     assert time.process_time() - start < 10
     ok = b"L" + struct.pack("<I", 100_000) + item * 100_000   # a long honest list still decodes
     assert len(wire.Decoder(ok).decode()) == 100_000
+
+
+def test_notebooks_read_as_json_match_nbformat_and_can_be_edited(tmp_path):
+    """``course.read_notebook`` (no nbformat import) gives what nbformat gives, and its nodes take attribute edits."""
+    import nbformat
+
+    from course_grading import course
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1\ny = 2\n")]
+    nb.cells[1].metadata["nbgrader"] = {"grade_id": "a", "solution": True}
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    raw = path.read_text()
+    assert '"x = 1\\n",' in raw, "nbformat writes multi-line sources as lists of lines"
+    mine, theirs = course.read_notebook(path), nbformat.read(path, as_version=4)
+    assert [(c.cell_type, c.source, course.meta(c)) for c in mine.cells] == \
+        [(c.cell_type, c.source, course.meta(c)) for c in theirs.cells]
+    mine.cells[1].source = "x = 3"
+    assert mine.cells[1]["source"] == "x = 3" and mine.cells[1].source == "x = 3"
+    (tmp_path / "v3.ipynb").write_text('{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}')
+    assert course.read_notebook(tmp_path / "v3.ipynb").nbformat == 4, "other formats go through nbformat"
