@@ -246,6 +246,7 @@ class Worker:
             cmd = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroup / "cgroup.procs"), *cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, start_new_session=True, bufsize=0)
+        os.set_blocking(self.proc.stdin.fileno(), False)   # writes wait in select, with the notebook's deadline
         self.deadline: float | None = time.monotonic() + limits.startup_seconds   # None once the notebook runs
         self.budget = float(limits.notebook_seconds)
         self.hard_deadline = float("inf")
@@ -289,18 +290,7 @@ class Worker:
         fd = self.proc.stdout.fileno()
         chunks, left = [], n
         while left:
-            now = time.monotonic()
-            remaining = (self.deadline - now) if self.deadline is not None else \
-                min(self.budget, self.hard_deadline - now)
-            if remaining <= 0:
-                what = "start" if self.deadline is not None else "notebook"
-                seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
-                self.stop(f"time limit: the {what} used its {seconds:g} s")
-                raise WorkerStopped(self.stopped)
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if self.deadline is None:
-                self.budget -= time.monotonic() - now
-            if not ready:
+            if not self._wait(fd, write=False):
                 continue
             chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
@@ -309,6 +299,25 @@ class Worker:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+    def _wait(self, fd: int, write: bool) -> bool:
+        """Wait until ``fd`` can be read (or written), within the time left; stop the worker when none is left.
+
+        Waiting to write counts like waiting to read: a worker that stops reading its input (while its threads
+        flood the judge with calls whose replies fill the pipe) would otherwise block the judge for ever.
+        """
+        now = time.monotonic()
+        remaining = (self.deadline - now) if self.deadline is not None else \
+            min(self.budget, self.hard_deadline - now)
+        if remaining <= 0:
+            what = "start" if self.deadline is not None else "notebook"
+            seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
+            self.stop(f"time limit: the {what} used its {seconds:g} s")
+            raise WorkerStopped(self.stopped)
+        ready = select.select([] if write else [fd], [fd] if write else [], [], remaining)
+        if self.deadline is None:
+            self.budget -= time.monotonic() - now
+        return bool(ready[0] or ready[1])
 
     def _exit_reason(self) -> str:
         try:
@@ -323,11 +332,16 @@ class Worker:
     def _write(self, data: bytes) -> None:
         if self.stopped:
             raise WorkerStopped(self.stopped)
-        try:
-            self.proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
-            self.stop(self._exit_reason())
-            raise WorkerStopped(self.stopped) from None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view[:1 << 20]):]
+            except BlockingIOError:
+                self._wait(fd, write=True)
+            except OSError:   # a closed pipe: the worker is gone
+                self.stop(self._exit_reason())
+                raise WorkerStopped(self.stopped) from None
 
     def _account(self) -> None:
         if not self.accounted and self.proc.poll() is None:

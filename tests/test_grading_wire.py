@@ -354,3 +354,37 @@ def test_notebooks_read_as_json_match_nbformat_and_can_be_edited(tmp_path):
     assert mine.cells[1]["source"] == "x = 3" and mine.cells[1].source == "x = 3"
     (tmp_path / "v3.ipynb").write_text('{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}')
     assert course.read_notebook(tmp_path / "v3.ipynb").nbformat == 4, "other formats go through nbformat"
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_judge():
+    """A student's thread floods the judge with forged calls while the function sleeps: the judge's error replies fill
+    the worker's input pipe, and writing to it must not block the judge past the notebook's deadline."""
+    flood = ("import os, struct, threading, time\n"
+             "def _flood():\n"
+             "    body = b'U' + struct.pack('<I', 3) + b'S' + struct.pack('<Q', 4) + b'nope' + b'U' + bytes(4)"
+             " + b'M' + bytes(4)\n"
+             "    frame = struct.pack('<Q', len(body) + 1) + b'c' + body\n"
+             "    for _ in range(20000):\n"
+             "        for fd in range(3, 8):\n"
+             "            try:\n                os.write(fd, frame)\n            except OSError:\n                pass\n"
+             "def stall():\n"
+             "    threading.Thread(target=_flood, daemon=True).start()\n"
+             "    time.sleep(1000)\n")
+    w, cells, _ = _worker([("a", flood)], notebook_seconds=3)
+    outcome = []
+
+    def call():
+        try:
+            w.channel.call("stall")
+        except BaseException as err:  # noqa: BLE001 - recorded for the assertion
+            outcome.append(err)
+    thread = threading.Thread(target=call, daemon=True)
+    start = time.monotonic()
+    thread.start()
+    thread.join(3 * sandbox.HARD_FACTOR + 20)
+    stuck = thread.is_alive()
+    w.stop()
+    thread.join(10)
+    assert not stuck, "the judge was still blocked writing to a worker that does not read"
+    assert outcome and isinstance(outcome[0], sandbox.WorkerStopped) and "time limit" in str(outcome[0]), outcome
+    assert time.monotonic() - start < 3 * sandbox.HARD_FACTOR + 20
