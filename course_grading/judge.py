@@ -4,7 +4,8 @@ The test cells run in a namespace where each function the student's notebook def
 calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. A test
 cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the tests
 write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or a
-path on the grading machine.
+path on the grading machine. In a test with hidden parts, an exception raised by the student's own code is named
+without its message (that code sees the hidden arguments and could write them into it).
 """
 
 from __future__ import annotations
