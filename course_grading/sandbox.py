@@ -165,10 +165,19 @@ def pids_cgroup(limit: int) -> Path | None:
         (group / "pids.max").write_text(str(limit))
         if (group / "pids.max").read_text().strip() != str(limit):
             raise OSError("pids.max not applied")
-    except OSError:
+        if not _JOIN_WORKS:   # once per process: can a child join it? (else every worker would fail to start)
+            joined = subprocess.run(["/bin/sh", "-c", 'echo $$ > "$0"', str(group / "cgroup.procs")],
+                                    capture_output=True, timeout=20)
+            if joined.returncode != 0:
+                raise OSError("cannot join the cgroup")
+            _JOIN_WORKS.append(True)
+    except (OSError, subprocess.TimeoutExpired):
         remove_cgroup(group)
         return None
     return group
+
+
+_JOIN_WORKS: list = []
 
 
 def remove_cgroup(group: Path) -> None:

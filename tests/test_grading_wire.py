@@ -388,3 +388,20 @@ def test_a_worker_that_stops_reading_cannot_block_the_judge():
     assert not stuck, "the judge was still blocked writing to a worker that does not read"
     assert outcome and isinstance(outcome[0], sandbox.WorkerStopped) and "time limit" in str(outcome[0]), outcome
     assert time.monotonic() - start < 3 * sandbox.HARD_FACTOR + 20
+
+
+def test_a_cgroup_no_child_can_join_is_not_used(monkeypatch):
+    """Where a child cannot join the cgroup (its shell would exit and no worker would start), there is none."""
+    import subprocess
+
+    probe = sandbox.pids_cgroup(5)
+    if probe is None:
+        pytest.skip("no writable pids cgroup here")
+    sandbox.remove_cgroup(probe)
+    made = []
+    real_mkdir = type(probe).mkdir
+    monkeypatch.setattr(type(probe), "mkdir", lambda self, *a, **k: (made.append(self), real_mkdir(self, *a, **k)))
+    monkeypatch.setattr(sandbox, "_JOIN_WORKS", [])
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
+    assert sandbox.pids_cgroup(5) is None
+    assert made and not made[0].exists(), "the cgroup that could not be joined is removed"
