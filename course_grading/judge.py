@@ -60,17 +60,19 @@ class NotebookResult:
         return sum(v.points for v in self.verdicts)
 
 
-def _skip_dynamo_import() -> None:
+def _skip_dynamo_import() -> list:
     """Spare the judge the ~2.5 s import of ``torch._dynamo`` on the first optimizer it builds.
 
     ``torch.optim.Optimizer``'s methods (``add_param_group``, ``zero_grad``...) are wrapped by torch so that
     ``torch.compile`` does not trace them; the wrapper imports ``torch._dynamo`` on its first call and keeps the
     "disabled" function it builds in the wrapped function's ``__dynamo_disable`` attribute. The judge never compiles,
     so the disabled function is the function itself: giving it that attribute first changes nothing but the import.
-    If torch's wrapper changes, the attribute is simply unused (the import happens, nothing else differs).
+    If torch's wrapper changes, the attribute is simply unused (the import happens, nothing else differs). Returns
+    the functions given the attribute, for :func:`_restore_dynamo` (other code in this process may compile).
     """
     import torch.optim
 
+    patched = []
     for cls in (torch.optim.Optimizer,):
         for value in vars(cls).values():
             code = getattr(value, "__code__", None)
@@ -78,6 +80,14 @@ def _skip_dynamo_import() -> None:
             if code is not None and inner is not None and code.co_qualname == "_disable_dynamo.<locals>.inner" \
                     and getattr(inner, "__dynamo_disable", None) is None:
                 inner.__dynamo_disable = inner
+                patched.append(inner)
+    return patched
+
+
+def _restore_dynamo(patched: list) -> None:
+    for inner in patched:
+        if getattr(inner, "__dynamo_disable", None) is inner:
+            del inner.__dynamo_disable
 
 
 _SCRUB = []
@@ -117,7 +127,14 @@ def failure_message(err: BaseException, hidden_test: bool = False) -> str:
 def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, stopped: str | None = None,
               hidden: bool = True) -> list:
     """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell."""
-    _skip_dynamo_import()
+    patched = _skip_dynamo_import()
+    try:
+        return _run_tests(spec, channel, names, stopped=stopped, hidden=hidden)
+    finally:
+        _restore_dynamo(patched)
+
+
+def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: bool) -> list:
     ns: dict = {"__name__": "__main__"}
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):

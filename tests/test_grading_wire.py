@@ -405,3 +405,16 @@ def test_a_cgroup_no_child_can_join_is_not_used(monkeypatch):
     monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
     assert sandbox.pids_cgroup(5) is None
     assert made and not made[0].exists(), "the cgroup that could not be joined is removed"
+
+
+def test_the_judge_leaves_torchs_optimizer_wrappers_as_it_found_them():
+    """The judge skips torch._dynamo's import while it runs tests, and undoes that afterwards."""
+    from course_grading import judge
+    from course_grading.course import NotebookSpec, TestCell
+
+    source = ("w = torch.nn.Parameter(torch.ones(3))\nopt = torch.optim.SGD([w], lr=0.5)\nw.grad = torch.ones(3)\n"
+              "opt.step()\nopt.zero_grad()\nassert torch.equal(w.detach(), torch.full((3,), 0.5))\n")
+    spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[TestCell("t", 1, source, False)])
+    assert [v.passed for v in judge.run_tests(spec, None, {})] == [True]
+    wrapped = [getattr(v, "__wrapped__", None) for v in vars(torch.optim.Optimizer).values()]
+    assert all(getattr(w, "__dynamo_disable", None) is not w for w in wrapped if w is not None)
