@@ -2,11 +2,13 @@
 
     python benchmarks/bench_grading.py [--n 10 50] [--assignment 02-gradient-descent] [--no-sandbox]
 
-Builds N synthetic submissions of one assignment (a learning-management-system export: every third student gets
+Builds N synthetic submissions of one assignment (a folder per student: every third student gets
 the first answer wrong, the others submit the solution), grades them with :func:`course_grading.grade.grade`
 (each notebook in its own bubblewrap worker, the tests in the judge, nbgrader's gradebook and feedback) into a
 temporary gradebook, checks that every student got exactly the expected score (no lost or duplicated grade), and
-prints wall-clock and CPU seconds per notebook (this process, the workers and everything they started). A benchmark, not
+prints wall-clock and CPU seconds per notebook (this process, the workers and everything they started). Then it times
+``make check`` on the assignment's solution notebooks as a student runs it (a fresh ``python -m course_grading check``
+process each time, bubblewrap included: the wall clock from start to exit, best and median of ``--check-runs``). A benchmark, not
 a test: the wall-clock figures depend on what else runs on the machine (the load average is printed with them);
 CPU seconds per notebook divided by the number of cores is what an otherwise idle machine would take.
 """
@@ -17,6 +19,8 @@ import argparse
 import csv
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,7 +52,8 @@ def synthetic(dest: Path, assignment: str, n: int) -> dict:
     for i in range(n):
         student = f"s{i:03d}"
         wrong = i % 3 == 2
-        nbformat.write(broken if wrong else solution, dest / f"{student}_{notebook}")
+        (dest / student).mkdir()
+        nbformat.write(broken if wrong else solution, dest / student / notebook)   # the "folders" layout
         expected[student] = partial if wrong else full
     return expected
 
@@ -72,6 +77,24 @@ def run(n: int, assignment: str, limits: sandbox.Limits, use_sandbox: bool) -> d
                 "summary": summary}
 
 
+def check_wall(assignment: str, runs: int, use_sandbox: bool) -> dict:
+    """Wall-clock seconds of ``python -m course_grading check`` on each solution notebook of ``assignment``."""
+    out = {}
+    for name in pipeline.notebook_names(ROOT, assignment):
+        cmd = [sys.executable, "-m", "course_grading", "check", str(ROOT / "solutions" / assignment / name)]
+        if not use_sandbox:
+            cmd.append("--no-sandbox")
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"check failed on the solution {name}:\n{proc.stdout}{proc.stderr}")
+        out[name] = times
+    return out
+
+
 def _cpu() -> float:
     """CPU seconds of this process (the judge, nbgrader), of its finished children (bubblewrap, nbgrader's helpers)
     and of the sandboxed workers (their processes live in their own PID namespace and are not reaped by this
@@ -87,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--assignment", default="02-gradient-descent")
     parser.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap (compare its cost)")
+    parser.add_argument("--check-runs", type=int, default=3, help="runs of make check per notebook (0: skip)")
     args = parser.parse_args(argv)
     limits = sandbox.Limits()
     use_sandbox = not args.no_sandbox
@@ -104,6 +128,11 @@ def main(argv=None) -> int:
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"growth: {b['seconds'] / a['seconds']:.2f}x time for {b['n'] / a['n']:.1f}x students")
+    if args.check_runs > 0:
+        for name, times in check_wall(args.assignment, args.check_runs, use_sandbox).items():
+            print(f"make check {args.assignment}/{name}: best {min(times):.2f} s, median "
+                  f"{statistics.median(times):.2f} s wall clock over {len(times)} runs (load average now "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
     return 0
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 from . import sandbox
-from .course import read_spec
 
 
 def _spec_for(root: Path, notebook: Path):
+    from .course import read_spec
+
     """The released test cells of ``notebook``: from ``solutions/<assignment>/<name>``, hidden tests removed."""
     assignment = notebook.resolve().parent.name
     source = Path(root) / "solutions" / assignment / notebook.name
@@ -32,13 +31,18 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
     status = 0
     for path in notebooks:
         path = Path(path)
+        # the worker first: it imports torch in the sandbox while this process imports torch (in Worker), then
+        # reads the notebook (as JSON: nbformat takes seconds to import) and the tests
+        worker = sandbox.Worker(limits, sandbox=use_sandbox)
+        from .course import read_notebook
+
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = read_notebook(path)
         except Exception as err:  # noqa: BLE001
+            worker.stop("not a readable notebook")
             out(f"{path}: not a readable notebook ({type(err).__name__})")
             status = 1
             continue
-        worker = sandbox.Worker(limits, sandbox=use_sandbox)   # starts importing torch while the judge does too
         from . import judge
 
         spec = _spec_for(root, path)

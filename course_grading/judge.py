@@ -4,7 +4,8 @@ The test cells run in a namespace where each function the student's notebook def
 calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. A test
 cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the tests
 write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or a
-path on the grading machine.
+path on the grading machine. In a test with hidden parts, an exception raised by the student's own code is named
+without its message (that code sees the hidden arguments and could write them into it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from . import rules, sandbox, wire
-from .course import NotebookSpec, student_cells
+from .course import NotebookSpec, strip_hidden, student_cells
 
 
 class RemoteFunction:
@@ -59,6 +60,36 @@ class NotebookResult:
         return sum(v.points for v in self.verdicts)
 
 
+def _skip_dynamo_import() -> list:
+    """Spare the judge the ~2.5 s import of ``torch._dynamo`` on the first optimizer it builds.
+
+    ``torch.optim.Optimizer``'s methods (``add_param_group``, ``zero_grad``...) are wrapped by torch so that
+    ``torch.compile`` does not trace them; the wrapper imports ``torch._dynamo`` on its first call and keeps the
+    "disabled" function it builds in the wrapped function's ``__dynamo_disable`` attribute. The judge never compiles,
+    so the disabled function is the function itself: giving it that attribute first changes nothing but the import.
+    If torch's wrapper changes, the attribute is simply unused (the import happens, nothing else differs). Returns
+    the functions given the attribute, for :func:`_restore_dynamo` (other code in this process may compile).
+    """
+    import torch.optim
+
+    patched = []
+    for cls in (torch.optim.Optimizer,):
+        for value in vars(cls).values():
+            code = getattr(value, "__code__", None)
+            inner = getattr(value, "__wrapped__", None)
+            if code is not None and inner is not None and code.co_qualname == "_disable_dynamo.<locals>.inner" \
+                    and getattr(inner, "__dynamo_disable", None) is None:
+                inner.__dynamo_disable = inner
+                patched.append(inner)
+    return patched
+
+
+def _restore_dynamo(patched: list) -> None:
+    for inner in patched:
+        if getattr(inner, "__dynamo_disable", None) is inner:
+            del inner.__dynamo_disable
+
+
 _SCRUB = []
 
 
@@ -72,7 +103,13 @@ def _scrub_paths(text: str) -> str:
     return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
 
 
-def failure_message(err: BaseException) -> str:
+def failure_message(err: BaseException, hidden_test: bool = False) -> str:
+    """What the student reads for a failed test. In a test with hidden parts, an exception the student's own code
+    raised is named without its message: the student's function sees the hidden test's arguments and could write
+    them into that message."""
+    if hidden_test and wire.from_other_side(err):
+        name = str(err).split(":", 1)[0] if isinstance(err, wire.RemoteError) else type(err).__name__
+        return f"your function raised {name[:100]} (in a test with hidden parts its message is not shown)"
     if isinstance(err, sandbox.WorkerStopped):
         return f"your notebook was stopped: {err}"
     if isinstance(err, wire.WireError):
@@ -90,6 +127,14 @@ def failure_message(err: BaseException) -> str:
 def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, stopped: str | None = None,
               hidden: bool = True) -> list:
     """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell."""
+    patched = _skip_dynamo_import()
+    try:
+        return _run_tests(spec, channel, names, stopped=stopped, hidden=hidden)
+    finally:
+        _restore_dynamo(patched)
+
+
+def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: bool) -> list:
     ns: dict = {"__name__": "__main__"}
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -115,7 +160,8 @@ def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, 
                 exec(compile(test.source, f"<test {test.grade_id}>", "exec"), ns)  # noqa: S102
             verdicts.append(Verdict(test.grade_id, test.points, True))
         except Exception as err:  # noqa: BLE001 - a failing test is any exception
-            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err)))
+            has_hidden = hidden and strip_hidden(test.source) != "\n".join(test.source.splitlines())
+            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err, has_hidden)))
     return verdicts
 
 

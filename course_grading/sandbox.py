@@ -7,8 +7,10 @@ gradebook, other students' files or the network (its own network namespace has n
 runs in its own PID namespace: killing the sandbox kills every process the student started.
 
 Limits: address space (``RLIMIT_AS``), CPU seconds (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``, which the kernel
-does not apply to root: when grading as root the PID namespace and the wall-clock kill stop fork bombs), file size,
-and, from the parent, a wall-clock deadline on every reply and a cap on the bytes of one reply.
+does not apply to root; where this process may create a ``pids`` cgroup, each worker also gets one whose ``pids.max``
+is the same limit and which the kernel applies to root too; otherwise, when grading as root, only the PID namespace
+and the wall-clock kill stop a fork bomb), file size, and, from the parent, a wall-clock deadline on every reply and a
+cap on the bytes of one reply.
 """
 
 from __future__ import annotations
@@ -128,6 +130,77 @@ def _nproc_limit(extra: int) -> int:
     return count + extra
 
 
+def _own_pids_cgroup() -> Path | None:
+    """The folder of this process's ``pids`` cgroup (version 1 ``pids`` hierarchy, else the unified one)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            return Path("/sys/fs/cgroup/pids") / path.lstrip("/")
+    for line in lines:
+        if line.startswith("0::"):
+            return Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+    return None
+
+
+_CGROUP_SERIAL = [0]
+
+
+def pids_cgroup(limit: int) -> Path | None:
+    """A new cgroup below this process's own whose ``pids.max`` is ``limit``; ``None`` where none can be made (no
+    write access, no ``pids`` controller): then ``RLIMIT_NPROC`` and the PID namespace are what bound processes."""
+    parent = _own_pids_cgroup()
+    if parent is None or not parent.is_dir():
+        return None
+    _CGROUP_SERIAL[0] += 1
+    group = parent / f"course-grading-{os.getpid()}-{_CGROUP_SERIAL[0]}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    try:
+        (group / "pids.max").write_text(str(limit))
+        if (group / "pids.max").read_text().strip() != str(limit):
+            raise OSError("pids.max not applied")
+        if not _JOIN_WORKS:   # once per process: can a child join it? (else every worker would fail to start)
+            joined = subprocess.run(["/bin/sh", "-c", 'echo $$ > "$0"', str(group / "cgroup.procs")],
+                                    capture_output=True, timeout=20)
+            if joined.returncode != 0:
+                raise OSError("cannot join the cgroup")
+            _JOIN_WORKS.append(True)
+    except (OSError, subprocess.TimeoutExpired):
+        remove_cgroup(group)
+        return None
+    return group
+
+
+_JOIN_WORKS: list = []
+
+
+def remove_cgroup(group: Path) -> None:
+    """Kill whatever is left in ``group`` and remove it (a cgroup goes only once it is empty)."""
+    for _ in range(50):
+        try:
+            pids = [int(x) for x in (group / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
 _CPU_TOTAL = [0.0]   # CPU seconds of every worker ended by this process (their processes are not our children)
 
 
@@ -175,8 +248,14 @@ class Worker:
             cmd[cmd.index("--clearenv") + 1:cmd.index("--clearenv") + 1] = ["--setenv", "GRADER_LIMITS", limits_env]
         else:
             env.update(GRADER_LIMITS=limits_env, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+        # a pids cgroup, which bounds processes and threads for root as well; the shell joins it before it becomes
+        # bubblewrap, so every process of the sandbox is born inside it
+        self.cgroup = pids_cgroup(limits.processes + 8) if sandbox else None   # + bwrap and torch's own threads
+        if self.cgroup is not None:
+            cmd = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroup / "cgroup.procs"), *cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, start_new_session=True, bufsize=0)
+        os.set_blocking(self.proc.stdin.fileno(), False)   # writes wait in select, with the notebook's deadline
         self.deadline: float | None = time.monotonic() + limits.startup_seconds   # None once the notebook runs
         self.budget = float(limits.notebook_seconds)
         self.hard_deadline = float("inf")
@@ -220,18 +299,7 @@ class Worker:
         fd = self.proc.stdout.fileno()
         chunks, left = [], n
         while left:
-            now = time.monotonic()
-            remaining = (self.deadline - now) if self.deadline is not None else \
-                min(self.budget, self.hard_deadline - now)
-            if remaining <= 0:
-                what = "start" if self.deadline is not None else "notebook"
-                seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
-                self.stop(f"time limit: the {what} used its {seconds:g} s")
-                raise WorkerStopped(self.stopped)
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if self.deadline is None:
-                self.budget -= time.monotonic() - now
-            if not ready:
+            if not self._wait(fd, write=False):
                 continue
             chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
@@ -240,6 +308,25 @@ class Worker:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+    def _wait(self, fd: int, write: bool) -> bool:
+        """Wait until ``fd`` can be read (or written), within the time left; stop the worker when none is left.
+
+        Waiting to write counts like waiting to read: a worker that stops reading its input (while its threads
+        flood the judge with calls whose replies fill the pipe) would otherwise block the judge for ever.
+        """
+        now = time.monotonic()
+        remaining = (self.deadline - now) if self.deadline is not None else \
+            min(self.budget, self.hard_deadline - now)
+        if remaining <= 0:
+            what = "start" if self.deadline is not None else "notebook"
+            seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
+            self.stop(f"time limit: the {what} used its {seconds:g} s")
+            raise WorkerStopped(self.stopped)
+        ready = select.select([] if write else [fd], [fd] if write else [], [], remaining)
+        if self.deadline is None:
+            self.budget -= time.monotonic() - now
+        return bool(ready[0] or ready[1])
 
     def _exit_reason(self) -> str:
         try:
@@ -254,11 +341,16 @@ class Worker:
     def _write(self, data: bytes) -> None:
         if self.stopped:
             raise WorkerStopped(self.stopped)
-        try:
-            self.proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
-            self.stop(self._exit_reason())
-            raise WorkerStopped(self.stopped) from None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view[:1 << 20]):]
+            except BlockingIOError:
+                self._wait(fd, write=True)
+            except OSError:   # a closed pipe: the worker is gone
+                self.stop(self._exit_reason())
+                raise WorkerStopped(self.stopped) from None
 
     def _account(self) -> None:
         if not self.accounted and self.proc.poll() is None:
@@ -292,6 +384,9 @@ class Worker:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if getattr(self, "cgroup", None) is not None:
+            remove_cgroup(self.cgroup)
+            self.cgroup = None
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()

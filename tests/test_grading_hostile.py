@@ -211,3 +211,67 @@ def test_no_sandbox_is_recorded_in_the_csv(tmp_path):
         rows = list(csv.DictReader(f))
     assert status == 0 and [(r["student_id"], r["sandbox"], r["total"]) for r in rows] == [("ann", "unsandboxed",
                                                                                              rows[0]["max_score"])]
+
+
+# Answers that return values built to fool a comparison: each notebook replaces all three answers of
+# 02-gradient-descent, so one worker tries three tricks. None may score above the untouched release.
+_TRICKS = {
+    "subclass-eq-bool": {
+        "gd_step": ("import torch\n"
+                    "class Liar(torch.Tensor):\n"
+                    "    @classmethod\n"
+                    "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                    "        return True\n"
+                    "    def __eq__(self, other):\n        return True\n"
+                    "    def __bool__(self):\n        return True\n"
+                    "def gd_step(param, grad, lr):\n"
+                    "    return param.as_subclass(Liar)\n"),
+        "minibatches": ("class Always(dict):\n"
+                        "    def __eq__(self, other):\n        return True\n"
+                        "    def __bool__(self):\n        return True\n"
+                        "def minibatches(X, y, batch_size, shuffle=False, generator=None, drop_last=False):\n"
+                        "    if batch_size < 1:\n        raise ValueError('batch_size must be at least 1')\n"
+                        "    return Always()\n"),
+        "sgd_momentum_step": ("import torch\n"
+                              "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
+                              "    grad.fill_(float('nan'))   # poison the caller's gradient in place\n"
+                              "    return param.expand(2, *param.shape)[0], torch.full_like(param, float('nan'))\n"),
+    },
+    "nan-views-generators": {
+        "gd_step": ("import torch\n"
+                    "def gd_step(param, grad, lr):\n"
+                    "    grad.zero_()   # zero the caller's gradient so that 'unchanged' looks right\n"
+                    "    return torch.full_like(param, float('nan'))\n"),
+        "minibatches": ("def minibatches(X, y, batch_size, shuffle=False, generator=None, drop_last=False):\n"
+                        "    raise ValueError(f'batch_size {batch_size}')   # raises for every input\n"),
+        "sgd_momentum_step": ("import torch\n"
+                              "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
+                              "    yield param\n    yield param\n"),
+    },
+}
+
+
+def _with_answers(nb, answers: dict):
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+@pytest.mark.parametrize("name", sorted(_TRICKS))
+def test_values_built_to_fool_a_comparison_score_no_more_than_the_release(name):
+    from course_grading import judge
+
+    spec = course.read_spec(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK)
+    release = course.read_notebook(ROOT / "exercises" / ASSIGNMENT / NOTEBOOK)
+    assert set(_TRICKS[name]) == {c.metadata["nbgrader"]["grade_id"] for c in release.cells
+                                  if c.metadata.get("nbgrader", {}).get("solution")}
+    limits = sandbox.Limits(notebook_seconds=20)
+    blank = judge.judge_notebook(spec, release, limits, use_sandbox=BWRAP)
+    tricked = judge.judge_notebook(spec, _with_answers(release, _TRICKS[name]), limits, use_sandbox=BWRAP)
+    assert len(tricked.verdicts) == len(spec.tests) and not tricked.cell_errors, tricked.cell_errors
+    assert tricked.score <= blank.score, [(v.grade_id, v.message) for v in tricked.verdicts if v.passed]

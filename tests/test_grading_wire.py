@@ -255,3 +255,166 @@ def test_callbacks_in_a_loop_are_bounded_too():
     with pytest.raises(sandbox.WorkerStopped, match="time limit"):
         w.channel.call("f", (slow,))
     assert time.monotonic() - start < sandbox.HARD_FACTOR * 1 + 10
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot create namespaces here")
+def test_a_fork_storm_is_bounded_even_as_root():
+    """RLIMIT_NPROC does not bind root: where a pids cgroup can be made, its pids.max does (and it is removed)."""
+    probe = sandbox.pids_cgroup(5)
+    if probe is None:
+        pytest.skip("no writable pids cgroup here (RLIMIT_NPROC and the PID namespace bound processes)")
+    sandbox.remove_cgroup(probe)
+    assert not probe.exists()
+    storm = ("import os, time\n"
+             "def storm():\n"
+             "    n = 0\n"
+             "    for _ in range(300):\n"
+             "        try:\n"
+             "            if os.fork() == 0:\n"
+             "                time.sleep(60)\n"
+             "                os._exit(0)\n"
+             "        except OSError:\n"
+             "            break\n"
+             "        n += 1\n"
+             "    return n\n")
+    w, cells, _ = _worker([("a", storm)], processes=16)
+    group = w.cgroup
+    try:
+        assert group is not None and (group / "pids.max").read_text().strip() == str(16 + 8)
+        forked = w.channel.call("storm")
+    finally:
+        w.stop()
+    assert 0 < forked < 16 + 8, f"{forked} processes forked under a limit of 16"
+    assert not group.exists(), "the cgroup is removed once every process in it is gone"
+
+
+def test_a_students_exception_message_cannot_carry_hidden_arguments_into_feedback():
+    """The student's function sees a hidden test's arguments; its exception message must not reach the feedback."""
+    from course_grading import judge
+    from course_grading.course import NotebookSpec, TestCell
+
+    channel, ns = _pair()
+
+    def leak(*args, **kwargs):
+        raise ValueError(f"LEAKED {args!r} {kwargs!r}")
+
+    class Custom(Exception):
+        pass
+
+    def leak_custom(*args, **kwargs):
+        raise Custom(f"LEAKED {args!r}")
+    ns.update(leak=leak, leak_custom=leak_custom)
+    visible = "assert leak(1.5) == 0, 'visible'\n"
+    hidden = "### BEGIN HIDDEN TESTS\nleak(torch.tensor([31.25, 47.5]), lr=0.0731)\n### END HIDDEN TESTS\n"
+    custom = "### BEGIN HIDDEN TESTS\nleak_custom(0.0731)\n### END HIDDEN TESTS\n"
+    spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[
+        TestCell("t_visible", 1, visible, False), TestCell("t_hidden", 1, hidden, True),
+        TestCell("t_custom", 1, custom, True)])
+    verdicts = judge.run_tests(spec, channel, {"leak": "callable", "leak_custom": "callable"}, hidden=True)
+    by_id = {v.grade_id: v for v in verdicts}
+    assert not any(v.passed for v in verdicts)
+    assert "LEAKED (1.5,)" in by_id["t_visible"].message, "a released test shows the student's own message"
+    for gid, kind in (("t_hidden", "ValueError"), ("t_custom", "Custom")):
+        assert "LEAKED" not in by_id[gid].message and "0.0731" not in by_id[gid].message, by_id[gid].message
+        assert kind in by_id[gid].message
+
+
+@pytest.mark.parametrize("item", [b"N", b"T", b"I" + bytes(8)])
+def test_a_message_of_millions_of_tiny_values_is_refused_quickly(item):
+    """A reply of 64 MB of one-byte values would hold the judge for a minute and half a gigabyte, off the clock."""
+    import struct
+
+    n = wire.MAX_VALUES + 10
+    data = b"L" + struct.pack("<I", n) + item * n
+    start = time.process_time()
+    with pytest.raises(wire.WireError, match="values in one message"):
+        wire.Decoder(data).decode()
+    assert time.process_time() - start < 10
+    ok = b"L" + struct.pack("<I", 100_000) + item * 100_000   # a long honest list still decodes
+    assert len(wire.Decoder(ok).decode()) == 100_000
+
+
+def test_notebooks_read_as_json_match_nbformat_and_can_be_edited(tmp_path):
+    """``course.read_notebook`` (no nbformat import) gives what nbformat gives, and its nodes take attribute edits."""
+    import nbformat
+
+    from course_grading import course
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1\ny = 2\n")]
+    nb.cells[1].metadata["nbgrader"] = {"grade_id": "a", "solution": True}
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    raw = path.read_text()
+    assert '"x = 1\\n",' in raw, "nbformat writes multi-line sources as lists of lines"
+    mine, theirs = course.read_notebook(path), nbformat.read(path, as_version=4)
+    assert [(c.cell_type, c.source, course.meta(c)) for c in mine.cells] == \
+        [(c.cell_type, c.source, course.meta(c)) for c in theirs.cells]
+    mine.cells[1].source = "x = 3"
+    assert mine.cells[1]["source"] == "x = 3" and mine.cells[1].source == "x = 3"
+    (tmp_path / "v3.ipynb").write_text('{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}')
+    assert course.read_notebook(tmp_path / "v3.ipynb").nbformat == 4, "other formats go through nbformat"
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_judge():
+    """A student's thread floods the judge with forged calls while the function sleeps: the judge's error replies fill
+    the worker's input pipe, and writing to it must not block the judge past the notebook's deadline."""
+    flood = ("import os, struct, threading, time\n"
+             "def _flood():\n"
+             "    body = b'U' + struct.pack('<I', 3) + b'S' + struct.pack('<Q', 4) + b'nope' + b'U' + bytes(4)"
+             " + b'M' + bytes(4)\n"
+             "    frame = struct.pack('<Q', len(body) + 1) + b'c' + body\n"
+             "    for _ in range(20000):\n"
+             "        for fd in range(3, 8):\n"
+             "            try:\n                os.write(fd, frame)\n            except OSError:\n                pass\n"
+             "def stall():\n"
+             "    threading.Thread(target=_flood, daemon=True).start()\n"
+             "    time.sleep(1000)\n")
+    w, cells, _ = _worker([("a", flood)], notebook_seconds=3)
+    outcome = []
+
+    def call():
+        try:
+            w.channel.call("stall")
+        except BaseException as err:  # noqa: BLE001 - recorded for the assertion
+            outcome.append(err)
+    thread = threading.Thread(target=call, daemon=True)
+    start = time.monotonic()
+    thread.start()
+    thread.join(3 * sandbox.HARD_FACTOR + 20)
+    stuck = thread.is_alive()
+    w.stop()
+    thread.join(10)
+    assert not stuck, "the judge was still blocked writing to a worker that does not read"
+    assert outcome and isinstance(outcome[0], sandbox.WorkerStopped) and "time limit" in str(outcome[0]), outcome
+    assert time.monotonic() - start < 3 * sandbox.HARD_FACTOR + 20
+
+
+def test_a_cgroup_no_child_can_join_is_not_used(monkeypatch):
+    """Where a child cannot join the cgroup (its shell would exit and no worker would start), there is none."""
+    import subprocess
+
+    probe = sandbox.pids_cgroup(5)
+    if probe is None:
+        pytest.skip("no writable pids cgroup here")
+    sandbox.remove_cgroup(probe)
+    made = []
+    real_mkdir = type(probe).mkdir
+    monkeypatch.setattr(type(probe), "mkdir", lambda self, *a, **k: (made.append(self), real_mkdir(self, *a, **k)))
+    monkeypatch.setattr(sandbox, "_JOIN_WORKS", [])
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
+    assert sandbox.pids_cgroup(5) is None
+    assert made and not made[0].exists(), "the cgroup that could not be joined is removed"
+
+
+def test_the_judge_leaves_torchs_optimizer_wrappers_as_it_found_them():
+    """The judge skips torch._dynamo's import while it runs tests, and undoes that afterwards."""
+    from course_grading import judge
+    from course_grading.course import NotebookSpec, TestCell
+
+    source = ("w = torch.nn.Parameter(torch.ones(3))\nopt = torch.optim.SGD([w], lr=0.5)\nw.grad = torch.ones(3)\n"
+              "opt.step()\nopt.zero_grad()\nassert torch.equal(w.detach(), torch.full((3,), 0.5))\n")
+    spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[TestCell("t", 1, source, False)])
+    assert [v.passed for v in judge.run_tests(spec, None, {})] == [True]
+    wrapped = [getattr(v, "__wrapped__", None) for v in vars(torch.optim.Optimizer).values()]
+    assert all(getattr(w, "__dynamo_disable", None) is not w for w in wrapped if w is not None)
