@@ -32,11 +32,12 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-ROOT = Path(__file__).resolve().parent.parent
+EXT_DIR = Path(__file__).resolve().parent
+ROOT = EXT_DIR.parent
 MATHJAX_DIR = ROOT / "node_modules" / "mathjax" / "es5"
 PLOTLY_JS = ROOT / "node_modules" / "plotly.js-cartesian-dist-min" / "plotly-cartesian.min.js"
-EXPLORERS_JS = Path(__file__).resolve().parent / "explorers" / "explorers.js"
-COURSE_CSS = Path(__file__).resolve().parent / "course.css"
+EXPLORERS_JS = EXT_DIR / "explorers" / "explorers.js"
+COURSE_CSS = EXT_DIR / "course.css"
 EXPLORER_MARKER = 'class="course-explorer"'
 COLAB_DIR = "colab"
 
@@ -45,8 +46,6 @@ def _check_mathjax(app: Sphinx) -> None:
     if app.builder.format == "html" and not (MATHJAX_DIR / "tex-mml-chtml.js").is_file():
         raise ExtensionError(
             f"MathJax is not installed ({MATHJAX_DIR} missing). Run `npm ci` (or `make setup`) in the repository root.")
-
-
     if app.builder.format == "html" and not PLOTLY_JS.is_file():
         raise ExtensionError(
             f"plotly.js is not installed ({PLOTLY_JS} missing). Run `npm ci` (or `make setup`) in the repository "
