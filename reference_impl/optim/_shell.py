@@ -107,6 +107,15 @@ def _compile_errors() -> tuple[type, ...]:
     return tuple(errors)
 
 
+# Inductor fuses every pointwise producer into its consumers unless it decides to store it. The step-dependent
+# scalars of an update (Adam's ``1 - beta1**step`` and ``(1 - beta2**step)**0.5``, ``lr / bias_correction1``) are
+# 0-dim tensors here, and fused they are recomputed inside the element loop: two libm ``pow`` calls every 16
+# elements, which the C compiler may not hoist (Inductor keeps errno semantics), cost Adam ~25% of its step.
+# Storing every multi-use intermediate of more than one operation computes them once per step instead; the
+# full-size intermediates of our updates are used once (the in-place chains), so no extra pass over memory is
+# added -- `make bench` shows it per optimizer.
+_INDUCTOR_OPTIONS = {"realize_opcount_threshold": 1}
+
 _VARYING = ("lr", "step", "c")  # the step count, a scheduled lr, schedule-free's averaging weight
 
 
@@ -128,7 +137,7 @@ def apply_to_group(update: Callable, columns: Sequence[Sequence[Any]], hyper: di
     if fast and update not in _FAILED:
         compiled = _COMPILED.get(update)
         if compiled is None:
-            compiled = _COMPILED[update] = torch.compile(_loop(update))
+            compiled = _COMPILED[update] = torch.compile(_loop(update), options=_INDUCTOR_OPTIONS)
         try:
             # hyperparameters that change from step to step enter the graph as 0-dim float64 tensors: one
             # compilation serves every step count and every scheduled learning rate
