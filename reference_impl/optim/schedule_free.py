@@ -35,10 +35,10 @@ rounding. ``state["x"]`` can still be read (it is computed from the parameter an
 The trajectories equal the authors' step for step, bit for bit on CPU (same operations in the same order).
 
 The price of not storing :math:`x`: an ``eval()`` / ``train()`` round trip restores :math:`y` only up to
-rounding. Measured on 6M float32 parameters after 40 steps (``tests/test_optim_fast.py`` repeats the measurement
-on a small network and bounds it): with :math:`\beta = 0.9` (SGD and AdamW) the round trip moves a parameter by at
-most 1 ulp of :math:`\max(|y|, |z|)` (4% of the SGD parameters move at all, 0.2% of the AdamW ones); with
-:math:`\beta = 0.5`, at most 2 ulps; with :math:`\beta = 0.1`, at most 11 ulps -- the extrapolation
+rounding. Measured on 6M float32 parameters after 40 steps (``tests/test_optim_soap_muon_schedule_free.py``
+repeats the measurement on a small network and bounds it): with :math:`\beta = 0.9` (SGD and AdamW) the round trip
+moves a parameter by at most 1 ulp of :math:`\max(|y|, |z|)` (4% of the SGD parameters move at all, 0.2% of the
+AdamW ones); with :math:`\beta = 0.5`, at most 2 ulps; with :math:`\beta = 0.1`, at most 11 ulps -- the extrapolation
 :math:`x = (y - (1-\beta) z)/\beta` amplifies rounding by :math:`1/\beta`. (Measured in ulps of :math:`y` itself
 the error is unbounded where :math:`y \approx 0` while :math:`z` is not: cancellation.)
 
