@@ -36,6 +36,12 @@ often returned to the system and the next one page-faults in fresh memory, which
 temporaries (single-tensor and foreach ones); ``MALLOC_MMAP_THRESHOLD_=1073741824
 MALLOC_TRIM_THRESHOLD_=4294967296`` keeps that memory. Compare both before reading much into a ratio.
 
+Slow rows: a row estimated (from one step on one layer) to take longer than ``--row-budget`` seconds (default 60)
+is timed on the first layers only -- every layer has the same shapes, so the same cost -- and its times are scaled
+to the whole model; if even one layer is too slow, with 1 warm-up and 3 timed steps. Such a row is marked ``*`` and
+its note says how it was timed. (SOAP and Muon: on a CPU without bfloat16 instructions one Muon step of the whole
+model takes minutes.)
+
 Targets (issue 18): ours fast <= 1.2x torch's fastest CPU path; Adam/AdamW fast <= 1.3x the floor; schedule-free
 <= 1.10x the authors' package. The machine running this may be shared: rerun before concluding from < 10%.
 """
@@ -114,7 +120,10 @@ def rows() -> list[Row]:
     table.append(Row("SOAP", "SOAP", dict(lr=3e-3), {"oracle pkg": pytorch_optimizer.SOAP}, fast=False,
                      note="oracle: pytorch_optimizer.SOAP"))
     table.append(Row("Muon", "Muon", dict(lr=1e-3), {"torch single": torch.optim.Muon}, fast=False,
-                     matrices_only=True, note="2-D parameters only; oracle: torch.optim.Muon (one code path)"))
+                     matrices_only=True,
+                     note="2-D parameters only; oracle: torch.optim.Muon (one code path). Both run Newton-Schulz in "
+                          "bfloat16, whose matmul is ~20x slower than float32's on a CPU without bfloat16 "
+                          "instructions (1.6 s vs 84 ms for 1000x1000 on an AVX2-only machine)"))
 
     import schedulefree
 
@@ -178,11 +187,42 @@ class _Scale(_Copy):
         self.src.mul_(1.0)
 
 
-def time_row(row: Row, base_params, grads, warmup: int, steps: int) -> dict:
+def _builders(row: Row) -> dict:
     builders = {"ours eager": lambda p, **kw: getattr(ours, row.ours)(p, **kw)}
     if row.fast:
         builders["ours fast"] = lambda p, **kw: getattr(ours, row.ours)(p, fused=True, **kw)
     builders.update(row.competitors)
+    return builders
+
+
+def fit_budget(row: Row, base_params, grads, warmup: int, steps: int, budget: float, layer_size: int):
+    """Shrink a row whose step is so slow that timing it on the whole model would take longer than ``budget``
+    seconds: time it on the first ``keep`` layers (all layers have the same shapes, so each costs the same) and,
+    if one layer is still too slow, with 1 warm-up and 3 timed rounds. Returns (params, grads, warmup, steps,
+    layers kept). The estimate is one step of ours (eager) on one layer, taken after a first step that creates
+    the state, times the layers, competitors and rounds."""
+    layers = len(base_params) // layer_size
+    probe = [torch.nn.Parameter(p.clone()) for p in base_params[:layer_size]]
+    for p, g in zip(probe, grads[:layer_size]):
+        p.grad = g.clone()
+    opt = getattr(ours, row.ours)(probe, **row.kwargs)
+    if row.schedule_free:
+        opt.train()
+    opt.step()
+    start = time.perf_counter()
+    opt.step()
+    per_layer_round = (time.perf_counter() - start) * len(_builders(row))
+    keep = layers
+    if per_layer_round * layers * (warmup + steps) > budget:
+        keep = max(1, min(layers, int(budget / (per_layer_round * (warmup + steps)))))
+        if per_layer_round * keep * (warmup + steps) > budget:
+            warmup, steps = 1, 3
+    n = keep * layer_size
+    return base_params[:n], grads[:n], warmup, steps, keep
+
+
+def time_row(row: Row, base_params, grads, warmup: int, steps: int) -> dict:
+    builders = _builders(row)
     opts, first = {}, {}
     for key, build in builders.items():
         params = [torch.nn.Parameter(p.clone()) for p in base_params]
@@ -234,6 +274,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these rows (names as printed)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: steadier timings on a shared machine)")
+    parser.add_argument("--row-budget", type=float, default=60.0,
+                        help="seconds a row should take (default 60): a row estimated to take longer is timed "
+                             "on fewer layers (at least one, then with 1 warm-up and 3 timed steps), its times "
+                             "scaled to the whole model, and marked with * (0: no limit)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     warmup, steps = (3, 20) if args.quick else (5, 40)
@@ -256,8 +300,19 @@ def main(argv=None) -> int:
         if args.only and row.name not in args.only:
             continue
         base_params, grads = make_params(args.width, args.depth, row.matrices_only)
-        result = time_row(row, base_params, grads, warmup, steps)
-        med, bpp, numel = result["median"], result["bytes_per_param"], result["numel"]
+        layer_size = 1 if row.matrices_only else 2
+        row_warmup, row_steps, keep = warmup, steps, args.depth
+        if args.row_budget > 0:
+            base_params, grads, row_warmup, row_steps, keep = fit_budget(
+                row, base_params, grads, warmup, steps, args.row_budget, layer_size)
+        result = time_row(row, base_params, grads, row_warmup, row_steps)
+        med, bpp = result["median"], result["bytes_per_param"]
+        if keep < args.depth:  # every layer costs the same: the whole model's time is the subset's, scaled
+            med = {key: value * args.depth / keep for key, value in med.items()}
+            notes.append(f"{row.name}*: timed on {keep} of {args.depth} layers (one step of the whole model would "
+                         f"take ~{med['ours eager']:.0f} s), times scaled x{args.depth / keep:g}; median of "
+                         f"{row_steps} steps after {row_warmup} warm-up")
+        numel = result["numel"] * args.depth // keep
         # bytes per second: a copy and an in-place scale each read and write numel floats; the faster one counts
         bandwidth = 2 * numel * 4 / min(med["copy"], med["scale"])
         floor = row.streams * numel * 4 / bandwidth if row.streams else None
@@ -268,7 +323,8 @@ def main(argv=None) -> int:
         ratio_floor = f"{fast / floor:9.2f}x" if fast and floor else f"{'-':>10s}"
         oracle_key = next((c for c in TORCH_COLUMNS if c in bpp), None)
         oracle_bpp = f"{bpp[oracle_key]:6.1f}" if oracle_key else f"{'-':>6s}"
-        print(f"{row.name:25s} {numel / 1e6:5.2f}M "
+        label = row.name + ("*" if keep < args.depth else "")
+        print(f"{label:25s} {numel / 1e6:5.2f}M "
               + " ".join(f"{v * 1e3:9.2f}" if v is not None else f"{'-':>9s}" for v in cells)
               + f" {ratio_best} {ratio_floor} {bpp['ours eager']:12.1f} {oracle_bpp}", flush=True)
         if "ours fast" in result["first"]:
