@@ -61,6 +61,29 @@ def _deadlines(args) -> tuple:
     return due, extensions
 
 
+SECRET_ENV = "COURSE_GRADING_SECRET_FILE"
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The term's secret: the bytes of ``path`` (``--secret``), else of the file ``$COURSE_GRADING_SECRET_FILE``
+    names, else ``None`` (hidden tests then use the repository's default inputs)."""
+    import os
+
+    source = "--secret"
+    if path is None and os.environ.get(SECRET_ENV):
+        path, source = Path(os.environ[SECRET_ENV]), f"${SECRET_ENV}"
+    if path is None:
+        return None
+    try:
+        data = Path(path).read_bytes().strip()
+    except OSError as err:
+        raise ValueError(f"{source}: cannot read {path} ({err.strerror or err})") from None
+    if len(data) < 16:
+        raise ValueError(f"{source}: {path} holds {len(data)} bytes; a term secret needs at least 16 "
+                         "(make one with: python -c \"import secrets; print(secrets.token_hex(32))\" > FILE)")
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                             "gradebook's, set by the formgrader or `nbgrader db assignment add --duedate`)")
     grade.add_argument("--extension", action="append", default=[], metavar="STUDENT=HOURS",
                        help="a student's extension of the due date, in hours (repeatable; stored in the gradebook)")
+    grade.add_argument("--secret", type=Path, default=None, metavar="FILE",
+                       help="the term's secret (a file kept outside the repository; see instructors.md), from which "
+                            "hidden tests draw their inputs; default: $COURSE_GRADING_SECRET_FILE, else the "
+                            "repository's default inputs (the grade table says so)")
     _limits_args(grade)
     merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
     merge.add_argument("assignment")
@@ -136,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: --no-sandbox: student code runs without bubblewrap, with only resource limits; the grade "
               "table marks every grade 'unsandboxed'.", file=sys.stderr)
     try:
+        secret = read_secret(args.secret)
         due, extensions = _deadlines(args)
         summary = run_grade(root, args.assignment, args.submissions, out=args.out, db_url=args.db_url,
                             layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox, shard=shard,
-                            due=due, extensions=extensions)
+                            due=due, extensions=extensions, secret=secret)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

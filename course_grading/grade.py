@@ -33,7 +33,7 @@ def _read_notebook(path: Path):
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
           layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
           feedback_pages: bool = True, shard: tuple[int, int] | None = None, due: str | None = None,
-          extensions: dict | None = None, log=print) -> dict:
+          extensions: dict | None = None, secret: bytes | None = None, log=print) -> dict:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
@@ -84,7 +84,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             t0 = time.perf_counter()
             results = []
             row = {"student_id": sub.student, "late": "yes" if sub.late else "", "submitted_at": sub.submitted_at or "",
-                   "sandbox": "bwrap" if use_sandbox else "unsandboxed"}
+                   "sandbox": "bwrap" if use_sandbox else "unsandboxed",
+                   "hidden_inputs": "term secret" if secret else "default (no --secret)"}
             try:
                 results, notebooks = [], {}
                 for spec in specs:
@@ -102,7 +103,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                         res = judge.judge_notebook(spec, None, limits, hidden=True)
                         res.notes = [problem]
                     else:
-                        res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, worker=worker)
+                        res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, worker=worker,
+                                                   secret=secret)
                     results.append(res)
                     notebooks[spec.name] = nb
                 scores = record.record(sub.student, notebooks, results, sub.submitted_at)

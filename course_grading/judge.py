@@ -125,17 +125,21 @@ def failure_message(err: BaseException, hidden_test: bool = False) -> str:
 
 
 def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, stopped: str | None = None,
-              hidden: bool = True) -> list:
-    """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell."""
+              hidden: bool = True, secret: bytes | None = None) -> list:
+    """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell.
+
+    ``secret`` (the term's secret, or ``None`` for the default) is the name ``TERM_SECRET`` of the tests' namespace,
+    from which hidden tests draw their inputs; it never reaches the worker.
+    """
     patched = _skip_dynamo_import()
     try:
-        return _run_tests(spec, channel, names, stopped=stopped, hidden=hidden)
+        return _run_tests(spec, channel, names, stopped=stopped, hidden=hidden, secret=secret)
     finally:
         _restore_dynamo(patched)
 
 
-def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: bool) -> list:
-    ns: dict = {"__name__": "__main__"}
+def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: bool, secret) -> list:
+    ns: dict = {"__name__": "__main__", "TERM_SECRET": secret if hidden else None}
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         for source in spec.setup:
@@ -166,7 +170,8 @@ def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: boo
 
 
 def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbox: bool = True,
-                   hidden: bool = True, worker: sandbox.Worker | None = None) -> NotebookResult:
+                   hidden: bool = True, worker: sandbox.Worker | None = None,
+                   secret: bytes | None = None) -> NotebookResult:
     """Grade one student notebook (an nbformat node, or ``None`` when nothing usable was submitted)."""
     if nb is None:
         return NotebookResult(spec.name, run_tests(spec, None, {}, stopped="no notebook was submitted",
@@ -191,7 +196,7 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
             return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=reason, hidden=hidden), {}, [reason])
         notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
         worker.channel.make_remote = lambda number, name: RemoteFunction(worker.channel, number, name)
-        verdicts = run_tests(spec, worker.channel, names, hidden=hidden)
+        verdicts = run_tests(spec, worker.channel, names, hidden=hidden, secret=secret)
         if worker.stopped:
             notes.append(f"your notebook was stopped: {worker.stopped}")
         return NotebookResult(spec.name, verdicts, cell_errors, notes)

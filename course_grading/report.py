@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 # the grade table (grades.csv): one row per student, the notebooks' scores, then these columns
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "status",
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "hidden_inputs", "status",
                "reasons"]
 
 
