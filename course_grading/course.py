@@ -6,9 +6,12 @@ or the nearest folder above it that has one. Never this package's own location (
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .worker import strip_magics
 
 INSTALL_CELL = "install_course"   # a cell that installs the course package: never run by the grader
 
@@ -55,6 +58,7 @@ class TestCell:
     points: float
     source: str          # what the judge runs (hidden tests included when grading)
     hidden_only: bool    # nothing left once hidden tests are removed
+    after: str | None = None   # grade_id of the answer cell above it in the source (where it runs if deleted)
 
 
 @dataclass
@@ -67,6 +71,7 @@ class NotebookSpec:
     tests: list = field(default_factory=list)                 # TestCell, in notebook order
     released_tests: set = field(default_factory=set)          # stripped sources (copies of them are not run)
     written: dict = field(default_factory=dict)               # grade_id -> points of written answers (by hand)
+    functions: list = field(default_factory=list)             # names the answer cells define: all the judge calls
 
     @property
     def written_points(self) -> float:
@@ -133,8 +138,14 @@ def read_notebook(path: Path):
 def read_spec(path: Path, *, hidden: bool = True) -> NotebookSpec:
     nb = read_notebook(path)
     spec = NotebookSpec(name=Path(path).name)
+    answer = None
     for cell in nb.cells:
         m = meta(cell)
+        if cell.cell_type == "code" and m.get("solution") and not m.get("grade"):
+            answer = m.get("grade_id") or answer
+            for name in defined_names(cell.source):
+                if name not in spec.functions:
+                    spec.functions.append(name)
         if cell.cell_type == "markdown" and m.get("grade"):
             spec.written[m["grade_id"]] = float(m.get("points", 0))   # graded by hand; the judge never sees it
         if cell.cell_type != "code":
@@ -142,13 +153,23 @@ def read_spec(path: Path, *, hidden: bool = True) -> NotebookSpec:
         if is_test(cell):
             visible = strip_hidden(cell.source)
             spec.tests.append(TestCell(m["grade_id"], float(m.get("points", 0)), cell.source if hidden else visible,
-                                       hidden_only=not _has_code(visible)))
+                                       hidden_only=not _has_code(visible), after=answer))
             spec.released_tests.add(visible.strip())
         elif m.get("locked") and not m.get("solution"):
             spec.locked[m["grade_id"]] = cell.source
             if m.get("grade_id") != INSTALL_CELL:
                 spec.setup.append(cell.source)
     return spec
+
+
+def defined_names(source: str) -> list:
+    """The functions and classes a cell defines at its top level (an answer cell's declared names)."""
+    try:
+        tree = ast.parse(strip_magics(source))
+    except (SyntaxError, ValueError):
+        return []
+    return [node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
 def _has_code(source: str) -> bool:
@@ -171,6 +192,11 @@ def student_cells(nb, spec: NotebookSpec) -> list:
     cell the student added run as the student wrote them. ``label`` is the answer cell's grade_id, else
     ``cell N`` (its position, from 1).
     """
+    return [(label, source) for _, label, source in _runnable(nb, spec)]
+
+
+def _runnable(nb, spec: NotebookSpec) -> list:
+    """``(position, label, source)`` of each cell the worker runs (see :func:`student_cells`)."""
     out = []
     for index, cell in enumerate(nb.cells, start=1):
         if cell.get("cell_type") != "code":
@@ -182,12 +208,56 @@ def student_cells(nb, spec: NotebookSpec) -> list:
         if gid == INSTALL_CELL or (gid and gid in spec.written):
             continue   # a written answer turned into code is still prose for the instructor, never run
         if gid and gid in spec.locked:
-            out.append((f"cell {index}", spec.locked[gid]))
+            out.append((index, f"cell {index}", spec.locked[gid]))
             continue
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
         if not m and source.strip() in spec.released_tests:
             continue
-        out.append((gid if m.get("solution") and gid else f"cell {index}", source))
+        out.append((index, gid if m.get("solution") and gid else f"cell {index}", strip_magics(source)))
     return out
+
+
+def plan(nb, spec: NotebookSpec) -> list:
+    """The order in which a student's notebook is graded, as nbgrader's Validate runs it: a list of steps, each
+    ``("cells", [(label, source), ...])`` (student and setup cells, see :func:`student_cells`) or
+    ``("test", TestCell)``. Each test runs after the cells above it in the student's notebook and before those
+    below it. A test cell the student deleted runs right after the answer cell it follows in the source (at the
+    end if that is gone too); a test cell present twice runs once, where it first appears."""
+    runnable = {index: (label, source) for index, label, source in _runnable(nb, spec)}
+    tests = {t.grade_id: t for t in spec.tests}
+    placed: set = set()
+    steps: list = []
+
+    def add_cells(item):
+        if steps and steps[-1][0] == "cells":
+            steps[-1][1].append(item)
+        else:
+            steps.append(("cells", [item]))
+
+    def add_test(test):
+        placed.add(test.grade_id)
+        steps.append(("test", test))
+
+    missing_after: dict = {}
+    present = {meta(c).get("grade_id") for c in nb.cells if is_test(c)}
+    for test in spec.tests:
+        if test.grade_id not in present:
+            missing_after.setdefault(test.after, []).append(test)
+    for index, cell in enumerate(nb.cells, start=1):
+        m = meta(cell)
+        gid = m.get("grade_id")
+        if cell.get("cell_type") == "code" and is_test(cell):
+            if gid in tests and gid not in placed:
+                add_test(tests[gid])
+            continue
+        if index in runnable:
+            add_cells(runnable.pop(index))
+        if gid and m.get("solution") and gid in missing_after:
+            for test in missing_after.pop(gid):
+                add_test(test)
+    for test in spec.tests:
+        if test.grade_id not in placed:
+            add_test(test)
+    return steps

@@ -1,11 +1,18 @@
 """The judge: runs the instructor's setup and test cells, never a line of student code.
 
-The test cells run in a namespace where each function the student's notebook defined is a :class:`RemoteFunction`:
-calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. A test
-cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the tests
-write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or a
-path on the grading machine. In a test with hidden parts, an exception raised by the student's own code is named
-without its message (that code sees the hidden arguments and could write them into it).
+What crosses from the student is declared: the test cells run in a namespace where each function the assignment's
+answer cells define (``NotebookSpec.functions``, read from the source notebook) is a :class:`RemoteFunction`;
+calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. No other
+name of the student's notebook (a builtin it shadows, a module, a variable) reaches the tests. The notebook runs in
+the order nbgrader's Validate runs it (:func:`course_grading.course.plan`): each test after the student's cells
+above it and before those below it.
+
+A test cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the
+tests write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or
+a path on the grading machine. In a test with hidden parts, nothing the student's code wrote reaches the message:
+an exception of the student's is named by its built-in type only, and every string or type name the worker sent
+during that test is cut out of the message (the student's function sees the hidden test's arguments and could
+write them into either).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import sys
 from dataclasses import dataclass
 
 from . import rules, sandbox, wire
-from .course import NotebookSpec, strip_hidden, student_cells
+from .course import NotebookSpec, plan, strip_hidden, student_cells
 
 
 class RemoteFunction:
@@ -103,100 +110,142 @@ def _scrub_paths(text: str) -> str:
     return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
 
 
-def failure_message(err: BaseException, hidden_test: bool = False) -> str:
-    """What the student reads for a failed test. In a test with hidden parts, an exception the student's own code
-    raised is named without its message: the student's function sees the hidden test's arguments and could write
-    them into that message."""
+HIDDEN_NOTE = "in a test with hidden parts its message is not shown"
+
+
+def failure_message(err: BaseException, hidden_test: bool = False, student_text: list = ()) -> str:
+    """What the student reads for a failed test. In a test with hidden parts (``hidden_test``), an exception the
+    student's own code raised is named by its built-in type only, and each of ``student_text`` (what the worker
+    sent during the test) is cut out of the message."""
     if hidden_test and wire.from_other_side(err):
-        name = str(err).split(":", 1)[0] if isinstance(err, wire.RemoteError) else type(err).__name__
-        return f"your function raised {name[:100]} (in a test with hidden parts its message is not shown)"
+        if isinstance(err, wire.RemoteError):
+            return f"your function raised an exception of a class your notebook defines ({HIDDEN_NOTE})"
+        return f"your function raised {type(err).__name__} ({HIDDEN_NOTE})"
     if isinstance(err, sandbox.WorkerStopped):
         return f"your notebook was stopped: {err}"
     if isinstance(err, wire.WireError):
         return f"your function returned something the grader cannot read ({err})"
     try:
-        text = str(err)
+        text = str(err)[:4000]
     except Exception:  # noqa: BLE001
         text = ""
     name = type(err).__name__
-    if isinstance(err, wire.RemoteError):
-        return _scrub_paths(text)[:2000]
-    return _scrub_paths(f"{name}: {text}" if text else name)[:2000]
+    message = _scrub_paths(text if isinstance(err, wire.RemoteError) else f"{name}: {text}" if text else name)
+    if hidden_test:
+        message = scrub(message, student_text)
+    return message[:2000]
 
 
-def run_tests(spec: NotebookSpec, channel: wire.Channel | None, names: dict, *, stopped: str | None = None,
-              hidden: bool = True, secret: bytes | None = None) -> list:
-    """Run ``spec``'s setup, then each test cell; return one :class:`Verdict` per test cell.
+def scrub(message: str, student_text) -> str:
+    """``message`` with every piece of text the student's code sent (3 characters or more) cut out, longest first."""
+    for piece in sorted({t for t in student_text if isinstance(t, str) and len(t) >= 3}, key=len, reverse=True):
+        if piece in message:
+            message = message.replace(piece, "<text of yours, not shown in a test with hidden parts>")
+    return message
+
+
+def run_tests(spec: NotebookSpec, worker: "sandbox.Worker | None" = None, steps: list | None = None, *,
+              stopped: str | None = None, hidden: bool = True, secret: bytes | None = None) -> tuple:
+    """Run ``spec``'s setup, then the ``steps`` of :func:`course_grading.course.plan` (each batch of the student's
+    cells in the worker, each test here); without a worker every test fails with ``stopped``. Returns one
+    :class:`Verdict` per test cell (in the source's order) and ``{label: reason}`` for the student's cells that
+    raised.
 
     ``secret`` (the term's secret, or ``None`` for the default) is the name ``TERM_SECRET`` of the tests' namespace,
     from which hidden tests draw their inputs; it never reaches the worker.
     """
     patched = _skip_dynamo_import()
     try:
-        return _run_tests(spec, channel, names, stopped=stopped, hidden=hidden, secret=secret)
+        return _run_tests(spec, worker, steps, stopped=stopped, hidden=hidden, secret=secret)
     finally:
         _restore_dynamo(patched)
 
 
-def _run_tests(spec: NotebookSpec, channel, names: dict, *, stopped, hidden: bool, secret) -> list:
+def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secret) -> tuple:
     ns: dict = {"__name__": "__main__", "TERM_SECRET": secret if hidden else None}
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         for source in spec.setup:
             exec(compile(source, "<setup>", "exec"), ns)  # noqa: S102 - the instructor's setup cell
+    channel = worker.channel if worker is not None else None
     if channel is not None:
-        for name, kind in names.items():
-            if kind == "callable" and name not in ns and isinstance(name, str) and name.isidentifier():
-                ns[name] = RemoteFunction(channel, name, name)
-    verdicts = []
-    for test in spec.tests:
+        if channel.seen_text is None:
+            channel.seen_text = []
+        for name in spec.functions:
+            ns[name] = RemoteFunction(channel, name, name)
+    if steps is None:
+        steps = [("test", t) for t in spec.tests]
+    verdicts, cell_errors = {}, {}
+    for kind, item in steps:
+        if kind == "cells":
+            if channel is None or worker.stopped:
+                continue
+            try:
+                report = channel.request(b"x", wire.Encoder().encode(item))
+                if not (isinstance(report, list) and all(isinstance(r, tuple) and len(r) == 2 for r in report)):
+                    raise wire.WireError("malformed report of the cells")
+            except (sandbox.WorkerStopped, wire.WireError) as err:
+                if not worker.stopped:
+                    worker.stop(str(err))
+                continue
+            cell_errors.update({str(label): str(reason)[:500] for label, reason in report if reason})
+            continue
+        test = item
         if not hidden and test.hidden_only:
-            verdicts.append(Verdict(test.grade_id, test.points, False, "hidden tests: run when graded",
-                                    hidden_only=True))
+            verdicts[test.grade_id] = Verdict(test.grade_id, test.points, False, "hidden tests: run when graded",
+                                              hidden_only=True)
             continue
-        if stopped:
-            verdicts.append(Verdict(test.grade_id, test.points, False, stopped))
+        reason = stopped or (f"your notebook was stopped: {worker.stopped}" if worker is not None and worker.stopped
+                             else None)
+        if reason:
+            verdicts[test.grade_id] = Verdict(test.grade_id, test.points, False, reason)
             continue
+        seen = channel.seen_text if channel is not None else []
+        del seen[:]
         try:
             sink.seek(0)
             sink.truncate()
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 exec(compile(test.source, f"<test {test.grade_id}>", "exec"), ns)  # noqa: S102
-            verdicts.append(Verdict(test.grade_id, test.points, True))
+            verdicts[test.grade_id] = Verdict(test.grade_id, test.points, True)
         except Exception as err:  # noqa: BLE001 - a failing test is any exception
             has_hidden = hidden and strip_hidden(test.source) != "\n".join(test.source.splitlines())
-            verdicts.append(Verdict(test.grade_id, test.points, False, failure_message(err, has_hidden)))
-    return verdicts
+            verdicts[test.grade_id] = Verdict(test.grade_id, test.points, False,
+                                              failure_message(err, has_hidden, seen))
+        sink.seek(0)
+        sink.truncate()
+    ordered = [verdicts.get(t.grade_id) or Verdict(t.grade_id, t.points, False, stopped or "not run")
+               for t in spec.tests]
+    return ordered, cell_errors
 
 
 def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbox: bool = True,
                    hidden: bool = True, worker: sandbox.Worker | None = None,
                    secret: bytes | None = None) -> NotebookResult:
-    """Grade one student notebook (an nbformat node, or ``None`` when nothing usable was submitted)."""
+    """Grade one student notebook (an nbformat node, or ``None`` when nothing usable was submitted). The worker
+    (started ahead of time, or here) is stopped before this returns."""
     if nb is None:
-        return NotebookResult(spec.name, run_tests(spec, None, {}, stopped="no notebook was submitted",
-                                                   hidden=hidden), {}, ["no notebook was submitted"])
-    cells = student_cells(nb, spec)
-    problems = rules.violations(cells)
+        if worker:
+            worker.stop("no notebook")
+        verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=hidden)
+        return NotebookResult(spec.name, verdicts, {}, ["no notebook was submitted"])
+    problems = rules.violations(student_cells(nb, spec))
     if problems:
         if worker:
             worker.stop("policy violation")
-        return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=problems[0], hidden=hidden), {}, problems)
+        verdicts, _ = run_tests(spec, stopped=problems[0], hidden=hidden)
+        return NotebookResult(spec.name, verdicts, {}, problems)
     worker = worker or sandbox.Worker(limits, sandbox=use_sandbox)
     try:
         try:
             worker.start_clock()
-            worker.channel.send(b"c", wire.Encoder().encode(cells))
-            kind, body = worker.channel.receive()
-            report = wire.Decoder(body).decode()
-            cell_errors = {label: reason for label, reason in report["cells"] if reason}
-            names = report["names"] if isinstance(report.get("names"), dict) else {}
-        except (sandbox.WorkerStopped, wire.WireError, KeyError, TypeError, ValueError) as err:
+        except sandbox.WorkerStopped as err:
             reason = failure_message(err)
-            return NotebookResult(spec.name, run_tests(spec, None, {}, stopped=reason, hidden=hidden), {}, [reason])
-        notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
+            verdicts, _ = run_tests(spec, stopped=reason, hidden=hidden)
+            return NotebookResult(spec.name, verdicts, {}, [reason])
         worker.channel.make_remote = lambda number, name: RemoteFunction(worker.channel, number, name)
-        verdicts = run_tests(spec, worker.channel, names, hidden=hidden, secret=secret)
+        verdicts, cell_errors = run_tests(spec, worker, plan(nb, spec), hidden=hidden, secret=secret)
+        notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
         if worker.stopped:
             notes.append(f"your notebook was stopped: {worker.stopped}")
         return NotebookResult(spec.name, verdicts, cell_errors, notes)

@@ -37,11 +37,14 @@ class Limits:
     cpu_seconds: int = 60          # CPU time of the worker process
     processes: int = 64            # RLIMIT_NPROC (not applied to root)
     notebook_seconds: float = 40   # wall clock the judge may wait for one notebook's worker (cells + calls)
-    startup_seconds: float = 60    # wall clock for starting Python and importing torch in the sandbox
+    startup_seconds: float = 60    # wall clock for starting Python and importing torch, from when the judge waits
     output_mb: int = 64            # bytes of one reply
+    file_mb: int = 64              # size of one file the worker writes (RLIMIT_FSIZE)
+    tmp_mb: int = 256              # size of each of the sandbox's tmpfs folders, /tmp and /dev/shm
 
     def __post_init__(self):
-        for name in ("memory_mb", "cpu_seconds", "notebook_seconds", "startup_seconds", "output_mb"):
+        for name in ("memory_mb", "cpu_seconds", "notebook_seconds", "startup_seconds", "output_mb", "file_mb",
+                     "tmp_mb"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -91,7 +94,7 @@ def _bind_system(cmd: list) -> None:
             cmd += ["--ro-bind", f, f]
 
 
-def command(sandbox: bool = True) -> list:
+def command(sandbox: bool = True, tmp_mb: int = Limits.tmp_mb) -> list:
     """The command line that starts a worker (under bwrap when ``sandbox``)."""
     python = sys.executable
     if not sandbox:
@@ -99,7 +102,8 @@ def command(sandbox: bool = True) -> list:
     cmd = [bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
            "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "MPLBACKEND", "Agg",
-           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+           "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--tmpfs", "/dev/shm",
+           "--size", str(tmp_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
     _bind_system(cmd)
     bound = []
     for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}:
@@ -130,16 +134,16 @@ def _nproc_limit(extra: int) -> int:
     return count + extra
 
 
-def _own_pids_cgroup() -> Path | None:
-    """The folder of this process's ``pids`` cgroup (version 1 ``pids`` hierarchy, else the unified one)."""
+def _own_cgroup(controller: str) -> Path | None:
+    """The folder of this process's cgroup for ``controller`` (its version 1 hierarchy, else the unified one)."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if "pids" in controllers.split(","):
-            return Path("/sys/fs/cgroup/pids") / path.lstrip("/")
+        if controller in controllers.split(","):
+            return Path("/sys/fs/cgroup") / controller / path.lstrip("/")
     for line in lines:
         if line.startswith("0::"):
             return Path("/sys/fs/cgroup") / line[3:].lstrip("/")
@@ -147,12 +151,14 @@ def _own_pids_cgroup() -> Path | None:
 
 
 _CGROUP_SERIAL = [0]
+_JOIN_WORKS: dict = {}   # controller -> True once a child has joined one of its cgroups
 
 
-def pids_cgroup(limit: int) -> Path | None:
-    """A new cgroup below this process's own whose ``pids.max`` is ``limit``; ``None`` where none can be made (no
-    write access, no ``pids`` controller): then ``RLIMIT_NPROC`` and the PID namespace are what bound processes."""
-    parent = _own_pids_cgroup()
+def make_cgroup(controller: str, settings: dict) -> Path | None:
+    """A new cgroup below this process's own for ``controller``, with ``settings`` (file -> value) written and read
+    back; ``None`` where none can be made (no write access, no such controller): then the rlimits, the PID namespace
+    and the tmpfs sizes are what bound the worker."""
+    parent = _own_cgroup(controller)
     if parent is None or not parent.is_dir():
         return None
     _CGROUP_SERIAL[0] += 1
@@ -162,22 +168,53 @@ def pids_cgroup(limit: int) -> Path | None:
     except OSError:
         return None
     try:
-        (group / "pids.max").write_text(str(limit))
-        if (group / "pids.max").read_text().strip() != str(limit):
-            raise OSError("pids.max not applied")
-        if not _JOIN_WORKS:   # once per process: can a child join it? (else every worker would fail to start)
+        for name, value in settings.items():
+            (group / name).write_text(str(value))
+            if (group / name).read_text().strip() != str(value):
+                raise OSError(f"{name} not applied")
+        if not _JOIN_WORKS.get(controller):   # once per process: can a child join it? (else no worker would start)
             joined = subprocess.run(["/bin/sh", "-c", 'echo $$ > "$0"', str(group / "cgroup.procs")],
                                     capture_output=True, timeout=20)
             if joined.returncode != 0:
                 raise OSError("cannot join the cgroup")
-            _JOIN_WORKS.append(True)
+            _JOIN_WORKS[controller] = True
     except (OSError, subprocess.TimeoutExpired):
         remove_cgroup(group)
         return None
     return group
 
 
-_JOIN_WORKS: list = []
+def pids_cgroup(limit: int) -> Path | None:
+    """A cgroup whose ``pids.max`` is ``limit`` (the kernel applies it to root too, unlike ``RLIMIT_NPROC``)."""
+    return make_cgroup("pids", {"pids.max": limit})
+
+
+def worker_cgroups(processes: int, memory_mb: int) -> tuple:
+    """``(pids group, memory group)`` for one worker, each ``None`` where it cannot be made. With version 1 cgroups
+    they are two groups in two hierarchies; with the unified hierarchy one group holds both limits (a process is in
+    one group there). The memory limit covers the worker's memory *and* the files it writes to its tmpfs folders
+    (the kernel charges tmpfs pages to the cgroup of the process that writes them)."""
+    limit = memory_mb << 20
+    pids_parent, memory_parent = _own_cgroup("pids"), _own_cgroup("memory")
+    if memory_parent is not None and memory_parent == pids_parent:          # unified hierarchy
+        both = make_cgroup("pids", {"pids.max": processes, "memory.max": limit, "memory.swap.max": 0})
+        return (both, both) if both is not None else (pids_cgroup(processes), None)
+    memory = make_cgroup("memory", {"memory.limit_in_bytes": limit}) \
+        if memory_parent is not None and (memory_parent / "memory.limit_in_bytes").exists() else None
+    return pids_cgroup(processes), memory
+
+
+def memory_limit_hit(group: Path | None) -> bool:
+    """Whether the kernel refused memory to (or killed a process of) ``group`` for its limit."""
+    if group is None:
+        return False
+    try:
+        if (group / "memory.failcnt").exists():
+            return int((group / "memory.failcnt").read_text()) > 0
+        events = dict(line.split() for line in (group / "memory.events").read_text().splitlines())
+        return int(events.get("max", 0)) > 0 or int(events.get("oom_kill", 0)) > 0
+    except (OSError, ValueError):
+        return False
 
 
 def remove_cgroup(group: Path) -> None:
@@ -234,31 +271,51 @@ def _tree_cpu(root_pid: int) -> float:
 class WorkerStopped(RuntimeError):
     """The worker is gone: it was stopped for a limit, or it exited or crashed."""
 
+    stops_channel = True   # raised through the judge's callbacks, never sent back to the worker
+
 
 class Worker:
-    """A running worker. ``channel`` calls into it; every read has the notebook's deadline and the size cap."""
+    """A running worker, and the one owner of everything about it: it starts the process, times it, talks to it
+    (``channel``; every read has the student's deadline and the size cap) and stops it.
+
+    Clocks: the start-up budget runs from when the judge starts waiting for the worker (:meth:`start_clock`), not
+    from when it was started ahead of time, so a slow notebook graded before it cannot spend it. After that, the
+    notebook's budget runs while a request to the worker is in flight (:meth:`begin` to :meth:`end`, called by the
+    channel): waiting for it, decoding and syncing its replies, serving its callbacks. It is checked while it is
+    spent (every wait, every few thousand decoded values, every synced argument).
+    """
 
     def __init__(self, limits: Limits, sandbox: bool = True):
         self.limits = limits
         self.sandbox = sandbox
-        env = dict(os.environ) if not sandbox else None
-        limits_env = f"{limits.memory_mb},{limits.cpu_seconds},{_nproc_limit(limits.processes)},64"
-        cmd = command(sandbox)
+        limits_env = ",".join(f"{k}={v}" for k, v in (
+            ("memory_mb", limits.memory_mb), ("cpu_seconds", limits.cpu_seconds),
+            ("processes", _nproc_limit(limits.processes)), ("file_mb", limits.file_mb)))
+        cmd = command(sandbox, limits.tmp_mb)
         if sandbox:
+            env = None
             cmd[cmd.index("--clearenv") + 1:cmd.index("--clearenv") + 1] = ["--setenv", "GRADER_LIMITS", limits_env]
         else:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_GRADING_")}
             env.update(GRADER_LIMITS=limits_env, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-        # a pids cgroup, which bounds processes and threads for root as well; the shell joins it before it becomes
-        # bubblewrap, so every process of the sandbox is born inside it
-        self.cgroup = pids_cgroup(limits.processes + 8) if sandbox else None   # + bwrap and torch's own threads
-        if self.cgroup is not None:
-            cmd = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroup / "cgroup.procs"), *cmd]
+        # cgroups bound processes (pids.max, applied to root too) and memory (the tmpfs folders' files included);
+        # the shell joins them before it becomes bubblewrap, so every process of the sandbox is born inside them
+        pids, self.memory_group = worker_cgroups(limits.processes + 8, limits.memory_mb) if sandbox else (None, None)
+        self.pids_group = pids                                   # + 8: bwrap and torch's own threads
+        self.cgroups = list(dict.fromkeys(g for g in (pids, self.memory_group) if g is not None))
+        if self.cgroups:
+            join = 'for f in "$@"; do case "$f" in --) break;; esac; echo $$ > "$f" || exit 1; done; ' \
+                   'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
+            cmd = ["/bin/sh", "-c", join, "sh", *[str(g / "cgroup.procs") for g in self.cgroups], "--", *cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, start_new_session=True, bufsize=0)
         os.set_blocking(self.proc.stdin.fileno(), False)   # writes wait in select, with the notebook's deadline
-        self.deadline: float | None = time.monotonic() + limits.startup_seconds   # None once the notebook runs
+        self.deadline: float | None = None       # the start-up deadline, while the judge waits for "ready"
         self.budget = float(limits.notebook_seconds)
         self.hard_deadline = float("inf")
+        self.call_deadline: float | None = None  # while a request is in flight
+        self._depth = 0
+        self._began = 0.0
         self.stopped: str | None = None
         self.ready = False
         self.accounted = False
@@ -267,16 +324,19 @@ class Worker:
         self.channel = wire.Channel(self._read, self._write, owner="judge")
         self.channel.max_message = limits.output_mb << 20
         self.channel.on_broken = self.stop
-        self.channel.resolve = None
+        self.channel.meter = self
+        self.channel.seen_text = []
 
-    # -- deadlines: the startup budget until the worker is ready, then the notebook's budget
+    @property
+    def cgroup(self) -> Path | None:   # the pids cgroup (tests look at it)
+        return self.pids_group
+
+    # -- clocks
     def start_clock(self) -> None:
-        """Wait (within the startup budget) for the worker to be ready, then start the notebook's clock.
-
-        The notebook's budget is spent only while the judge waits for the worker (running the reference side of a
-        test does not count), so a loaded machine slows the judge without eating the student's time.
-        """
+        """Wait (within the start-up budget, counted from now) for the worker to be ready; the notebook's budget
+        is then whole."""
         if not self.ready:
+            self.deadline = time.monotonic() + self.limits.startup_seconds
             kind, body = self.channel.receive()
             from . import wire
 
@@ -286,9 +346,35 @@ class Worker:
             self.ready = True
         self.budget = float(self.limits.notebook_seconds)
         self.deadline = None
-        # a bound on the whole notebook too, judging included (a student's code calling the judge's callbacks in a
-        # loop spends the judge's time, not its own)
+        # a bound on the whole notebook, the judge's own work on the reference side included
         self.hard_deadline = time.monotonic() + HARD_FACTOR * self.limits.notebook_seconds
+
+    def begin(self) -> None:
+        self._depth += 1
+        if self._depth == 1:
+            self._began = time.monotonic()
+            self.call_deadline = min(self._began + self.budget, self.hard_deadline)
+
+    def end(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.budget -= time.monotonic() - self._began
+            self.call_deadline = None
+
+    def check(self) -> None:
+        """Stop the worker if the request in flight has spent the student's budget."""
+        if self.call_deadline is not None and time.monotonic() >= self.call_deadline:
+            self._out_of_time()
+
+    def _out_of_time(self):
+        if self.deadline is not None:
+            self.stop(f"time limit: the start used its {self.limits.startup_seconds:g} s")
+        elif time.monotonic() >= self.hard_deadline:
+            self.stop(f"time limit: the notebook and its tests used {HARD_FACTOR} x {self.limits.notebook_seconds:g} s")
+        else:
+            self.stop(f"time limit: the notebook used its {self.limits.notebook_seconds:g} s (its cells, its "
+                      "functions' calls, and the grader's work on their replies)")
+        raise WorkerStopped(self.stopped)
 
     def _read(self, n: int) -> bytes:
         if self.stopped:
@@ -316,16 +402,15 @@ class Worker:
         flood the judge with calls whose replies fill the pipe) would otherwise block the judge for ever.
         """
         now = time.monotonic()
-        remaining = (self.deadline - now) if self.deadline is not None else \
-            min(self.budget, self.hard_deadline - now)
-        if remaining <= 0:
-            what = "start" if self.deadline is not None else "notebook"
-            seconds = self.limits.startup_seconds if self.deadline is not None else self.limits.notebook_seconds
-            self.stop(f"time limit: the {what} used its {seconds:g} s")
-            raise WorkerStopped(self.stopped)
-        ready = select.select([] if write else [fd], [fd] if write else [], [], remaining)
-        if self.deadline is None:
-            self.budget -= time.monotonic() - now
+        if self.deadline is not None:
+            end = self.deadline
+        elif self.call_deadline is not None:
+            end = self.call_deadline
+        else:
+            end = min(now + self.budget, self.hard_deadline)
+        if end - now <= 0:
+            self._out_of_time()
+        ready = select.select([] if write else [fd], [fd] if write else [], [], end - now)
         return bool(ready[0] or ready[1])
 
     def _exit_reason(self) -> str:
@@ -333,6 +418,9 @@ class Worker:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "the worker closed its output"
+        if memory_limit_hit(self.memory_group):
+            return (f"memory limit: the notebook used more than {self.limits.memory_mb} MB (its memory and the files "
+                    "it wrote to /tmp and /dev/shm)")
         if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL) \
                 or code == 152 or code == 137:
             return f"the worker was stopped (CPU or memory limit, exit status {code})"
@@ -384,9 +472,9 @@ class Worker:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        if getattr(self, "cgroup", None) is not None:
-            remove_cgroup(self.cgroup)
-            self.cgroup = None
+        for group in getattr(self, "cgroups", []):
+            remove_cgroup(group)
+        self.cgroups = []
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()

@@ -23,9 +23,12 @@ import torch
 
 MAX_ITEMS = 100_000        # items taken from a returned iterator / generator
 MAX_DEPTH = 64             # nesting of lists / dicts
-MAX_VALUES = 1_000_000     # values decoded from one message (a tensor is one): a message of 64 MB of one-byte
-                           # values would otherwise cost the judge ~80 s and ~0.5 GB to decode, outside the
-                           # student's time budget
+MAX_VALUES = 100_000       # values decoded from one message (a tensor is one): a message of 64 MB of one-byte
+                           # values would otherwise cost the judge ~80 s and ~0.5 GB to decode
+MAX_REFS = 4_096           # references (``R``) in one message: each is an object the caller already holds, so a
+                           # reply of 10**6 of them costs nothing to send and the judge much to inspect and print
+MAX_TEXT = 100_000         # characters of text (strings, type names) in one message
+CHECK_EVERY = 2_048        # decoded values between two calls of the decoder's ``check`` (the budget's clock)
 MAX_MESSAGE = 256 << 20    # bytes in one message (the output cap of the pipe)
 
 _I64 = struct.Struct("<q")
@@ -41,6 +44,8 @@ _DTYPES = {str(d).removeprefix("torch."): d for d in (
 class WireError(ValueError):
     """A message that does not decode (malformed, too large, too deep)."""
 
+    stops_channel = True
+
 
 class Unsupported:
     """Stands for a value that cannot cross the boundary (a numpy array, an object of the student's class...)."""
@@ -55,15 +60,6 @@ class Unsupported:
         return False
 
     __hash__ = object.__hash__
-
-
-class Handle:
-    """A callable living on the other side, identified by ``(owner, number)``."""
-
-    __slots__ = ("owner", "number", "name")
-
-    def __init__(self, owner: str, number: int, name: str):
-        self.owner, self.number, self.name = owner, number, name
 
 
 def _is_mutable(value) -> bool:
@@ -218,14 +214,19 @@ def _as_number(v):
 class Decoder:
     """Decodes one message; ``refs`` is the list of values a reference ``R n`` points to."""
 
-    def __init__(self, data: bytes, refs: list | None = None, make_handle=None, track: bool = False):
+    def __init__(self, data: bytes, refs: list | None = None, make_handle=None, track: bool = False, check=None,
+                 text: list | None = None):
         if len(data) > MAX_MESSAGE:
             raise WireError("message too large")
         self.data, self.pos = memoryview(data), 0
         self.refs = refs if refs is not None else []
         self.make_handle = make_handle
         self.track = track
+        self.check = check          # called every CHECK_EVERY values (raises when the sender's budget is spent)
+        self.text = text            # where the decoded strings and type names are recorded (the sender's words)
         self.count = 0
+        self.ref_count = 0
+        self.text_chars = 0
 
     def decode(self):
         value = self._get(0)
@@ -245,7 +246,13 @@ class Decoder:
 
     def _str(self) -> str:
         n = _U64.unpack(self._take(8))[0]
-        return bytes(self._take(n)).decode("utf-8", "surrogatepass")
+        self.text_chars += n
+        if self.text_chars > MAX_TEXT:
+            raise WireError(f"more than {MAX_TEXT} characters of text in one message")
+        text = bytes(self._take(n)).decode("utf-8", "surrogatepass")
+        if self.text is not None and len(text) >= 3:
+            self.text.append(text)
+        return text
 
     def _new(self, v):
         if self.track:
@@ -258,6 +265,8 @@ class Decoder:
         self.count += 1
         if self.count > MAX_VALUES:
             raise WireError(f"more than {MAX_VALUES} values in one message")
+        if self.check is not None and self.count % CHECK_EVERY == 0:
+            self.check()
         tag = bytes(self._take(1))
         if tag == b"N":
             return None
@@ -281,10 +290,7 @@ class Decoder:
         if tag == b"B":
             return bytes(self._take(_U64.unpack(self._take(8))[0]))
         if tag == b"d":
-            name = self._str()
-            if name not in _DTYPES:
-                raise WireError(f"unknown dtype {name!r}")
-            return _DTYPES[name]
+            return _DTYPES[self._dtype_name()]
         if tag == b"X":
             return self._new(self._tensor())
         if tag == b"G":
@@ -313,6 +319,9 @@ class Decoder:
                     raise WireError("unhashable dict key") from None
             return out
         if tag == b"R":
+            self.ref_count += 1
+            if self.ref_count > MAX_REFS:
+                raise WireError(f"more than {MAX_REFS} references to the arguments in one message")
             index = self._u32()
             if index >= len(self.refs):
                 raise WireError("reference to an unknown value")
@@ -326,10 +335,15 @@ class Decoder:
             return Unsupported(self._str()[:200])
         raise WireError(f"unknown tag {tag!r}")
 
+    def _dtype_name(self) -> str:
+        n = _U64.unpack(self._take(8))[0]
+        name = bytes(self._take(min(n, 32))).decode("utf-8", "replace")
+        if n > 32 or name not in _DTYPES:
+            raise WireError("unknown dtype")
+        return name
+
     def _tensor(self) -> torch.Tensor:
-        name = self._str()
-        if name not in _DTYPES:
-            raise WireError(f"unknown dtype {name!r}")
+        name = self._dtype_name()
         dtype = _DTYPES[name]
         ndim = self._u32()
         if ndim > 64:
@@ -379,10 +393,6 @@ class RemoteError(Exception):
     """An exception raised on the other side that is not a built-in exception type."""
 
 
-class ChannelClosed(Exception):
-    """The other side is gone (or was stopped); ``reason`` says why when known."""
-
-
 def _builtin_exception(type_name: str, message: str) -> BaseException:
     """The exception to raise for one the other side sent; marked :func:`from_other_side` (its message was written
     by the other side's code: the judge must not show it where a student could use it to read a hidden test)."""
@@ -426,6 +436,8 @@ class Channel:
         self.make_remote = None             # (number, name) -> a callable calling the other end
         self.max_message = MAX_MESSAGE      # the reader's cap on one message (the judge sets the output limit)
         self.on_broken = None               # called with the reason when the stream can no longer be trusted
+        self.meter = None                   # begin() / check() / end(): the budget of the other end's replies
+        self.seen_text = None               # a list: the strings and type names the other end sent (its words)
 
     # -- framing
     def send(self, kind: bytes, body: bytes) -> None:
@@ -462,34 +474,62 @@ class Channel:
         """Call ``target`` (a name or a handle number of the other end); serve its callbacks meanwhile."""
         enc = Encoder(export=self.export, track=True)
         body = enc.encode((target, tuple(args), dict(kwargs or {})))
-        table = enc.table
-        self.send(b"c", body)
-        while True:
-            kind, body = self.receive()
-            if kind == b"c":
-                self._serve_one(body)
-            elif kind == b"r":
-                try:
-                    updates, result = Decoder(body, refs=table, make_handle=self._handle).decode()
-                except (WireError, ValueError, TypeError) as err:
-                    self._broken(f"malformed reply ({err})")
-                if not isinstance(updates, list) or len(updates) != len(table):
-                    self._broken("malformed reply")
-                for target_obj, new in zip(table, updates):
-                    update_in_place(target_obj, new)
-                return result
-            elif kind == b"e":
-                info = Decoder(body).decode()
-                if not (isinstance(info, tuple) and len(info) == 2 and all(isinstance(x, str) for x in info)):
-                    raise WireError("malformed exception")
-                raise _builtin_exception(info[0][:100], info[1][:2000])
-            else:
-                self._broken(f"unknown message kind {kind!r}")
+        return self.request(b"c", body, enc.table)
+
+    def request(self, kind: bytes, body: bytes, table: list = ()):
+        """Send one message and wait for its reply, serving the other end's calls meanwhile. A reply to a call is
+        ``(updates, result)``: the new contents of ``table`` (the caller's mutable arguments, synced in place), then
+        the result; a reply to anything else is returned decoded. The ``meter`` (the judge's: the student's budget)
+        runs from sending until the reply is decoded and synced, so the time the judge spends on the other end's
+        replies and callbacks is charged to it, and is checked while it is spent."""
+        meter = self.meter
+        if meter is not None:
+            meter.begin()
+        try:
+            self.send(kind, body)
+            while True:
+                got, reply = self.receive()
+                if got == b"c":
+                    self._serve_one(reply)
+                elif got == b"r":
+                    return self._finish(kind, reply, table)
+                elif got == b"e":
+                    info = self._decoder(reply).decode()
+                    if not (isinstance(info, tuple) and len(info) == 2 and all(isinstance(x, str) for x in info)):
+                        raise WireError("malformed exception")
+                    raise _builtin_exception(info[0][:100], info[1][:2000])
+                else:
+                    self._broken(f"unknown message kind {got!r}")
+        finally:
+            if meter is not None:
+                meter.end()
+
+    def _decoder(self, body: bytes, **kw) -> "Decoder":
+        check = self.meter.check if self.meter is not None else None
+        return Decoder(body, check=check, text=self.seen_text, **kw)
+
+    def _finish(self, kind: bytes, body: bytes, table: list):
+        if kind != b"c":
+            try:
+                return self._decoder(body).decode()
+            except (WireError, ValueError, TypeError) as err:
+                self._broken(f"malformed reply ({err})")
+        try:
+            updates, result = self._decoder(body, refs=table, make_handle=self._handle).decode()
+        except (WireError, ValueError, TypeError) as err:
+            self._broken(f"malformed reply ({err})")
+        if not isinstance(updates, list) or len(updates) != len(table):
+            self._broken("malformed reply")
+        for target_obj, new in zip(table, updates):
+            if self.meter is not None:
+                self.meter.check()
+            update_in_place(target_obj, new)
+        return result
 
     def _serve_one(self, body: bytes) -> None:
         refs: list = []
         try:
-            target, args, kwargs = Decoder(body, refs=refs, make_handle=self._handle, track=True).decode()
+            target, args, kwargs = self._decoder(body, refs=refs, make_handle=self._handle, track=True).decode()
             if isinstance(target, int):
                 if not 0 <= target < len(self.exported):
                     raise LookupError("unknown callable")
@@ -508,18 +548,11 @@ class Channel:
                 enc.refs[id(obj)] = i
             body = enc.finish(result, len(updates))
         except BaseException as err:  # noqa: BLE001 - everything the callee raises goes back to the caller
-            if isinstance(err, (KeyboardInterrupt,)) and self.owner == "judge":
-                raise
+            if self.owner == "judge" and (isinstance(err, KeyboardInterrupt) or getattr(err, "stops_channel", False)):
+                raise   # the student's budget is spent, or the stream is broken: nothing goes back
             self.send(b"e", Encoder().encode((type(err).__name__, _message(err))))
             return
         self.send(b"r", body)
-
-    def serve_forever(self) -> None:
-        while True:
-            kind, body = self.receive()
-            if kind != b"c":
-                raise WireError("expected a call")
-            self._serve_one(body)
 
 
 def _message(err: BaseException) -> str:

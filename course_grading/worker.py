@@ -4,15 +4,18 @@ Started by :mod:`course_grading.sandbox` as ``python -I -c "...; from course_gra
 inside bubblewrap, with only the Python environment and this package's wire/worker modules in view. Protocol
 (over its stdin/stdout, see :class:`course_grading.wire.Channel`):
 
-1. The worker says it is ready (torch imported); the judge sends the cells to run, a list of
-   ``(label, source)``. The worker runs them in order in one namespace, catching every error per cell, and
-   replies ``{"cells": [(label, reason or None)], "names": {name: kind}}`` where ``kind`` is ``"callable"``
-   for the functions (and classes) the notebook defined.
-2. Then it serves calls ``(name or handle, args, kwargs)`` until its input closes.
+1. The worker says it is ready (torch imported).
+2. It then serves two kinds of message until its input closes, in the order they come: ``x`` runs a list of cells
+   ``(label, source)`` in the notebook's one namespace (catching every error per cell) and replies
+   ``[(label, reason or None)]``; ``c`` calls one of the notebook's functions by name (the judge calls only the
+   functions the assignment declares) and replies with its result. The judge sends the cells in notebook order,
+   each test's calls after the cells above that test and before the cells below it, as nbgrader's Validate runs
+   a notebook.
 
-The student's own prints go to /dev/null: the protocol streams are moved to private descriptors first, so nothing
-the code writes to stdout can be mistaken for a reply (and a forged reply could only change values the student's
-functions return anyway).
+The sources arrive with IPython's magics already replaced (:func:`strip_magics`, applied by the judge before the
+course's rule reads them), so the rule checks exactly the code that runs here. The student's own prints go to
+/dev/null: the protocol streams are moved to private descriptors first, so nothing the code writes to stdout can be
+mistaken for a reply (and a forged reply could only change values the student's functions return anyway).
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ import os
 import re
 import resource
 import sys
-import types
 
 _MAGIC = re.compile(r"^(\s*)[%!].*$", flags=re.M)
 
 
-def _set_limits(memory_mb: int, cpu_seconds: int, processes: int, file_mb: int) -> None:
+def strip_magics(source: str) -> str:
+    """A cell's source with each IPython magic or shell line (``%...``, ``%%...``, ``!...``) replaced by ``pass``:
+    the code the worker runs, and the code the course's rule checks."""
+    return _MAGIC.sub(r"\1pass", source)
+
+
+def _set_limits(memory_mb: int = 0, cpu_seconds: int = 0, processes: int = 0, file_mb: int = 0) -> None:
     def cap(kind, value):
         try:
             resource.setrlimit(kind, (value, value))
@@ -39,7 +47,8 @@ def _set_limits(memory_mb: int, cpu_seconds: int, processes: int, file_mb: int) 
         cap(resource.RLIMIT_CPU, cpu_seconds)
     if processes > 0:
         cap(resource.RLIMIT_NPROC, processes)
-    cap(resource.RLIMIT_FSIZE, file_mb << 20)
+    if file_mb > 0:
+        cap(resource.RLIMIT_FSIZE, file_mb << 20)
     cap(resource.RLIMIT_CORE, 0)
 
 
@@ -54,26 +63,16 @@ def _reason(err: BaseException) -> str:
 
 
 def run_cells(cells, namespace: dict) -> list:
-    """Run each ``(label, source)``; return ``[(label, reason or None)]``. IPython magics (``%``, ``!``) are skipped."""
+    """Run each ``(label, source)`` (magics already stripped); return ``[(label, reason or None)]``."""
     report = []
     for label, source in cells:
         try:
-            code = compile(_MAGIC.sub(r"\1pass", source), f"<cell {label}>", "exec")
+            code = compile(source, f"<cell {label}>", "exec")
             exec(code, namespace)  # noqa: S102 - this process exists to run the student's code
             report.append((label, None))
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             report.append((label, _reason(err)))
     return report
-
-
-def manifest(namespace: dict) -> dict:
-    names = {}
-    for name, value in list(namespace.items()):
-        if name.startswith("_") or isinstance(value, types.ModuleType):
-            continue
-        if callable(value):
-            names[name] = "callable"
-    return names
 
 
 def main() -> None:
@@ -86,8 +85,9 @@ def main() -> None:
     from course_grading import wire
 
     torch.set_num_threads(1)
-    limits = [int(x) for x in os.environ.get("GRADER_LIMITS", "0,0,0,16").split(",")]
-    _set_limits(*limits)
+    # named limits set by the sandbox (course_grading.sandbox.Limits); a limit not given is not set
+    limits = dict(item.split("=", 1) for item in os.environ.get("GRADER_LIMITS", "").split(",") if "=" in item)
+    _set_limits(**{name: int(value) for name, value in limits.items()})
 
     def read(n: int) -> bytes:
         chunks, left = [], n
@@ -116,14 +116,18 @@ def main() -> None:
 
     channel.make_remote = Remote
     channel.send(b"r", wire.Encoder().encode("ready"))   # torch imported: the notebook's clock starts now
-    kind, body = channel.receive()
-    cells = wire.Decoder(body).decode()
     sys.argv = ["notebook"]
-    report = run_cells(cells, namespace)
-    sys.stdout.flush()
-    channel.send(b"r", wire.Encoder().encode({"cells": report, "names": manifest(namespace)}))
     try:
-        channel.serve_forever()
+        while True:
+            kind, body = channel.receive()
+            if kind == b"x":
+                report = run_cells(wire.Decoder(body).decode(), namespace)
+                sys.stdout.flush()
+                channel.send(b"r", wire.Encoder().encode(report))
+            elif kind == b"c":
+                channel._serve_one(body)
+            else:
+                raise wire.WireError(f"unexpected message {kind!r}")
     except SystemExit:
         pass
     os._exit(0)

@@ -7,6 +7,7 @@ process); handles, callbacks, isolation and limits on a real worker (under bubbl
 from __future__ import annotations
 
 import math
+import types
 import threading
 import time
 
@@ -15,6 +16,7 @@ import torch
 
 from course_grading import sandbox, wire
 from course_grading.judge import RemoteFunction
+from course_grading.worker import strip_magics
 
 BWRAP = sandbox.probe() is None
 
@@ -92,7 +94,10 @@ def _pair():
 
 def _serve(channel):
     try:
-        channel.serve_forever()
+        while True:
+            kind, body = channel.receive()
+            assert kind == b"c"
+            channel._serve_one(body)
     except Exception:  # noqa: BLE001 - the queue timing out ends the thread
         pass
 
@@ -159,19 +164,18 @@ def test_exceptions_keep_builtin_types_and_messages():
 def _worker(cells, **limits):
     worker = sandbox.Worker(sandbox.Limits(**limits), sandbox=BWRAP)
     worker.start_clock()
-    worker.channel.send(b"c", wire.Encoder().encode(cells))
-    report = wire.Decoder(worker.channel.receive()[1]).decode()
     worker.channel.make_remote = lambda n, name: RemoteFunction(worker.channel, n, name)
-    return worker, dict(report["cells"]), report["names"]
+    report = worker.channel.request(b"x", wire.Encoder().encode(
+        [(label, strip_magics(source)) for label, source in cells]))
+    return worker, dict(report)
 
 
 def test_worker_runs_cells_reports_reasons_and_serves_calls():
-    w, cells, names = _worker([("a", "def f(x):\n    return x * 2\nprint('test_f passed')"), ("b", "def g(:\n  pass"),
+    w, cells = _worker([("a", "def f(x):\n    return x * 2\nprint('test_f passed')"), ("b", "def g(:\n  pass"),
                                ("c", "%matplotlib inline\nh = lambda fn: fn(3)"), ("d", "1 / 0")])
     try:
         assert cells["a"] is None and cells["b"].startswith("syntax error, line 1") and cells["c"] is None
         assert cells["d"] == "ZeroDivisionError: division by zero"
-        assert names == {"f": "callable", "h": "callable"}
         assert torch.equal(w.channel.call("f", (torch.ones(2),)), torch.full((2,), 2.0))
         assert w.channel.call("h", (lambda k: k + 1,)) == 4
     finally:
@@ -195,7 +199,7 @@ def test_sandbox_hides_the_course_and_the_network():
              "    except OSError:\n"
              "        out['net'] = False\n"
              "    return out\n") % str(sandbox.PACKAGE.parent / "solutions")
-    w, cells, _ = _worker([("a", probe)])
+    w, cells = _worker([("a", probe)])
     try:
         seen = w.channel.call("look")
     finally:
@@ -205,7 +209,7 @@ def test_sandbox_hides_the_course_and_the_network():
 
 
 def test_wall_clock_limit_stops_a_loop_and_later_calls_fail_fast():
-    w, cells, _ = _worker([("a", "def spin():\n    while True:\n        pass")], notebook_seconds=3)
+    w, cells = _worker([("a", "def spin():\n    while True:\n        pass")], notebook_seconds=3)
     start = time.monotonic()
     with pytest.raises(sandbox.WorkerStopped, match="time limit"):
         w.channel.call("spin")
@@ -216,7 +220,7 @@ def test_wall_clock_limit_stops_a_loop_and_later_calls_fail_fast():
 
 
 def test_memory_limit():
-    w, cells, _ = _worker([("a", "x = bytearray(8 << 30)")], memory_mb=3000)
+    w, cells = _worker([("a", "x = bytearray(8 << 30)")], memory_mb=3000)
     w.stop()
     assert cells["a"] == "MemoryError"
 
@@ -229,7 +233,7 @@ def test_limits_are_validated():
 
 
 def test_output_limit_stops_the_worker():
-    w, cells, _ = _worker([("a", "import torch\ndef big():\n    return torch.zeros(1_000_000)\n"
+    w, cells = _worker([("a", "import torch\ndef big():\n    return torch.zeros(1_000_000)\n"
                                  "def small():\n    return 1\n")], output_mb=1)
     with pytest.raises((wire.WireError, sandbox.WorkerStopped), match="output limit"):
         w.channel.call("big")
@@ -239,14 +243,14 @@ def test_output_limit_stops_the_worker():
 
 
 def test_a_finished_worker_exits_by_itself():
-    w, cells, _ = _worker([("a", "x = 1")])
+    w, cells = _worker([("a", "x = 1")])
     w.close()
     assert w.proc.returncode == 0, "closing its input ends the worker normally (so its CPU time is accounted)"
 
 
 def test_callbacks_in_a_loop_are_bounded_too():
     """Time spent in the judge's callbacks is not the student's, but the notebook as a whole is still bounded."""
-    w, cells, _ = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=1)
+    w, cells = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=1)
 
     def slow(x):
         time.sleep(0.05)
@@ -277,7 +281,7 @@ def test_a_fork_storm_is_bounded_even_as_root():
              "            break\n"
              "        n += 1\n"
              "    return n\n")
-    w, cells, _ = _worker([("a", storm)], processes=16)
+    w, cells = _worker([("a", storm)], processes=16)
     group = w.cgroup
     try:
         assert group is not None and (group / "pids.max").read_text().strip() == str(16 + 8)
@@ -310,13 +314,51 @@ def test_a_students_exception_message_cannot_carry_hidden_arguments_into_feedbac
     spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[
         TestCell("t_visible", 1, visible, False), TestCell("t_hidden", 1, hidden, True),
         TestCell("t_custom", 1, custom, True)])
-    verdicts = judge.run_tests(spec, channel, {"leak": "callable", "leak_custom": "callable"}, hidden=True)
+    spec.functions = ["leak", "leak_custom"]
+    verdicts, _ = judge.run_tests(spec, types.SimpleNamespace(channel=channel, stopped=None), hidden=True)
     by_id = {v.grade_id: v for v in verdicts}
     assert not any(v.passed for v in verdicts)
     assert "LEAKED (1.5,)" in by_id["t_visible"].message, "a released test shows the student's own message"
-    for gid, kind in (("t_hidden", "ValueError"), ("t_custom", "Custom")):
+    for gid, kind in (("t_hidden", "raised ValueError"), ("t_custom", "a class your notebook defines")):
         assert "LEAKED" not in by_id[gid].message and "0.0731" not in by_id[gid].message, by_id[gid].message
+        assert "Custom" not in by_id[gid].message, "a class name the student chose can carry the inputs"
         assert kind in by_id[gid].message
+
+
+def test_text_the_student_returns_is_cut_from_messages_of_tests_with_hidden_parts():
+    """A returned string, or the name of a class the grader cannot receive, is the student's text: in a test with
+    hidden parts it is cut out of the message, whatever the test's assertion made of it."""
+    from course_grading import judge
+    from course_grading.course import NotebookSpec, TestCell
+
+    channel, ns = _pair()
+    ns["echo"] = lambda *args, **kwargs: f"LEAK lr={kwargs.get('lr')} g0={args[0].tolist()}"
+    ns["odd"] = lambda *args, **kwargs: type(f"LEAK_lr_{kwargs.get('lr')}", (), {})()
+    test = ("### BEGIN HIDDEN TESTS\nout = {fn}(torch.tensor([0.5, -2.0]), lr=0.0731)\n"
+            "assert out == 1, f'expected 1, got {{out!r}}'\n### END HIDDEN TESTS\n")
+    visible = "out = echo(torch.tensor([1.0]), lr=0.5)\nassert out == 1, f'expected 1, got {out!r}'\n"
+    spec = NotebookSpec("nb.ipynb", setup=["import torch"], functions=["echo", "odd"], tests=[
+        TestCell("t_echo", 1, test.format(fn="echo"), True), TestCell("t_odd", 1, test.format(fn="odd"), True),
+        TestCell("t_visible", 1, visible, False)])
+    verdicts, _ = judge.run_tests(spec, types.SimpleNamespace(channel=channel, stopped=None), hidden=True)
+    by_id = {v.grade_id: v for v in verdicts}
+    for gid in ("t_echo", "t_odd"):
+        message = by_id[gid].message
+        assert not by_id[gid].passed and "LEAK" not in message and "0.0731" not in message, message
+        assert "not shown in a test with hidden parts" in message
+    assert "LEAK lr=0.5" in by_id["t_visible"].message, "a released test shows what the function returned"
+
+
+def test_a_reply_of_a_million_references_is_refused_in_milliseconds():
+    """``return [param] * 10**6`` costs the worker nothing to send; each reference is the caller's own tensor."""
+    import struct
+
+    param = torch.zeros(1000, dtype=torch.float64)
+    data = b"L" + struct.pack("<I", 10**6) + (b"R" + struct.pack("<I", 0)) * 10**6
+    start = time.perf_counter()
+    with pytest.raises(wire.WireError, match="references"):
+        wire.Decoder(data, refs=[param]).decode()
+    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("item", [b"N", b"T", b"I" + bytes(8)])
@@ -330,8 +372,8 @@ def test_a_message_of_millions_of_tiny_values_is_refused_quickly(item):
     with pytest.raises(wire.WireError, match="values in one message"):
         wire.Decoder(data).decode()
     assert time.process_time() - start < 10
-    ok = b"L" + struct.pack("<I", 100_000) + item * 100_000   # a long honest list still decodes
-    assert len(wire.Decoder(ok).decode()) == 100_000
+    ok = b"L" + struct.pack("<I", 90_000) + item * 90_000   # a long honest list still decodes
+    assert len(wire.Decoder(ok).decode()) == 90_000
 
 
 def test_notebooks_read_as_json_match_nbformat_and_can_be_edited(tmp_path):
@@ -370,7 +412,7 @@ def test_a_worker_that_stops_reading_cannot_block_the_judge():
              "def stall():\n"
              "    threading.Thread(target=_flood, daemon=True).start()\n"
              "    time.sleep(1000)\n")
-    w, cells, _ = _worker([("a", flood)], notebook_seconds=3)
+    w, cells = _worker([("a", flood)], notebook_seconds=3)
     outcome = []
 
     def call():
@@ -401,7 +443,7 @@ def test_a_cgroup_no_child_can_join_is_not_used(monkeypatch):
     made = []
     real_mkdir = type(probe).mkdir
     monkeypatch.setattr(type(probe), "mkdir", lambda self, *a, **k: (made.append(self), real_mkdir(self, *a, **k)))
-    monkeypatch.setattr(sandbox, "_JOIN_WORKS", [])
+    monkeypatch.setattr(sandbox, "_JOIN_WORKS", {})
     monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
     assert sandbox.pids_cgroup(5) is None
     assert made and not made[0].exists(), "the cgroup that could not be joined is removed"
@@ -415,6 +457,6 @@ def test_the_judge_leaves_torchs_optimizer_wrappers_as_it_found_them():
     source = ("w = torch.nn.Parameter(torch.ones(3))\nopt = torch.optim.SGD([w], lr=0.5)\nw.grad = torch.ones(3)\n"
               "opt.step()\nopt.zero_grad()\nassert torch.equal(w.detach(), torch.full((3,), 0.5))\n")
     spec = NotebookSpec("nb.ipynb", setup=["import torch"], tests=[TestCell("t", 1, source, False)])
-    assert [v.passed for v in judge.run_tests(spec, None, {})] == [True]
+    assert [v.passed for v in judge.run_tests(spec)[0]] == [True]
     wrapped = [getattr(v, "__wrapped__", None) for v in vars(torch.optim.Optimizer).values()]
     assert all(getattr(w, "__dynamo_disable", None) is not w for w in wrapped if w is not None)
