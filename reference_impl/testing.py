@@ -50,6 +50,35 @@ def describe(function: str, hyper: Optional[dict] = None) -> str:
     return f"{function}({args})"
 
 
+def brief(value, depth: int = 0) -> str:
+    """A short description of a value a student's function returned, built from a bounded prefix of it (never its
+    whole ``repr``: a list of 20,000 tensors would take minutes to print).
+
+    >>> brief([1.5, torch.zeros(2, 3), "abc", None])
+    'list of 4: [1.5, tensor of shape (2, 3), str of 3 characters, ...]'
+    """
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return _fmt(value) if isinstance(value, float) else str(value)[:24]
+    if isinstance(value, str):
+        return f"str of {len(value)} characters"
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}" if value.dim() else f"0-dim tensor {_fmt(float(value))}"
+    if isinstance(value, (list, tuple, dict)):
+        if depth >= 1:
+            return f"{type(value).__name__} of {len(value)}"
+        items = list(value.items())[:3] if isinstance(value, dict) else list(value[:3])
+        shown = [f"{brief(k, 1)}: {brief(v, 1)}" for k, v in items] if isinstance(value, dict) else \
+            [brief(v, 1) for v in items]
+        more = ", ..." if len(value) > 3 else ""
+        left, right = ("{", "}") if isinstance(value, dict) else ("(", ")") if isinstance(value, tuple) else ("[", "]")
+        return f"{type(value).__name__} of {len(value)}: {left}{', '.join(shown)}{more}{right}"
+    received = getattr(value, "type_name", None)   # a value the grader could not receive names its type
+    kind = received if isinstance(received, str) else type(value).__name__
+    return f"an object of type {kind[:40]} (use tensors, numbers, lists, tuples or dicts)"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
@@ -68,7 +97,7 @@ def _first_mismatch(actual: torch.Tensor, expected: torch.Tensor, rtol: float, a
 def assert_close(actual, expected: torch.Tensor, *, what: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
     """Assert that tensor ``actual`` equals ``expected`` within tolerance; ``what`` names it in the message."""
     if not isinstance(actual, torch.Tensor):
-        raise AssertionError(f"{what}: expected a torch.Tensor, got {type(actual).__name__} ({actual!r:.80})")
+        raise AssertionError(f"{what}: expected a torch.Tensor, got {brief(actual)}")
     if tuple(actual.shape) != tuple(expected.shape):
         raise AssertionError(f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
                              f"got shape {tuple(actual.shape)}")
@@ -98,7 +127,7 @@ def with_buffer(fn: Callable, **hyper) -> Stepper:
         out = fn(param, grad, state, **hyper)
         if not isinstance(out, tuple) or len(out) != 2:
             raise AssertionError(f"{describe(fn.__name__, hyper)} must return a pair (new_param, new_buf); "
-                                 f"it returned {type(out).__name__} {out!r:.80}")
+                                 f"it returned {brief(out)}")
         new_param, new_buf = out
         _check_param(new_param, fn, hyper)
         if not isinstance(new_buf, torch.Tensor):
@@ -121,7 +150,7 @@ def with_state_dict(fn: Callable, **hyper) -> Stepper:
 def _check_param(new_param, fn, hyper):
     if not isinstance(new_param, torch.Tensor):
         raise AssertionError(f"{describe(fn.__name__, hyper)} must return the new parameter as a torch.Tensor; "
-                             f"it returned {type(new_param).__name__} {new_param!r:.80}")
+                             f"it returned {brief(new_param)}")
     return new_param
 
 
@@ -234,8 +263,7 @@ def assert_same_schedule(schedule: Callable[[int], object], reference: Callable[
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AssertionError(f"{what}: at step {step}, expected a number, got {type(value).__name__} "
-                                 f"{value!r:.80}")
+            raise AssertionError(f"{what}: at step {step}, expected a number, got {brief(value)}")
         value = float(value)
         before = (f"steps {checked[0]}-{checked[-1]} matched" if len(checked) > 1
                   else f"step {checked[0]} matched" if checked else "the first step checked")
