@@ -248,17 +248,35 @@ def test_a_finished_worker_exits_by_itself():
     assert w.proc.returncode == 0, "closing its input ends the worker normally (so its CPU time is accounted)"
 
 
-def test_callbacks_in_a_loop_are_bounded_too():
-    """Time spent in the judge's callbacks is not the student's, but the notebook as a whole is still bounded."""
-    w, cells = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=1)
+def test_the_judges_time_on_callbacks_is_charged_to_the_student():
+    """A student's function that calls back a callable the judge passed, in a loop, spends the judge's time: it is
+    charged to the student's budget while it is spent (it used to run 5x the budget and, with it, the next
+    student's start-up clock)."""
+    w, cells = _worker([("a", "def f(cb):\n    while True:\n        cb(1)\n")], notebook_seconds=2)
+    calls = []
 
     def slow(x):
+        calls.append(x)
         time.sleep(0.05)
         return x
     start = time.monotonic()
     with pytest.raises(sandbox.WorkerStopped, match="time limit"):
         w.channel.call("f", (slow,))
-    assert time.monotonic() - start < sandbox.HARD_FACTOR * 1 + 10
+    assert time.monotonic() - start < 2 + 1.5, "stopped when the budget ran out, not later"
+    assert len(calls) > 10
+
+
+def test_the_start_up_clock_starts_when_the_judge_waits():
+    """A worker started ahead of time waits for its turn without losing its start-up budget."""
+    w = sandbox.Worker(sandbox.Limits(startup_seconds=20), sandbox=BWRAP)
+    try:
+        time.sleep(1.0)
+        assert w.deadline is None, "no start-up clock before the judge waits"
+        before = time.monotonic()
+        w.start_clock()
+        assert w.ready and time.monotonic() - before < 20
+    finally:
+        w.close()
 
 
 @pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot create namespaces here")
