@@ -430,6 +430,16 @@ def test_canvas_name_ending_in_digits_with_one_possible_reading(tmp_path, files,
     assert all(_owner(result, sid) == sid for sid in owners)
 
 
+def test_canvas_files_that_disagree_about_a_prefix_settle_nothing(tmp_path):
+    # two exports merged (before and after the due date): user 1001 has two prefixes, so it is not one Canvas
+    # export for 1001 and nothing rules out a reading of "smith_2_1001_..." (no phantom user 2 appears)
+    result = _canvas_class(tmp_path / "subs", {"ann_1001_5001_gradient_descent.ipynb": "1001",
+                                               "ann_LATE_1001_5002_gradient_descent.ipynb": "1001",
+                                               "smith_2_1001_5004_notes.txt": "1001"})
+    assert sorted(result.students) == ["1001"]
+    assert {i.path: i.student for i in result.ignored}["smith_2_1001_5004_notes.txt"] is None
+
+
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_canvas_copies_are_ordered_by_file_id_never_by_time(tmp_path, as_zip):
     # the higher file id (uploaded later) has the older-looking name (no -1) and the older modification time
