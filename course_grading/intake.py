@@ -8,14 +8,29 @@ A submissions folder (or a ``.zip`` of one) is read in each of four layouts:
     ``ROOT/<student>/<assignment>/<notebook>.ipynb`` (with nbgrader's ``timestamp.txt``), as ``nbgrader collect``
     leaves it; ``ROOT/submitted/...`` is read the same way (see "wrappers" below).
 ``canvas``
-    Canvas's "Download Submissions" zip: flat files ``<name>[_LATE]_<user id>_<file id>_<original name>``.
-    Canvas builds the prefix in its submissions zipper (Canvas LMS's own source code): ``<name>`` is the sortable
-    name, lower-cased, with every non-word character removed (so it may hold ``_``, digits and non-ASCII letters;
-    Canvas collapses ``_<digits>_`` inside it, but a name may still end in ``_<digits>``), ``_LATE`` marks a late
-    submission, the id is the Canvas user id (``anon_<id>`` under anonymous grading, with no name part), then the
-    attachment id; the original name has ``/\\:*?"<>|`` replaced by ``_``, and a repeated upload of the same name
-    is called ``<stem>-N<ext>`` (``Attachment.make_unique_filename``). The student id is the Canvas user id: the
-    column Canvas's gradebook import keys on.
+    Canvas's "Download Submissions" zip: flat files ``<prefix>_<file id>_<original name>`` (a text entry or a link
+    is ``<prefix>_text.html`` / ``<prefix>_link.html``). Canvas builds the prefix in its submissions zipper
+    (``ContentZipper#get_filename`` and ``#sanitize_user_name`` in Canvas LMS's ``lib/content_zipper.rb``): it
+    takes the student's sortable name, turns each ``_<digits>_`` in it into ``<digits>``, lower-cases it, joins
+    name, ``LATE`` (a late submission) and the Canvas user id with ``_``, and then removes every character that is
+    not a word character (letter, mark, digit, connector punctuation). So the prefix is
+    ``<name>[_LATE]_<user id>``, where ``<name>`` is lower case (never the ``LATE`` tag) but may hold ``_`` and
+    digits anywhere, ``_<digits>_`` included (the collapse runs before other characters are removed: ``a_1-_b``
+    becomes ``a_1_b``), and may be empty (then the file name starts with ``_``). Under anonymous grading there is
+    no name part: ``[LATE_]anon_<id>`` (five base58 characters, ``lib/anonymity.rb``). The file id is the
+    attachment id; in the original name each run of ``/\\:*?"<>|`` and NUL is replaced by one ``_``; a name
+    already in the zip gets ``-N`` before its extension (``Attachment.make_unique_filename``), as does a repeated
+    upload of one name. The student id is the Canvas user id: the column Canvas's gradebook import keys on.
+
+    Names are read from the left, where Canvas writes them: the student chose only the original name at the
+    end (and, where the school lets them edit it, the name), never the ids. Because a name may itself hold
+    ``_<digits>``, a file name can have several readings (``smith_2_1001_5001_nb.ipynb``: user 1001's ``nb.ipynb``
+    or user 2's ``5001_nb.ipynb``). A reading is ruled out only by Canvas's rules: the name's characters, and
+    one prefix per student (all of a student's files come from one submission, so they share
+    ``<name>[_LATE]_<user id>``; a file read one way only tells its student's prefix, and a reading that gives
+    that student another prefix is impossible). A file left with several readings is never guessed: it is
+    ignored with a reason that names every reading; to grade it, rename it and every other file with the same
+    prefix (a renamed prefix that differs from the student's other files would mislead the rule above).
 ``moodle``
     Moodle's "Download all submissions" (the assignment module's ``download_submissions``): the prefix is the
     full name with ``_`` replaced by spaces (``Participant`` under blind marking), ``_``, the participant id; then
@@ -40,8 +55,10 @@ students); its files are listed with that reason. A class of one student inside 
 genuinely ambiguous (student ``subs`` or student ``alice``) and stops.
 
 Only ``.ipynb`` files named like a release notebook (exactly, or with a copy suffix ``-N`` / `` (N)``) are graded.
-Several candidates for one notebook of one student: the latest is graded (Canvas: by the ``-N`` suffix, then the
-attachment id; otherwise by modification time, then the suffix), the others are listed as superseded.
+Several candidates for one notebook of one student: the latest is graded (Canvas: by the attachment id, which
+Canvas numbers in upload order, never by modification time, which a zip does not keep reliably; otherwise by
+modification time, then the copy suffix), the others are listed as superseded, and the choice is one of the
+student's ``notes``.
 Invariant, checked on every call: ``files_found == graded files + len(ignored)``.
 """
 from __future__ import annotations
@@ -71,6 +88,7 @@ class Submission:
     notebooks: dict[str, Path]      # release notebook file name -> the file to grade
     submitted_at: str | None = None  # ISO time if the layout tells it
     late: bool = False              # the LMS marked it late (e.g. Canvas _LATE_)
+    notes: list[str] = field(default_factory=list)  # intake's choices about this student's files, for the reasons
 
 
 @dataclass
@@ -266,24 +284,86 @@ def _not_notebook(name: str, notebooks) -> str:
     return f"not a notebook of this assignment ({', '.join(notebooks)} expected)"
 
 
-def _canvas_parses(name: str):
-    """Every way to split a Canvas file name: (student, late, attachment id, original name)."""
-    tokens, out = name.split("_"), []
-    for i in range(len(tokens)):
-        j, late = i, False
-        if not all(all(_wordish(c) for c in t) and t != "LATE" for t in tokens[:i]):
-            break   # Canvas names are word characters, lower case (so never the LATE tag)
-        if j < len(tokens) and tokens[j] == "LATE":
-            late, j = True, j + 1
-        if j < len(tokens) and tokens[j].isdigit() and tokens[j].isascii():
-            uid, j = tokens[j], j + 1
-        elif j + 1 < len(tokens) and tokens[j] == "anon" and re.fullmatch(r"[A-Za-z0-9]+", tokens[j + 1]):
-            uid, j = "anon_" + tokens[j + 1], j + 2
-        else:
-            continue
-        if j < len(tokens) - 1 and tokens[j].isdigit() and tokens[j].isascii():
-            out.append((uid, late, int(tokens[j]), "_".join(tokens[j + 1:])))
+@dataclass(frozen=True)
+class _CanvasReading:
+    """One way to read a Canvas file name (see the module docstring)."""
+    name: str | None                # the name part; None under anonymous grading
+    late: bool
+    uid: str                        # the Canvas user id, or anon_<id>
+    fid: int | None                 # the attachment id; None for a text entry or a link
+    orig: str | None                # the uploaded file's name; None for a text entry or a link
+    kind: str = "file"              # "file", "text" (text entry) or "link"
+
+    @property
+    def prefix(self) -> str:
+        """``<name>[_LATE]_<user id>`` as Canvas wrote it: one per student in an export."""
+        return "_".join(x for x in (self.name, "LATE" if self.late else None, self.uid) if x is not None)
+
+    def describe(self) -> str:
+        if self.kind != "file":
+            return f"user {self.uid}'s {'text entry' if self.kind == 'text' else 'link'}"
+        return f"user {self.uid}'s {self.orig!r} (file id {self.fid})"
+
+
+def _ascii_digits(token: str) -> bool:
+    return token.isascii() and token.isdigit()
+
+
+def _canvas_name_token(token: str) -> bool:
+    """A piece of a Canvas name: word characters only (Ruby's [[:word:]]: letters, marks, numbers, connector
+    punctuation), lower-cased (Canvas lower-cases the name, so it never holds A-Z, and never the LATE tag)."""
+    return all(unicodedata.category(c)[0] in "LMN" or unicodedata.category(c) == "Pc" for c in token) and \
+        not any("A" <= c <= "Z" for c in token)
+
+
+def _canvas_tail(name, late, uid, rest: list[str]) -> list[_CanvasReading]:
+    if rest in (["text.html"], ["link.html"]):
+        return [_CanvasReading(name, late, uid, None, None, rest[0][:4])]
+    if len(rest) >= 2 and _ascii_digits(rest[0]):
+        return [_CanvasReading(name, late, uid, int(rest[0]), "_".join(rest[1:]))]
+    return []
+
+
+def _canvas_readings(filename: str) -> list[_CanvasReading]:
+    """Every reading of a Canvas file name that Canvas's rules allow, from the left: the prefix first (the name
+    part, which may itself hold ``_`` and digits, then ``LATE``, then the user id), then the file id; the rest is
+    the original name."""
+    tokens, out = filename.split("_"), []
+    j = 1 if tokens[0] == "LATE" else 0
+    if j + 1 < len(tokens) and tokens[j] == "anon" and re.fullmatch(r"[A-Za-z0-9]+", tokens[j + 1]):
+        out += _canvas_tail(None, j == 1, f"anon_{tokens[j + 1]}", tokens[j + 2:])
+    for i in range(1, len(tokens)):             # the name is tokens[:i] (a named prefix always has its "_")
+        if not _canvas_name_token(tokens[i - 1]):
+            break                               # every longer name holds this token too
+        j = i + 1 if tokens[i] == "LATE" else i
+        if j < len(tokens) and _ascii_digits(tokens[j]):
+            out += _canvas_tail("_".join(tokens[:i]), j > i, tokens[j], tokens[j + 1:])
     return out
+
+
+def _canvas_settle(readings: dict) -> dict:
+    """Rule out readings by Canvas's one-prefix-per-student rule, using only files that have one reading left.
+
+    ``readings``: file -> its readings. A file read one way only is that student's (its reading is the true
+    one), so it tells the student's prefix; any reading of another file that gives that student a different
+    prefix is impossible. Repeated until nothing changes. Where files read one way disagree about a student's
+    prefix (not one Canvas export), they tell nothing about that student; a file is never left with no reading.
+    """
+    live = {rel: list(rs) for rel, rs in readings.items()}
+    while True:
+        told: dict[str, set] = {}
+        for rs in live.values():
+            if len(rs) == 1:
+                told.setdefault(rs[0].uid, set()).add(rs[0].prefix)
+        changed = False
+        for rel, rs in live.items():
+            if len(rs) < 2:
+                continue
+            keep = [x for x in rs if len(told.get(x.uid, ())) != 1 or x.prefix in told[x.uid]]
+            if keep and len(keep) < len(rs):
+                live[rel], changed = keep, True
+        if not changed:
+            return live
 
 
 def _nbgrader_time(text: str) -> str | None:
@@ -311,6 +391,7 @@ class _Reading:
     students: set = field(default_factory=set)
     submitted_at: dict = field(default_factory=dict)
     late: set = field(default_factory=set)
+    labels: dict = field(default_factory=dict)      # rel -> what orders it among copies ("file id 5001")
 
     @property
     def name(self) -> str:
@@ -425,42 +506,39 @@ def _read_nbgrader(r: _Reading, entries, dirs, ctx):
 
 
 def _read_canvas(r: _Reading, entries, dirs, ctx):
-    pending = []
+    flat = []
     for p, f in entries:
         if len(p) > 1:
             r.skip(f, "inside a folder (a Canvas export is flat)")
-            continue
-        parses = _canvas_parses(p[0])
-        good = {(uid, late, att, orig, hit) for uid, late, att, orig in parses
-                if (hit := _release_match(orig, ctx["notebooks"]))}
-        if len(good) == 1:
-            uid, late, att, orig, (nb, copy) = good.pop()
-            r.cands[f.rel] = (uid, nb, (copy, att, f.mtime, f.rel))
-            if late:
-                r.late.add(uid)
-        elif len(good) > 1:
-            r.skip(f, "the Canvas file name can be split in more than one way: "
-                      + "; ".join(f"user {g[0]}, file {g[3]!r}" for g in sorted(good)))
         else:
-            pending.append((p, f, parses))
-    known = {s for s, _, _ in r.cands.values()}
-    for p, f, parses in pending:
-        text = re.match(r"^.*?_(?:LATE_)?(\d+|anon_[A-Za-z0-9]+)_(text|link)\.html$", p[0])
-        if text:
-            r.skip(f, f"a Canvas {'text entry' if text[2] == 'text' else 'link'}, not a notebook", text[1])
-            continue
-        if not parses:
+            flat.append((p, f))
+    live = _canvas_settle({f.rel: _canvas_readings(p[0]) for p, f in flat})
+    for p, f in flat:
+        readings = live[f.rel]
+        if not readings:
             r.skip(f, "not named as a Canvas submission file (<name>[_LATE]_<user id>_<file id>_<file name>)")
             continue
-        uids = {u for u, _, _, _ in parses}
-        hits = uids & known or uids
-        orig = next(o for u, _, _, o in parses if u in hits)
-        owner = next(iter(hits)) if len(hits) == 1 else None
-        r.skip(f, _not_notebook(orig, ctx["notebooks"]) if owner else
-               "not one of this assignment's notebooks (its Canvas name does not say whose it is unambiguously)",
-               owner)
-        if owner and any(late for u, late, _, _ in parses if u == owner):
-            r.late.add(owner)
+        if len(readings) > 1:   # never guessed: the reason names every reading
+            uids = {x.uid for x in readings}
+            graded = any(x.orig and _release_match(x.orig, ctx["notebooks"]) for x in readings)
+            r.skip(f, f"its Canvas name can be read in {len(readings)} ways (a Canvas name may hold _ and digits): "
+                      + " or ".join(x.describe() for x in readings) + "; nothing tells which, so it is not "
+                      + ("graded (rename it, and every file that starts the same way, so that one reading is left)"
+                         if graded else "counted"),
+                   uids.pop() if len(uids) == 1 else None)
+            continue
+        (x,) = readings
+        if x.late:
+            r.late.add(x.uid)
+        if x.kind != "file":
+            r.skip(f, f"a Canvas {'text entry' if x.kind == 'text' else 'link'}, not a notebook", x.uid)
+            continue
+        hit = _release_match(x.orig, ctx["notebooks"])
+        if hit is None:
+            r.skip(f, _not_notebook(x.orig, ctx["notebooks"]), x.uid)
+            continue
+        r.cands[f.rel] = (x.uid, hit[0], (x.fid, hit[1], f.rel))
+        r.labels[f.rel] = f"file id {x.fid}"
 
 
 def _read_moodle(r: _Reading, entries, dirs, ctx):
@@ -597,18 +675,30 @@ def _finish(r: _Reading, files) -> Intake:
     by_slot = {}
     for rel, (sid, nb, key) in r.cands.items():
         by_slot.setdefault((sid, nb), []).append((key, rel))
-    for (sid, nb), found in by_slot.items():
+    notes: dict[str, list[str]] = {}
+    mtimes = {f.rel: f.mtime for f in files}
+
+    def label(rel) -> str:
+        when = datetime.fromtimestamp(mtimes[rel], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return r.labels.get(rel) or f"modified {when}"
+
+    for (sid, nb), found in sorted(by_slot.items()):
         found.sort()
         latest = found[-1][1]
         graded.setdefault(sid, {})[nb] = latest
         for _, rel in found[:-1]:
-            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} (a later {nb} of {sid})", sid))
+            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} ({label(latest)}), a later {nb} "
+                                                f"of {sid} (this one: {label(rel)})", sid))
+        if len(found) > 1:
+            notes.setdefault(sid, []).append(
+                f"graded {_shown(latest)} ({label(latest)}); "
+                + "; ".join(f"superseded {_shown(rel)} ({label(rel)})" for _, rel in reversed(found[:-1])))
     by_rel = {f.rel: f for f in files}
     everyone = r.students | set(graded) | {s for s in r.owner.values()}
     students = {}
     for sid in sorted(everyone):
         nbs = {nb: by_rel[rel].path for nb, rel in sorted(graded.get(sid, {}).items())}
-        students[sid] = Submission(sid, nbs, r.submitted_at.get(sid), sid in r.late)
+        students[sid] = Submission(sid, nbs, r.submitted_at.get(sid), sid in r.late, notes.get(sid, []))
     ignored.sort(key=lambda i: i.path)
     n_graded = sum(len(s.notebooks) for s in students.values())
     if len(files) != n_graded + len(ignored):   # every file is graded or ignored with its reason, once

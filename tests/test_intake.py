@@ -86,8 +86,8 @@ def write_canvas(root, assignment, nb):
     expected, extras, late = {}, [], set()
     for k, display in enumerate(IDS):
         uid, att = str(1000 + k), 5000 + 10 * k
-        name = canvas_name(display) + ("_LATE" if k % 3 == 2 else "")
-        if k % 3 == 2:
+        name = canvas_name(display) + ("_LATE" if k % 3 == 0 else "")     # josé.garcía_2 and अनिल_2 are late:
+        if k % 3 == 0:                                                    # _LATE ends the name, one reading
             late.add(uid)
         if k % 4 == 0:   # uploaded twice: Canvas calls the second one <stem>-1.ipynb
             _put(root, f"{name}_{uid}_{att}_{nb}", _nb(uid, "old"))
@@ -103,6 +103,15 @@ def write_canvas(root, assignment, nb):
     _put(root, "ghost_1999_text.html", "<p>typed answer</p>")               # a text entry: a student, no notebook
     extras.append("ghost_1999_text.html")
     expected["1999"] = None
+    # a name ending in _<digits>, not late: also readable as user 2's "7000_<nb>" and nothing rules either out,
+    # so the file is ignored (naming both readings) and counts for nobody
+    _put(root, f"smith_2_1900_7000_{nb}", _nb("1900", "final"))
+    extras.append(f"smith_2_1900_7000_{nb}")
+    # the attack: user 1998 uploads "x_1001_999999_<nb>"; user 1001's own file tells 1001's prefix, so the
+    # attacker's file is 1998's (not a notebook of the assignment) and 1001 keeps its own notebook
+    _put(root, f"mallory_1998_7001_x_1001_999999_{nb}", _nb("1998", "attack"))
+    extras.append(f"mallory_1998_7001_x_1001_999999_{nb}")
+    expected["1998"] = None
     return expected, extras, late
 
 
@@ -243,6 +252,9 @@ def test_latest_copy_wins_and_the_others_are_listed(tmp_path):
     assert json.loads(result.students["alice"].notebooks["adam_adamw.ipynb"].read_text())["version"] == "final"
     (old,) = result.ignored
     assert old.path == "alice/adam_adamw.ipynb" and "superseded by alice/hw6/adam_adamw.ipynb" in old.reason
+    (note,) = result.students["alice"].notes
+    assert note.startswith("graded alice/hw6/adam_adamw.ipynb (modified ")
+    assert "; superseded alice/adam_adamw.ipynb (modified " in note
 
 
 # ------------------------------------------------------------------------------------- ambiguity
@@ -310,12 +322,143 @@ def test_bad_arguments_are_named(tmp_path, kwargs, name):
                          layout=args.get("layout"))
 
 
-def test_canvas_name_ending_in_digits_is_split_by_the_notebook_name(tmp_path):
+# ------------------------------------------------------------------------------------- Canvas names
+def _canvas_class(root, files):
+    """files: Canvas file name -> owner written into the notebook (the writer knows whose each file is)."""
+    for name, owner in files.items():
+        _put(root, name, _nb(owner, name))
+    return read_submissions(root, "02-gradient-descent", ["gradient_descent.ipynb"], scratch=root.parent / "s")
+
+
+def _owner(result, sid):
+    return json.loads(result.students[sid].notebooks["gradient_descent.ipynb"].read_text())["owner"]
+
+
+ATTACK = "mallory_999_111_x_1234_999999_gradient_descent.ipynb"     # user 999 uploaded x_1234_999999_gradient...
+
+
+def test_canvas_attack_a_file_never_counts_for_another_students_id(tmp_path):
+    result = _canvas_class(tmp_path / "subs", {"jones_1234_5555_gradient_descent.ipynb": "1234", ATTACK: "999"})
+    assert _owner(result, "1234") == "1234"                       # 1234 keeps its own file; nothing superseded
+    assert result.students["1234"].notes == [] and result.students["999"].notebooks == {}
+    (bad,) = result.ignored
+    assert (bad.path, bad.student) == (ATTACK, "999") and "not one of this assignment's" in bad.reason
+    assert result.files_found == 2 == 1 + len(result.ignored)
+
+
+def test_canvas_attack_without_the_victims_file_is_ignored_naming_both_readings(tmp_path):
+    # nothing tells user 1234's prefix: the file can be 999's "x_1234_..." or 1234's notebook; never guessed
+    result = _canvas_class(tmp_path / "subs", {ATTACK: "999", "ann_1001_5001_gradient_descent.ipynb": "1001"})
+    assert sorted(result.students) == ["1001"] and _owner(result, "1001") == "1001"
+    (bad,) = result.ignored
+    assert bad.path == ATTACK and bad.student is None
+    assert "user 999's 'x_1234_999999_gradient_descent.ipynb' (file id 111)" in bad.reason
+    assert "user 1234's 'gradient_descent.ipynb' (file id 999999)" in bad.reason
+
+
+@pytest.mark.parametrize("with_victim", [True, False], ids=["victim-submitted", "victim-absent"])
+def test_canvas_attack_with_late_tags(tmp_path, with_victim):
+    files = {"ann_1001_5001_gradient_descent.ipynb": "1001",
+             # a late attacker: _LATE ends the name, so the file has one reading (999's), whatever follows
+             "mallory_LATE_999_111_x_1234_999999_gradient_descent.ipynb": "999",
+             # the attacker imitates a late victim inside the original name
+             "eve_998_112_x_LATE_1234_999998_gradient_descent.ipynb": "998"}
+    if with_victim:
+        files["jones_LATE_1234_5555_gradient_descent.ipynb"] = "1234"
+    result = _canvas_class(tmp_path / "subs", files)
+    reasons = {i.path: (i.student, i.reason) for i in result.ignored}
+    assert reasons["mallory_LATE_999_111_x_1234_999999_gradient_descent.ipynb"][0] == "999"
+    assert result.students["999"].late and result.students["999"].notebooks == {}
+    eve = reasons["eve_998_112_x_LATE_1234_999998_gradient_descent.ipynb"]
+    if with_victim:
+        assert _owner(result, "1234") == "1234" and result.students["1234"].late
+        assert eve[0] == "998" and "not one of this assignment's" in eve[1]
+    else:
+        assert "1234" not in result.students and eve[0] is None
+        assert "user 998's" in eve[1] and "user 1234's 'gradient_descent.ipynb' (file id 999998)" in eve[1]
+    assert result.files_found == len(files) == sum(len(s.notebooks) for s in result.students.values()) + \
+        len(result.ignored)
+
+
+def test_canvas_anonymous_grading(tmp_path):
+    result = _canvas_class(tmp_path / "subs", {
+        "anon_x7Kq2_6001_gradient_descent.ipynb": "anon_x7Kq2",
+        "LATE_anon_Ab3De_6002_gradient_descent.ipynb": "anon_Ab3De",
+        "anon_Zz9Yy_6003_x_anon_x7Kq2_999999_gradient_descent.ipynb": "anon_Zz9Yy",   # no name part to stretch
+    })
+    assert sorted(result.students) == ["anon_Ab3De", "anon_Zz9Yy", "anon_x7Kq2"]
+    assert _owner(result, "anon_x7Kq2") == "anon_x7Kq2" and _owner(result, "anon_Ab3De") == "anon_Ab3De"
+    assert result.students["anon_Ab3De"].late and not result.students["anon_x7Kq2"].late
+    assert [(i.path, i.student) for i in result.ignored] == [
+        ("anon_Zz9Yy_6003_x_anon_x7Kq2_999999_gradient_descent.ipynb", "anon_Zz9Yy")]
+
+
+def test_canvas_name_ending_in_digits_is_ambiguous(tmp_path):
+    # user 1001 named "smith_2", or user 2 named "smith" who uploaded "5001_gradient_descent.ipynb"
+    result = _canvas_class(tmp_path / "subs", {"smith_2_1001_5001_gradient_descent.ipynb": "1001",
+                                               "smith_2_1001_5002_notes.txt": "1001",
+                                               "ann_1003_5003_gradient_descent.ipynb": "1003"})
+    assert sorted(result.students) == ["1003"]
+    reasons = {i.path: (i.student, i.reason) for i in result.ignored}
+    student, reason = reasons["smith_2_1001_5001_gradient_descent.ipynb"]
+    assert student is None and "read in 2 ways" in reason and "rename it" in reason
+    assert "user 2's '5001_gradient_descent.ipynb' (file id 1001)" in reason
+    assert "user 1001's 'gradient_descent.ipynb' (file id 5001)" in reason
+    assert reasons["smith_2_1001_5002_notes.txt"][0] is None
+    assert result.files_found == 3 == 1 + len(result.ignored)
+    # the instructor's fix (instructors.md): rename every file with that prefix so that one reading is left
     root = tmp_path / "subs"
-    _put(root, "smith_2_1001_5001_adam_adamw.ipynb", _nb("1001", "final"))
-    _put(root, "smith_2_1001_5002_notes.txt", "x")
-    result = read_submissions(root, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
-    assert list(result.students) == ["1001"]
+    for name in ("smith_2_1001_5001_gradient_descent.ipynb", "smith_2_1001_5002_notes.txt"):
+        (root / name).rename(root / name.replace("smith_2_", "smith2_"))
+    again = read_submissions(root, "02-gradient-descent", ["gradient_descent.ipynb"], scratch=tmp_path / "s2")
+    assert sorted(again.students) == ["1001", "1003"] and _owner(again, "1001") == "1001"
+    assert [(i.path, i.student) for i in again.ignored] == [("smith2_1001_5002_notes.txt", "1001")]
+
+
+@pytest.mark.parametrize("files,owners", [
+    # _LATE ends the name: one reading
+    ({"smith_2_LATE_1001_5001_gradient_descent.ipynb": "1001"}, {"1001"}),
+    # user 2's own file tells its prefix ("jones_2"), so "smith_2..." cannot be user 2's
+    ({"smith_2_1001_5001_gradient_descent.ipynb": "1001", "jones_2_5002_gradient_descent.ipynb": "2"},
+     {"1001", "2"}),
+    # a name of digits only: a named prefix always has its name, so the first number is not a user id
+    ({"0042_1005_5050_gradient_descent.ipynb": "1005"}, {"1005"}),
+], ids=["late", "other-reading-ruled-out", "numeric-name"])
+def test_canvas_name_ending_in_digits_with_one_possible_reading(tmp_path, files, owners):
+    result = _canvas_class(tmp_path / "subs", files)
+    assert set(result.students) == owners and result.ignored == []
+    assert all(_owner(result, sid) == sid for sid in owners)
+
+
+def test_canvas_files_that_disagree_about_a_prefix_settle_nothing(tmp_path):
+    # two exports merged (before and after the due date): user 1001 has two prefixes, so it is not one Canvas
+    # export for 1001 and nothing rules out a reading of "smith_2_1001_..." (no phantom user 2 appears)
+    result = _canvas_class(tmp_path / "subs", {"ann_1001_5001_gradient_descent.ipynb": "1001",
+                                               "ann_LATE_1001_5002_gradient_descent.ipynb": "1001",
+                                               "smith_2_1001_5004_notes.txt": "1001"})
+    assert sorted(result.students) == ["1001"]
+    assert {i.path: i.student for i in result.ignored}["smith_2_1001_5004_notes.txt"] is None
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_canvas_copies_are_ordered_by_file_id_never_by_time(tmp_path, as_zip):
+    # the higher file id (uploaded later) has the older-looking name (no -1) and the older modification time
+    newer, older = "ann_1001_5009_gradient_descent.ipynb", "ann_1001_5003_gradient_descent-1.ipynb"
+    root = tmp_path / "subs"
+    _put(root, newer, _nb("1001", "final"), OLD)
+    _put(root, older, _nb("1001", "old"), NEW)
+    source = root
+    if as_zip:
+        source = tmp_path / "class.zip"
+        with zipfile.ZipFile(source, "w") as zf:
+            for name in (older, newer):
+                zf.write(root / name, name)
+    result = read_submissions(source, "02-gradient-descent", ["gradient_descent.ipynb"], scratch=tmp_path / "s")
+    sub = result.students["1001"]
+    assert json.loads(sub.notebooks["gradient_descent.ipynb"].read_text())["version"] == "final"
+    assert sub.notes == [f"graded {newer} (file id 5009); superseded {older} (file id 5003)"]
+    (old,) = result.ignored
+    assert (old.path, old.student) == (older, "1001") and f"superseded by {newer} (file id 5009)" in old.reason
 
 
 # ------------------------------------------------------------------------------------- zip safety
