@@ -142,7 +142,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                     leaks = feedback.publish(pages, sub.student, results, by_name, secret_paths, own)
                     if leaks:
                         log(f"warning: {sub.student}'s feedback showed {leaks[0]}; replaced by the score table")
-                reasons = [f"{r.name}: {n}" for r in results for n in r.notes]
+                reasons = list(getattr(sub, "notes", []))   # intake's choices (which copy was graded)
+                reasons += [f"{r.name}: {n}" for r in results for n in r.notes]
                 reasons += [f"{r.name}: {v.grade_id} failed: {v.message}" for r in results for v in r.verdicts
                             if not v.passed]
                 reasons += [f"{p}: {PENDING}" for p in scores["pending"]] + scores["notes"]
