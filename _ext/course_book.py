@@ -34,8 +34,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import re
-
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
@@ -121,15 +119,16 @@ def _write_colab_notebooks(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     import nbformat
-    from notebook_export import BookIndex, convert, glue_data
+    from notebook_export import BookIndex, convert, executed_notebook, glue_data
 
     repository_url = (app.config.html_theme_options or {}).get("repository_url", "")
     executed = Path(app.outdir).parent / "jupyter_execute"
+    cache = Path(app.env.mystnb_config.execution_cache_path)  # myst-nb sets it (default _build/.jupyter_cache)
     index = BookIndex.from_env(app.env, app.config.html_baseurl)
     for pagename in _myst_notebooks(app):
         source = Path(app.env.doc2path(pagename))
-        notebook = convert(nbformat.read(executed / f"{pagename}.ipynb", as_version=4), pagename, source.parent,
-                           index, glue_data(executed, pagename), repository_url, ROOT)
+        notebook = convert(executed_notebook(executed, pagename, cache), pagename, source.parent, index,
+                           glue_data(executed, pagename), repository_url, ROOT)
         target = Path(app.outdir) / COLAB_DIR / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, str(target))
@@ -159,8 +158,10 @@ def _hide_plumbing(app: Sphinx, doctree: nodes.document) -> None:
     cells = [c for c in doctree.findall(nodes.container) if c.get("nb_element") == "cell_code_source"]
     if not cells:
         return
-    source = Path(app.env.doc2path(app.env.docname)).read_text(encoding="utf-8")
-    names = glue_names(re.findall(r"^[ \t]*from myst_nb import [^\n]+$", source, re.MULTILINE)) or {"glue"}
+    import jupytext
+
+    notebook = jupytext.read(app.env.doc2path(app.env.docname))
+    names = glue_names([c.source for c in notebook.cells if c.cell_type == "code"])
     for cell in cells:
         block = next(iter(cell.findall(nodes.literal_block)), None)
         if block is None:

@@ -1,7 +1,7 @@
 """A chapter of the book as a notebook that Jupyter, Colab and Binder display: the MyST -> Markdown translation.
 
-The kept tools do the rest: myst-nb executes each chapter and writes the executed notebook (code, outputs, glued
-values) to ``_build/jupyter_execute``; Sphinx's environment knows every label, equation number, algorithm number,
+The kept tools do the rest: myst-nb executes each chapter, keeps its outputs in jupyter-cache and writes the
+notebook it read and its glued values to ``_build/jupyter_execute``; Sphinx's environment knows every label, equation number, algorithm number,
 page title and citation; Sphinx's ``LiteralIncludeReader`` cuts ``literalinclude`` snippets; nbformat writes the
 result. What none of them does, and this module does, is turn the MyST of the markdown cells into the Markdown that
 Jupyter and Colab render:
@@ -52,16 +52,35 @@ BUILD_ONLY_MODULES = ("myst_nb",)
 
 
 def glue_names(sources: list[str]) -> set[str]:
-    """The names that ``from myst_nb import glue [as name]`` binds in any of the cells."""
-    names = set()
-    for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
+    """The names that glue: bound by ``from myst_nb import glue [as name]`` in any of the cells, and, repeatedly,
+    every function defined there whose body (docstring aside) only calls such names (a wrapper such as
+    ``def g(key, value): glue(f"ch12_{key}", value)``)."""
+    names: set[str] = set()
+    trees = [tree for tree in map(_parse, sources) if tree is not None]
+    for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in BUILD_ONLY_MODULES:
                 names.update(alias.asname or alias.name for alias in node.names)
+    grown = bool(names)
+    while grown:
+        grown = False
+        for tree in trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef) and node.name not in names and _is_wrapper(node, names):
+                    names.add(node.name)
+                    grown = True
     return names
+
+
+def _is_wrapper(node: ast.FunctionDef, names: set[str]) -> bool:
+    body = node.body[1:] if _docstring_node(node) else node.body
+    return bool(body) and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                              and isinstance(s.value.func, ast.Name) and s.value.func.id in names for s in body)
+
+
+def _docstring_node(node) -> bool:
+    first = node.body[0] if node.body else None
+    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -73,9 +92,11 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _removable(node: ast.stmt, names: set[str]) -> bool:
-    """A statement with no effect a reader needs: a glue call, an assert, the build-only import, or a loop/if
-    whose whole body is such statements."""
+def _removable(node: ast.stmt, names: set[str], drop_defs: bool = True) -> bool:
+    """A statement with no effect a reader needs: a glue call, an assert, the build-only import, the definition of
+    a glue wrapper, or a loop/if whose whole body is such statements."""
+    if isinstance(node, ast.FunctionDef) and node.name in names:
+        return drop_defs
     if isinstance(node, ast.Assert):
         return True
     if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in BUILD_ONLY_MODULES:
@@ -87,11 +108,11 @@ def _removable(node: ast.stmt, names: set[str]) -> bool:
         return isinstance(func, ast.Name) and func.id in names
     if isinstance(node, (ast.For, ast.If, ast.While, ast.With)):
         body = list(node.body) + list(getattr(node, "orelse", []))
-        return all(_removable(child, names) for child in body)
+        return all(_removable(child, names, drop_defs) for child in body)
     return False
 
 
-def strip_plumbing(source: str, names: set[str]) -> str:
+def strip_plumbing(source: str, names: set[str], drop_defs: bool = True) -> str:
     """``source`` without its glue calls, asserts and build-only imports (top level, or in a block that keeps
     other statements); a cell that does not parse is returned unchanged. Blank lines left in a row collapse."""
     tree = _parse(source)
@@ -100,11 +121,11 @@ def strip_plumbing(source: str, names: set[str]) -> str:
     drop: set[int] = set()
 
     def visit(body: list[ast.stmt]) -> None:
-        keep = [node for node in body if not _removable(node, names)]
+        keep = [node for node in body if not _removable(node, names, drop_defs)]
         if not keep:  # a block must keep one statement: leave it alone (its owner decides)
             return
         for node in body:
-            if _removable(node, names):
+            if _removable(node, names, drop_defs):
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 drop.update(range(start, node.end_lineno + 1))
             else:
@@ -115,7 +136,7 @@ def strip_plumbing(source: str, names: set[str]) -> str:
                 for handler in getattr(node, "handlers", []):
                     visit(handler.body)
 
-    if all(_removable(node, names) for node in tree.body):
+    if all(_removable(node, names, drop_defs) for node in tree.body):
         return ""
     visit(tree.body)
     lines = [line for number, line in enumerate(source.split("\n"), 1) if number not in drop]
@@ -127,7 +148,7 @@ def glue_stand_in(names: set[str]) -> str:
     lines = []
     for name in sorted(names):
         lines += [f"def {name}(name, value, display=True):",
-                  '    """Stand-in for the book\'s myst_nb.glue: shows the value where the book displays it."""',
+                  '    """The book build\'s glue, reduced to showing the value where the book displays it."""',
                   "    if display:",
                   "        from IPython.display import display as show",
                   "        show(value)"]
@@ -261,7 +282,7 @@ class BookIndex:
         index.titles = {doc: title.astext() for doc, title in env.titles.items()}
         for citation in env.domaindata.get("cite", {}).get("citations", []):
             index.citations[citation.key] = (_authors(citation.entry), citation.entry.fields.get("year", "n.d."),
-                                             citation.formatted_entry.text.render_as("markdown"))
+                                             " ".join(citation.formatted_entry.text.render_as("markdown").split()))
         for label, proof in getattr(env, "proof_list", {}).items():  # sphinx-proof's boxes (prf:ref targets)
             number = index.number(proof["docname"], proof["countertype"], label)
             title = proof["realtype"].capitalize() + (f" {number}" if number else "")
@@ -389,8 +410,9 @@ def _split_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def _quote(title: str, content: str) -> str:
-    lines = [f"**{title}**", ""] + (content.split("\n") if content else [])
-    return "\n".join(("> " + line).rstrip() for line in lines)
+    """A titled box. An HTML ``<blockquote>`` around Markdown, not ``>`` prefixes: Jupyter and Colab cut math out
+    of the raw text before parsing Markdown, so a ``>`` inside a multi-line ``$$`` block would be typeset."""
+    return "\n".join(["<blockquote>", "", f"**{title}**", "", content, "", "</blockquote>"])
 
 
 def _directive(name: str, argument: str, body: list[str], chapter: Chapter) -> str:
@@ -647,6 +669,8 @@ def convert(executed: nbformat.NotebookNode, docname: str, source_dir: Path, ind
     stripped = {id(c): strip_plumbing(c.source, names) for c in code_cells}
     # glue calls that could not be removed (in a helper function, say) need a local stand-in for the import
     still_called = any(re.search(rf"\b{re.escape(n)}\s*\(", s) for s in stripped.values() for n in names)
+    if still_called:  # keep the wrappers; the import becomes a local stand-in
+        stripped = {id(c): strip_plumbing(_with_stand_in(c.source), names, drop_defs=False) for c in code_cells}
     cells = []
     kept_sources = []
     for cell in executed.cells:
@@ -659,8 +683,6 @@ def convert(executed: nbformat.NotebookNode, docname: str, source_dir: Path, ind
             continue
         tags = set(cell.metadata.get("tags", []))
         source = stripped[id(cell)]
-        if still_called and glue_names([cell.source]):
-            source = strip_plumbing(_with_stand_in(cell.source), names)
         outputs = [] if tags & {"remove-output", "remove-cell"} else [
             o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})]
         if not source.strip() and not outputs:
@@ -709,6 +731,21 @@ def _with_stand_in(source: str) -> str:
         bound = {a.asname or a.name for a in node.names}
         lines[node.lineno - 1:node.end_lineno] = [indent + line for line in glue_stand_in(bound).split("\n")]
     return "\n".join(lines)
+
+
+def executed_notebook(executed_dir: Path, docname: str, cache_path: Path | None) -> nbformat.NotebookNode:
+    """The chapter as myst-nb read and executed it. myst-nb writes ``jupyter_execute/<doc>.ipynb`` *without*
+    outputs when they come from its cache (its client merges them into a copy), which is also why the theme's
+    ``.ipynb`` download lacked them; so the outputs are merged here from the same jupyter-cache."""
+    notebook = nbformat.read(executed_dir / f"{docname}.ipynb", as_version=4)
+    if cache_path is not None and Path(cache_path).is_dir():
+        from jupyter_cache import get_cache
+
+        try:
+            _, notebook = get_cache(str(cache_path)).merge_match_into_notebook(notebook)
+        except KeyError:  # not cached: myst-nb executed this notebook itself, outputs included
+            pass
+    return notebook
 
 
 def glue_data(executed_dir: Path, docname: str) -> dict[str, dict]:
