@@ -286,18 +286,36 @@ def test_every_chapter_converts_to_a_notebook_with_no_myst_left_and_the_builds_o
     assert published.cells[-1].cell_type == "markdown" and CONFIG["html"]["baseurl"] in published.cells[-1].source
 
 
-BLOCK_BUILD_ONLY = ("import sys\nfor _name in {names!r}:\n    sys.modules[_name] = None  # import -> ImportError\n")
-CHECK_BLOCKED = ("import importlib, sys\nfor _name in {names!r}:\n    assert sys.modules.get(_name, 0) is None, _name\n"
-                 "    try:\n        importlib.import_module(_name)\n    except ImportError:\n        pass\n"
-                 "    else:\n        raise AssertionError(_name + ' was importable')\n")
+BLOCK_BUILD_ONLY = """\
+import importlib.abc, sys
+class _BuildOnly(importlib.abc.MetaPathFinder):
+    \"\"\"Refuses to import the book build's packages (added by the test, not part of the notebook).\"\"\"
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {names!r}:
+            raise ImportError(f"{{name}} is a build-only package: not available here")
+        return None
+assert not [m for m in sys.modules if m.split(".")[0] in {names!r}]
+sys.meta_path.insert(0, _BuildOnly())
+"""
+CHECK_BLOCKED = """\
+import importlib, sys
+assert not [m for m in sys.modules if m.split(".")[0] in {names!r}]
+for _name in {names!r}:
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        pass
+    else:
+        raise AssertionError(_name + " was importable")
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", ["chapters/08-soap-muon", "chapters/12-bakeoff"])
 def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docname):
     """08 and 12 glue through wrappers (``glue`` around ``myst_glue``; ``g``): the hardest cases for the
-    translation. A first cell, added here, makes every build-only package unimportable in the kernel (an entry
-    ``None`` in ``sys.modules``); a last cell checks that they stayed so. The install cell finds everything
+    translation. A first cell, added here, makes every build-only package unimportable in the kernel (a finder
+    first on ``sys.meta_path`` that refuses them); a last cell checks that none was imported and none can be. The install cell finds everything
     installed and does nothing, so no network is needed."""
     from nbclient import NotebookClient
 
