@@ -392,3 +392,48 @@ def test_pages_with_figures_stay_light(browser, site, path):
         assert not errors and not blocked, (errors, blocked)
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The science, not the plumbing (issue 28, item 6): what a reader sees of the code
+# ---------------------------------------------------------------------------------------------------------------
+
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+
+def included_docstrings_with_math(chapter: Path) -> int:
+    """How many ``literalinclude :pyobject:`` of the chapter show an object whose docstring has reST math."""
+    import ast
+
+    count = 0
+    for file, options in re.findall(r"```\{literalinclude\} (\S+)\n((?::[\w-]+:.*\n)+)", chapter.read_text()):
+        obj = re.search(r":pyobject: (\S+)", options)
+        if not obj or re.search(r":(start|end)-|:lines:", options):  # a fragment: no docstring shown
+            continue
+        obj = obj.group(1)
+        tree = ast.parse((chapter.parent / file).read_text())
+        for name in obj.split("."):
+            tree = next(n for n in ast.walk(tree) if getattr(n, "name", None) == name)
+        count += ":math:" in (ast.get_docstring(tree) or "") or ".. math::" in (ast.get_docstring(tree) or "")
+    return count
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES)
+def test_code_shows_no_glue_calls_asserts_or_raw_docstring_math(browser, site, path):
+    page, response, errors = open_page(browser, urljoin(site, path))
+    try:
+        wait_for_mathjax(page)
+        code = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell div.highlight pre, '
+            + 'div.highlight-python pre')).map(p => p.innerText).join('\\n')""")
+        plumbing = re.findall(r"^.*(?:\bglue\s*\(|myst_nb|^\s*assert\b|:math:`|\.\. math::).*$", code, re.MULTILINE)
+        assert not plumbing, f"{path}: plumbing shown to the reader: {plumbing[:5]}"
+        boxes = page.evaluate("""() => Array.from(document.querySelectorAll('div.course-docstring')).map(
+            d => [d.innerText.includes(':math:'), d.querySelectorAll('mjx-container').length])""")
+        assert all(not raw for raw, _ in boxes), f"{path}: raw reST math in a rendered docstring"
+        with_math = included_docstrings_with_math(ROOT / "chapters" / Path(path).with_suffix(".md").name)
+        assert len(boxes) >= with_math, f"{path}: {with_math} included docstrings with math, {len(boxes)} rendered"
+        if with_math:
+            assert sum(n for _, n in boxes) >= with_math, f"{path}: docstring math not typeset"
+        assert not errors, f"{path}: JavaScript errors: {errors}"
+    finally:
+        page.close()

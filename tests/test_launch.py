@@ -5,15 +5,13 @@
 * That cell does nothing where the course package is importable, and runs ``python -m pip install
   "reference_impl @ git+<repository URL>"`` where it is not. Both branches run here offline: a fake ``pip``
   package placed first on ``PYTHONPATH`` records its arguments instead of installing anything.
-* The built book (``_build/html``, from ``make book``) has a ``colab/<page>.ipynb`` for every MyST chapter, starting
-  with the same cell, and each chapter's Colab button points at that file on the publishing branch.
+* The chapters' own notebooks (``colab/<page>.ipynb`` of the built book) are tested in ``test_notebook_export.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,24 +80,5 @@ def test_install_cell_pip_installs_from_the_repository_when_missing(tmp_path):
     assert REPO_URL in result.stdout and "Installed the course package" in result.stdout
 
 
-def myst_chapters() -> list[str]:
-    return sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md"))
-
-
-@pytest.mark.slow
-def test_colab_buttons_open_a_runnable_notebook_of_the_chapter():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML} has no built book: run `make book` first (`make test` does).")
-    branch = "gh-pages"  # where `make publish` pushes _build/html (course_publish_branch in _ext/course_book.py)
-    for page in myst_chapters():
-        notebook = HTML / "colab" / f"{page}.ipynb"
-        assert notebook.is_file(), f"{notebook} missing"
-        nb = nbformat.read(notebook, as_version=4)
-        assert nb.cells[0].source == install_cell_source(REPO_URL)
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-        assert len([c for c in nb.cells if c.cell_type == "code"]) > 1
-        html = (HTML / f"{page}.html").read_text()
-        links = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html)
-        org_repo = REPO_URL.split("github.com/")[1]
-        assert links == [f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/colab/{page}.ipynb"], \
-            f"{page}: {links}"
+# The chapters' notebooks (colab/<page>.ipynb, with outputs) and their Colab, Binder and download buttons are
+# tested in tests/test_notebook_export.py.
