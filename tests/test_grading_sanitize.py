@@ -41,7 +41,14 @@ from test_browser import CHROMIUM_ARGS, QuietHandler, chromium_path
 from course_grading import pipeline
 from course_grading.grade import grade
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_grading_sanitize")]
+# the browser tests share one grading run, one Chromium and one Jupyter server: one xdist worker for them
+slow = [pytest.mark.slow, pytest.mark.xdist_group("test_grading_sanitize")]
+
+
+def browser_test(f):
+    for mark in slow:
+        f = mark(f)
+    return f
 
 ASSIGNMENT, NB, STUDENT = "03-momentum", "momentum.ipynb", "mallory"
 HONEST = "It looks ahead, so it overshoots less."
@@ -231,6 +238,7 @@ def readable(seen: dict) -> list:
 NEUTRAL_IN_NBCONVERT = {"raw", "outsvg", "widgets"}
 
 
+@browser_test
 def test_control_every_payload_runs_in_an_unsanitised_page(graded, site, browser):
     """nbconvert's stock exporter (classic template, the base of nbgrader's, no sanitising) on the submitted
     notebook runs every payload (jQuery, which its JavaScript outputs expect, is served from nbgrader's copy)."""
@@ -249,6 +257,7 @@ def test_control_every_payload_runs_in_an_unsanitised_page(graded, site, browser
     assert not readable(seen), readable(seen)
 
 
+@browser_test
 def test_feedback_page_runs_nothing_and_keeps_the_answer(graded, site, browser):
     tmp, course, log = graded
     page = course / "grades" / ASSIGNMENT / "feedback" / STUDENT / "momentum.html"
@@ -259,14 +268,23 @@ def test_feedback_page_runs_nothing_and_keeps_the_answer(graded, site, browser):
     assert "onerror=top.xss_message=1" in seen["text"], "the failure message is shown, as text"
 
 
+@browser_test
 def test_report_runs_nothing(graded, site, browser):
     tmp, course, log = graded
     page = course / "grades" / ASSIGNMENT / "report.html"
     seen = visit(browser, site + page.relative_to(tmp).as_posix(), site)
     assert not seen["ran"] and not seen["dialogs"], f"student scripts ran in report.html: {seen['ran']}"
     assert "onerror=top.xss_message=1" in seen["text"], "the payload reached the report (shown as text)"
+    # second line of defence: were a value ever written unescaped, the page's policy still refuses to run it
+    broken = page.read_text(encoding="utf-8").replace(
+        "<h2>", f'<img src="x" onerror="{js("unescaped")}"><script>{js("unescaped_script")}</script><h2>', 1)
+    (tmp / "report-unescaped.html").write_text(broken, encoding="utf-8")
+    seen = visit(browser, site + "report-unescaped.html", site)
+    assert not seen["ran"], f"report.html's Content-Security-Policy let {seen['ran']} run"
+    assert "Distribution of totals" in seen["text"]
 
 
+@browser_test
 def test_formgrader_runs_nothing_and_keeps_the_answer(graded, formgrader, browser):
     from nbgrader.api import Gradebook
 
@@ -280,6 +298,7 @@ def test_formgrader_runs_nothing_and_keeps_the_answer(graded, formgrader, browse
     assert not readable(seen), f"the written answer lost its {readable(seen)} in the formgrader"
 
 
+@browser_test
 @pytest.mark.parametrize("template", ["formgrade", "feedback"])
 def test_course_exporter_runs_nothing_from_saved_outputs(graded, site, browser, template):
     """The formgrader and feedback renderers, configured as the course configures them, on the submission *with*
@@ -309,6 +328,7 @@ def test_course_exporter_runs_nothing_from_saved_outputs(graded, site, browser, 
     assert not readable(seen), f"the written answer lost its {readable(seen)} ({template} template)"
 
 
+@browser_test
 def test_stored_autograded_copy_carries_no_active_content(graded):
     """What the formgrader reads (and an instructor may open as a live notebook): no student output of an active
     type, no raw HTML cell, no widget state; the written answer's text is the student's own."""
@@ -322,3 +342,39 @@ def test_stored_autograded_copy_carries_no_active_content(graded):
                                                                  or c.metadata.get("format"))]
     written = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_lookahead")
     assert written.source == written_answer()
+
+
+# ------------------------------------------------------------------------------------------ fast checks
+
+
+def test_markdown_filter_keeps_a_written_answer_and_escapes_markup():
+    """The filter the course's templates use, on its own: the honest parts keep their elements, raw HTML becomes
+    text, and no event handler, ``javascript:`` URL or non-image data URL survives."""
+    import re
+
+    from course_grading.feedback import markdown2html
+
+    context = {"cell": {}, "resources": {}}
+    table = "| a | b |\n|:--|--:|\n| 1 | 2 |\n"
+    out = markdown2html(context, written_answer() + "\n# Title\n\n" + table + "\n[ok](https://example.org)"
+                        "\n\n<a href=\"data:text/html,x\">d</a> <img src=\"data:image/svg+xml;base64,PHN2Zz4=\">")
+    for element in ("<li>", "<code>", '<img src="data:image/png;base64,', 'alt="sketch"', "<h1>", "<table>",
+                    '<a href="https://example.org">ok</a>', "$\\beta &lt; 1$"):
+        assert element in out, (element, out)
+    assert "&lt;script&gt;" in out and "&lt;iframe" in out    # shown as text, not dropped silently
+    tags = re.findall(r"<[a-z][^>]*>", out)
+    assert not [t for t in tags if re.search(r"\son[a-z]+=|javascript:|data:(?!image/png)", t, re.I)], tags
+
+
+def test_leak_check_tells_a_visible_line_from_a_hidden_one():
+    """A visible test line that merely contains a hidden one is no leak (the 03-momentum feedback page was replaced
+    by the score table for every student because of it); the hidden line on its own still is."""
+    from course_grading import course, feedback
+
+    spec = course.read_spec(ROOT / "solutions" / ASSIGNMENT / NB)
+    hidden = "from reference_impl.testing import assert_close"
+    visible = next(line.strip() for src in spec.released_tests for line in src.splitlines()
+                   if line.strip().startswith(hidden + ","))
+    assert hidden in feedback.hidden_lines(spec)
+    assert feedback.leaks(f"<pre>{visible}</pre>", spec, []) == []
+    assert feedback.leaks(f"<pre>{hidden}</pre>", spec, [])
