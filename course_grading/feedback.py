@@ -7,13 +7,14 @@ submission page, the feedback page) is rendered by nbconvert's ``HTMLExporter`` 
 * :class:`SanitizeNotebook` runs first on the notebook: it drops every output of a type that can run or carry
   markup (``text/html``, ``application/javascript``, ``image/svg+xml``, ``text/markdown``, ``text/latex``, widget
   views...) and the outputs' metadata (nbconvert writes an image's ``width`` into an unquoted attribute), keeps the
-  notebook's ``kernelspec``/``language_info`` only (no widget state, no title), makes raw cells render as nothing,
-  and drops cell metadata other than nbgrader's (whose ``grade_id`` must match nbgrader's own pattern);
+  notebook's ``kernelspec``/``language_info`` only (no widget state, no title), and drops cell metadata other than
+  nbgrader's (whose ``grade_id`` must match nbgrader's own pattern; a raw cell loses its ``text/html`` format);
 * the template's ``markdown2html`` filter becomes :func:`markdown2html`: the markdown is rendered as nbconvert renders
   it, then cleaned by ``bleach`` (the sanitiser nbconvert itself uses) with :data:`TAGS`/:func:`clean`'s attribute
   rules. nbgrader's formgrader and feedback templates render markdown cells without nbconvert's ``clean_html``
   even when ``HTMLExporter.sanitize_html`` is on, so that switch alone leaves raw HTML in markdown live;
-* ``HTMLExporter.sanitize_html`` is on as well (nbconvert then leaves out JavaScript outputs and widget scripts).
+* ``HTMLExporter.sanitize_html`` is on as well (nbconvert then leaves out JavaScript outputs and widget scripts),
+  and ``HTMLExporter.exclude_raw`` (raw cells are not rendered at all).
 
 Written answers stay readable: text, math (MathJax reads the text), lists, tables, code, links (http, https,
 mailto) and images given as ``data:image/png|jpeg|gif|webp`` URIs survive; other markup is shown escaped, as text.
@@ -148,6 +149,7 @@ def configure_exporter(config) -> None:
     """Set, on a traitlets ``config``, how ``HTMLExporter`` renders pages built from submissions (as
     ``nbgrader_config.py`` does)."""
     config.HTMLExporter.sanitize_html = True
+    config.HTMLExporter.exclude_raw = True
     config.HTMLExporter.preprocessors = ["course_grading.feedback.SanitizeNotebook"]
     config.HTMLExporter.filters = {"markdown2html": "course_grading.feedback.markdown2html"}
 

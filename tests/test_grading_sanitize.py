@@ -11,8 +11,11 @@ code and a data-URI image.
 The class is graded by ``course_grading.grade.grade`` (the real path: intake, worker, judge, nbgrader's autograde,
 feedback), and three pages built from it are opened: the feedback page, ``report.html``, and the submission as the
 formgrader serves it (nbgrader's formgrader extension in a headless Jupyter server started in the course folder,
-reading the course's ``nbgrader_config.py``). Each payload, if it ran, would set a global ``xss_<name>`` on the top
-window; the links are clicked. Every page must end with no such global, no dialog and the honest answer readable.
+reading the course's ``nbgrader_config.py``). The grading run's autograded copies hold only the judge's outputs, so
+the formgrader's and the feedback's renderers (configured as the course configures them) are also given the
+submission with its saved outputs, as a plain ``nbgrader autograde`` would leave it. Each payload, if it ran, would
+set a global ``xss_<name>`` on the top window; the links are clicked. Every page must end with no such global, no
+dialog and the honest answer readable.
 
 A control renders the same submission with nbconvert's stock HTML exporter (no sanitising) and requires every
 payload to fire there: the payloads and the detection are live, so a clean page means the defence worked.
@@ -36,7 +39,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
-from test_browser import CHROMIUM_ARGS, QuietHandler, chromium_path
 
 from course_grading import pipeline
 from course_grading.grade import grade
@@ -132,6 +134,8 @@ def graded(tmp_path_factory):
 @pytest.fixture(scope="module")
 def site(graded):
     """Serves the temporary folder (course copy and control page) over HTTP, as a page would be opened."""
+    from test_browser import QuietHandler   # (imported here: the fast tests below need no browser)
+
     handler = functools.partial(QuietHandler, directory=str(graded[0]))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -142,6 +146,7 @@ def site(graded):
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+    from test_browser import CHROMIUM_ARGS, chromium_path   # how the book's browser tests find and start Chromium
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
