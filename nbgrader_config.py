@@ -29,5 +29,14 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]
+# Pages built from students' notebooks (the formgrader's submission page, feedback) run nothing a student wrote:
+# their outputs of active types, raw cells and widget state are dropped, and markdown is rendered, then cleaned by
+# bleach (course_grading/feedback.py says what is kept). nbgrader's templates skip nbconvert's own cleaning of
+# markdown cells, hence the filter. Named by import path: if the course package cannot be imported, rendering
+# fails instead of showing a page unsanitised.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.exclude_raw = True
+c.HTMLExporter.preprocessors = ["course_grading.feedback.SanitizeNotebook"]
+c.HTMLExporter.filters = {"markdown2html": "course_grading.feedback.markdown2html"}
 # Release notebooks keep no outputs and no hidden tests.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -4,7 +4,9 @@
 autograded test cell gets an ``error`` output holding the judge's message when it failed, nothing when it passed.
 nbgrader's own ``SaveAutoGrades`` then writes the scores per grade cell into the gradebook (so the formgrader, manual
 grading, late penalties and ``nbgrader export`` work as usual), and ``generate_feedback`` (with
-``ClearHiddenTests``) renders the feedback. Everything runs in this process, through nbgrader's Python API, in a
+``ClearHiddenTests``) renders the feedback. What is stored and rendered from a submission is sanitised
+(``feedback.SanitizeNotebook``, ``feedback.configure_exporter``): no student markup or script runs in the formgrader
+or a feedback page. Everything runs in this process, through nbgrader's Python API, in a
 scratch course folder whose ``source/`` is a copy of ``solutions/<assignment>`` and whose gradebook is the course's.
 """
 
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .feedback import SanitizeNotebook, configure_exporter
 
 # (student, notebook id) -> {"tests": {grade_id: message or None}, "cells": {grade_id: reason}}; filled by the judge
 VERDICTS: dict = {}
@@ -77,6 +81,7 @@ class Record:
         config.CourseDirectory.db_url = self.db_url
         config.Autograde.autograde_preprocessors = [
             Verdicts,
+            SanitizeNotebook,        # the stored copy (the formgrader reads it) carries no active output
             "nbgrader.preprocessors.IgnorePattern",
             "nbconvert.preprocessors.ClearMetadataPreprocessor",
             "nbgrader.preprocessors.LimitOutput",
@@ -89,6 +94,7 @@ class Record:
             "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
             "nbgrader.preprocessors.ClearHiddenTests",
         ]
+        configure_exporter(config)   # feedback pages: the student's notebook sanitised (see feedback.py)
         config.NbGraderAPI.log_level = "ERROR"
         config.Exchange.root = str(self.scratch / "exchange")   # not used; keeps nbgrader from probing a system path
         shutil.copytree(Path(root) / "solutions" / assignment, self.scratch / "source" / assignment,

@@ -15,7 +15,8 @@
     on Canvas's import preview. The assignment column is named after the assignment; rename it to the Canvas
     column (``Name (id)``) to update an existing assignment instead of creating one.
 ``report.html``
-    One self-contained page (no script, no external file; the histogram is inline SVG): the distribution of
+    One self-contained page (no script, no external file; the histogram is inline SVG; values from submissions
+    escaped, and a Content-Security-Policy that refuses scripts, frames and requests): the distribution of
     totals, and for every test cell the share of graded students who failed it and the most common message they
     saw (the message's first line, so "which idea the class missed" is not split by a number in a second line).
 """
@@ -143,6 +144,12 @@ def _svg(bins: list) -> str:
     return "".join(parts)
 
 
+# report.html runs no script and loads nothing: every value from a submission (messages are the students' words)
+# is escaped, and the browser is told to refuse scripts, frames and requests anyway (inline styles and the inline
+# SVG stay allowed)
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+
 def write_report(records: list, assignment: str, max_score: float, path: Path) -> None:
     """The class report (see the module docstring). Numbers are also in ``data-*`` attributes for tools."""
     e = html.escape
@@ -159,7 +166,9 @@ def write_report(records: list, assignment: str, max_score: float, path: Path) -
     bin_rows = "".join(f'<tr data-bin-low="{lo:g}" data-bin-high="{hi:g}" data-count="{c}"><td>{lo:g}</td>'
                        f'<td>{hi:g}</td><td>{c}</td></tr>' for lo, hi, c in bins)
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(assignment)}: class report</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<title>{e(assignment)}: class report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}}</style></head><body>
 <h1>{e(assignment)}: class report</h1>
