@@ -55,10 +55,11 @@ students); its files are listed with that reason. A class of one student inside 
 genuinely ambiguous (student ``subs`` or student ``alice``) and stops.
 
 Only ``.ipynb`` files named like a release notebook (exactly, or with a copy suffix ``-N`` / `` (N)``) are graded.
-Several candidates for one notebook of one student: the latest is graded (Canvas: by the attachment id, which
-Canvas numbers in upload order, never by modification time, which a zip does not keep reliably; otherwise by
-modification time, then the copy suffix), the others are listed as superseded, and the choice is one of the
-student's ``notes``.
+Several candidates for one notebook of one student: one is graded by a rule that never reads modification times
+(a zip does not keep them reliably, and a copy made later looks newer): Canvas -- the highest attachment id, which
+Canvas numbers in upload order; the other layouts -- the file with the exact release name, else the highest copy
+number (a browser names a second download ``name (1).ipynb``, a third ``name (2).ipynb``). The others are listed as
+superseded, and the choice is one of the student's ``notes``.
 Invariant, checked on every call: ``files_found == graded files + len(ignored)``.
 """
 from __future__ import annotations
@@ -268,6 +269,17 @@ def _student_id(name: str) -> str | None:
     return sid if ok else None
 
 
+def rel_tie(found: list) -> bool:
+    """Whether the two highest candidates differ only by their path (no rule of the layout orders them)."""
+    return len(found) > 1 and isinstance(found[-1][0], tuple) and found[-1][0][:-1] == found[-2][0][:-1]
+
+
+def _copy_key(copy: int, rel) -> tuple:
+    """Sort key of a student's candidates for one notebook outside Canvas (the last one is graded): the exact release
+    name first, then the highest copy number."""
+    return (copy == 0, copy, rel)
+
+
 def _release_match(name: str, notebooks) -> tuple[str, int] | None:
     """(release notebook, copy number) when ``name`` is a release notebook's name or a copy of it."""
     if name in notebooks:
@@ -452,7 +464,7 @@ def _read_folders(r: _Reading, entries, dirs, ctx):
         if hit is None:
             r.skip(f, _not_notebook(p[-1], ctx["notebooks"]), sid)
             continue
-        r.cands[f.rel] = (sid, hit[0], (f.mtime, hit[1], f.rel))
+        r.cands[f.rel] = (sid, hit[0], _copy_key(hit[1], f.rel))
         places.setdefault(sid, set()).add(p[1] if len(p) == 3 else None)
     for sid, where in places.items():
         sub = sorted(w for w in where if w is not None)
@@ -502,7 +514,7 @@ def _read_nbgrader(r: _Reading, entries, dirs, ctx):
         if hit is None:
             r.skip(f, _not_notebook(p[2], ctx["notebooks"]), sid)
             continue
-        r.cands[f.rel] = (sid, hit[0], (f.mtime, hit[1], f.rel))
+        r.cands[f.rel] = (sid, hit[0], _copy_key(hit[1], f.rel))
 
 
 def _read_canvas(r: _Reading, entries, dirs, ctx):
@@ -559,7 +571,7 @@ def _read_moodle(r: _Reading, entries, dirs, ctx):
         if hit is None:
             r.skip(f, _not_notebook(name, ctx["notebooks"]), pid)
             continue
-        r.cands[f.rel] = (pid, hit[0], (f.mtime, hit[1], f.rel))
+        r.cands[f.rel] = (pid, hit[0], _copy_key(hit[1], f.rel))
 
 
 _READERS = {"folders": _read_folders, "nbgrader": _read_nbgrader, "canvas": _read_canvas, "moodle": _read_moodle}
@@ -676,18 +688,24 @@ def _finish(r: _Reading, files) -> Intake:
     for rel, (sid, nb, key) in r.cands.items():
         by_slot.setdefault((sid, nb), []).append((key, rel))
     notes: dict[str, list[str]] = {}
-    mtimes = {f.rel: f.mtime for f in files}
 
     def label(rel) -> str:
-        when = datetime.fromtimestamp(mtimes[rel], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return r.labels.get(rel) or f"modified {when}"
+        if rel in r.labels:
+            return r.labels[rel]
+        copy = r.cands[rel][2][1] if isinstance(r.cands[rel][2], tuple) and len(r.cands[rel][2]) == 3 else 0
+        return "the exact release name" if copy == 0 else f"copy {copy}"
 
     for (sid, nb), found in sorted(by_slot.items()):
         found.sort()
         latest = found[-1][1]
+        ties = [rel for key, rel in found if key[:-1] == found[-1][0][:-1]] if rel_tie(found) else []
+        if len(ties) > 1:   # no rule tells these apart: the last by path is graded, and the note says so
+            notes.setdefault(sid, []).append(
+                f"{len(ties)} files are equally {label(latest)} for {nb} ({', '.join(_shown(t) for t in ties)}): "
+                f"graded the last by path, {_shown(latest)}; check that it is the one meant")
         graded.setdefault(sid, {})[nb] = latest
         for _, rel in found[:-1]:
-            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} ({label(latest)}), a later {nb} "
+            ignored.append(Ignored(_shown(rel), f"superseded by {_shown(latest)} ({label(latest)}), another {nb} "
                                                 f"of {sid} (this one: {label(rel)})", sid))
         if len(found) > 1:
             notes.setdefault(sid, []).append(

@@ -252,9 +252,26 @@ def test_latest_copy_wins_and_the_others_are_listed(tmp_path):
     assert json.loads(result.students["alice"].notebooks["adam_adamw.ipynb"].read_text())["version"] == "final"
     (old,) = result.ignored
     assert old.path == "alice/adam_adamw.ipynb" and "superseded by alice/hw6/adam_adamw.ipynb" in old.reason
-    (note,) = result.students["alice"].notes
-    assert note.startswith("graded alice/hw6/adam_adamw.ipynb (modified ")
-    assert "; superseded alice/adam_adamw.ipynb (modified " in note
+    tie, note = result.students["alice"].notes
+    assert "2 files are equally the exact release name" in tie and "graded the last by path" in tie
+    assert note.startswith("graded alice/hw6/adam_adamw.ipynb (the exact release name)")
+    assert "; superseded alice/adam_adamw.ipynb (the exact release name)" in note
+
+
+def test_the_exact_release_name_beats_a_copy_written_later(tmp_path):
+    """Modification times decide nothing: ``adam_adamw (1).ipynb`` written after ``adam_adamw.ipynb`` is still the
+    copy; the exact release name is graded, and the note says why."""
+    root = tmp_path / "subs"
+    _put(root, "alice/adam_adamw.ipynb", _nb("alice", "final"), OLD)
+    _put(root, "alice/adam_adamw (1).ipynb", _nb("alice", "old"), NEW)
+    _put(root, "bob/adam_adamw (1).ipynb", _nb("bob", "old"), NEW)
+    _put(root, "bob/adam_adamw (2).ipynb", _nb("bob", "final"), OLD)
+    result = read_submissions(root, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
+    for sid in ("alice", "bob"):
+        assert json.loads(result.students[sid].notebooks["adam_adamw.ipynb"].read_text())["version"] == "final"
+    assert result.students["alice"].notes == [
+        "graded alice/adam_adamw.ipynb (the exact release name); superseded alice/adam_adamw (1).ipynb (copy 1)"]
+    assert "graded bob/adam_adamw (2).ipynb (copy 2)" in result.students["bob"].notes[0]
 
 
 # ------------------------------------------------------------------------------------- ambiguity
