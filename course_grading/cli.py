@@ -5,6 +5,7 @@
     python -m course_grading grade ASSIGNMENT SUBMISSIONS [--out DIR] # instructors: grade a class
     python -m course_grading grade ASSIGNMENT SUBMISSIONS --shard i/N --out DIR_i   # one slice of a class
     python -m course_grading merge ASSIGNMENT DIR_0 ... DIR_N-1 --out DIR        # the shards as one class
+    python -m course_grading remove ASSIGNMENT STUDENT [STUDENT ...] [--yes]     # the only way a student leaves
 
 Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
 nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
@@ -38,16 +39,34 @@ def _limits(args):
     return Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, notebook_seconds=args.notebook_seconds)
 
 
-def _deadlines(args) -> tuple:
-    """``--due`` checked (parsed the way nbgrader parses it) and ``--extension`` as {student: hours}."""
-    due = args.due
-    if due:
-        from nbgrader.utils import parse_utc
+DUE_EXAMPLE = "2026-11-10T17:00+01:00 (or 2026-11-10 17:00 with --timezone Europe/Paris)"
 
+
+def parse_due(text: str, zone: str | None = None) -> str:
+    """``--due`` as an ISO 8601 date and time with an offset (``Z`` or ``+01:00``), or without one when ``zone``
+    (an IANA name, ``--timezone``) says where it is; returned in UTC (ISO). Anything else is refused with an
+    example: a date is never guessed (``10/11/2026`` is the 10th of November to some, the 11th of October to
+    others)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        when = datetime.fromisoformat(text.strip().replace(" UTC", "+00:00").replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--due: {text!r} is not an ISO 8601 date and time; write e.g. {DUE_EXAMPLE}") from None
+    if when.tzinfo is None:
+        if not zone:
+            raise ValueError(f"--due: {text!r} has no time zone; add the offset or --timezone, e.g. {DUE_EXAMPLE}")
         try:
-            parse_utc(due)
-        except (ValueError, OverflowError) as err:
-            raise ValueError(f"--due: {due!r} is not a date and time ({err})") from None
+            when = when.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"--timezone: {zone!r} is not a time zone name (e.g. Europe/Paris, UTC)") from None
+    return when.astimezone(timezone.utc).isoformat()
+
+
+def _deadlines(args) -> tuple:
+    """``--due`` checked (see :func:`parse_due`) and ``--extension`` as {student: hours}."""
+    due = parse_due(args.due, args.timezone) if args.due else None
     extensions = {}
     for item in args.extension:
         student, sep, hours = item.rpartition("=")
@@ -84,6 +103,46 @@ def read_secret(path: Path | None) -> bytes | None:
     return data
 
 
+def _remove(root: Path, args) -> int:
+    """``remove``: list the students that would go; with ``--yes`` remove them from the gradebook and the outputs."""
+    import shutil
+    import tempfile
+
+    from . import gradebook, report
+    from .report import write_csv
+
+    scratch = Path(tempfile.mkdtemp(prefix="grading-remove-"))
+    try:
+        record = gradebook.Record(root, args.assignment, scratch / "course", args.db_url)
+        present = set(record.students())
+        unknown = [s for s in args.students if s not in present]
+        going = [s for s in args.students if s in present]
+        for s in unknown:
+            print(f"not in the gradebook for {args.assignment}: {s}")
+        if not going:
+            return 1 if unknown else 0
+        print(f"{'removing' if args.yes else 'would remove'} {len(going)} of {len(present)} students of "
+              f"{args.assignment} (their grades, manual grades and comments): {', '.join(going)}")
+        if not args.yes:
+            print("nothing removed: add --yes to remove them")
+            return 1
+        record.remove(going)
+        out_a = Path(args.out or Path(root) / "grades") / args.assignment
+        if (out_a / "records.jsonl").is_file() and (out_a / "class.json").is_file():
+            import json
+
+            about = json.loads((out_a / "class.json").read_text(encoding="utf-8"))
+            records = [r for r in report.read_records(out_a / "records.jsonl") if r["student"] not in going]
+            write_csv([r["row"] for r in records], out_a / "grades.csv", about["notebooks"])
+            report.write_outputs(records, args.assignment, about["layout"], about["max_score"], out_a)
+        for s in going:
+            shutil.rmtree(out_a / "feedback" / s, ignore_errors=True)
+        print(f"removed; {len(present) - len(going)} students remain")
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,8 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--shard", default=None, metavar="i/N",
                        help="grade only slice i (from 0) of N: the sorted student ids at positions i, i+N, ...")
     grade.add_argument("--due", default=None,
-                       help="due date, e.g. '2026-11-10 17:00:00 UTC' (stored in the gradebook; default: the "
-                            "gradebook's, set by the formgrader or `nbgrader db assignment add --duedate`)")
+                       help=f"due date, ISO 8601 with an offset, e.g. {DUE_EXAMPLE} (stored in the gradebook; "
+                            "default: the gradebook's, set by the formgrader or `nbgrader db assignment add "
+                            "--duedate`)")
+    grade.add_argument("--timezone", default=None, help="time zone of a --due written without an offset (an IANA "
+                                                         "name such as Europe/Paris)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every student again, also those whose submission and tests are unchanged since "
+                            "their grade")
+    grade.add_argument("--export-pending", action="store_true",
+                       help="canvas.csv: export the scores of students still pending manual grading or to review "
+                            "(default: left empty, so Canvas keeps what it has)")
     grade.add_argument("--extension", action="append", default=[], metavar="STUDENT=HOURS",
                        help="a student's extension of the due date, in hours (repeatable; stored in the gradebook)")
     grade.add_argument("--secret", type=Path, default=None, metavar="FILE",
@@ -114,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
                             "hidden tests draw their inputs; default: $COURSE_GRADING_SECRET_FILE, else the "
                             "repository's default inputs (the grade table says so)")
     _limits_args(grade)
+    remove = sub.add_parser("remove", help="remove students' submissions of an assignment from the gradebook")
+    remove.add_argument("assignment")
+    remove.add_argument("students", nargs="+", help="student ids, as in grades.csv")
+    remove.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    remove.add_argument("--out", type=Path, default=None, help="the grading output folder to update (default: "
+                                                                "grades/ in the course)")
+    remove.add_argument("--yes", action="store_true", help="really remove them (without it: only list them)")
     merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
     merge.add_argument("assignment")
     merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
@@ -136,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         from .check import check_notebooks
 
         return check_notebooks(root, args.notebooks, _limits(args), use_sandbox=not args.no_sandbox)
+    if args.command == "remove":
+        return _remove(root, args)
     if args.command == "merge":
         from .shards import merge as run_merge
 
@@ -167,8 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         due, extensions = _deadlines(args)
         summary = run_grade(root, args.assignment, args.submissions, out=args.out, db_url=args.db_url,
                             layout=args.layout, limits=_limits(args), use_sandbox=not args.no_sandbox, shard=shard,
-                            due=due, extensions=extensions, secret=secret)
+                            due=due, extensions=extensions, secret=secret, force=args.force,
+                            export_pending=args.export_pending)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C).", file=sys.stderr)   # grade() said how far it got
+        return 130
     return 1 if summary["failed"] else 0

@@ -130,23 +130,56 @@ class Record:
             except MissingEntry:
                 return []
 
-    def reconcile(self, submitted: set) -> list[str]:
-        """Remove this assignment's submissions of students who are not in ``submitted`` (rows an earlier, wrong
-        reading of the submissions left behind) and return their ids. A student who has work in the formgrader
-        (a manual score or comment) is kept and returned with a note, never deleted silently."""
+    def due_date(self):
+        """The assignment's due date in the gradebook (naive UTC, as nbgrader stores it), or ``None``."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            try:
+                return gb.find_assignment(self.assignment).duedate
+            except MissingEntry:
+                return None
+
+    def remove(self, students: list) -> list[str]:
+        """Remove these students' submissions of this assignment from the gradebook (their manual grades and
+        comments go with them); returns the ids removed. Only ``python -m course_grading remove`` calls this: a
+        grading run never removes anyone."""
         from nbgrader.api import Gradebook
 
+        present = set(self.students())
         removed = []
-        for student in self.students():
-            if student in submitted:
-                continue
-            if self._prior(student)[1]:
-                removed.append(f"{student} (kept: has an instructor's manual grade or comment)")
-                continue
-            with Gradebook(self.db_url) as gb:
-                gb.remove_submission(self.assignment, student)
-            removed.append(student)
+        for student in students:
+            if student in present:
+                with Gradebook(self.db_url) as gb:
+                    gb.remove_submission(self.assignment, student)
+                    _store_fingerprints(gb, self.assignment, student, {})
+                removed.append(student)
         return removed
+
+    def unchanged(self, student: str, files: dict, run_key: str) -> bool:
+        """Whether ``student`` was graded from exactly these files (name -> digest of the file) with the same tests
+        and secret (``run_key``), and is still in the gradebook."""
+        from nbgrader.api import Gradebook
+
+        if student not in self.students():
+            return False
+        with Gradebook(self.db_url) as gb:
+            stored = _fingerprints(gb, self.assignment, student)
+        wanted = {f"file:{name}": digest for name, digest in files.items()}
+        wanted["run:"] = run_key
+        return all(stored.get(k) == v for k, v in wanted.items()) and \
+            {k for k in stored if k.startswith("file:")} == {k for k in wanted if k.startswith("file:")}
+
+    def remember(self, student: str, files: dict, run_key: str) -> None:
+        """Store what ``student`` was graded from (see :meth:`unchanged`), next to the cells' digests."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gb:
+            stored = {k: v for k, v in _fingerprints(gb, self.assignment, student).items()
+                      if not k.startswith(("file:", "run:"))}
+            stored.update({f"file:{name}": digest for name, digest in files.items()})
+            stored["run:"] = run_key
+            _store_fingerprints(gb, self.assignment, student, stored)
 
     def _prior(self, student: str) -> tuple:
         """(fingerprints of the last graded submission, grade/comment names an instructor set) before this run."""
@@ -161,7 +194,9 @@ class Record:
             for nb in sub.notebooks:
                 touched += [f"{nb.name}: {g.name}" for g in nb.grades if g.manual_score is not None]
                 touched += [f"{nb.name}: comment on {c.name}" for c in nb.comments if c.manual_comment]
-            return _fingerprints(gb, self.assignment, student), touched
+            prints = {k: v for k, v in _fingerprints(gb, self.assignment, student).items()
+                      if not k.startswith(("file:", "run:"))}
+            return prints, touched
 
     def record(self, student: str, notebooks: dict, results: list, submitted_at: str | None = None) -> dict:
         """Autograde ``student`` from the judge's ``results`` (NotebookResult); ``notebooks``: name -> nb or None.
@@ -180,8 +215,13 @@ class Record:
         folder.mkdir(parents=True)
         for res in results:
             nb = notebooks.get(res.name)
-            if nb is not None:
-                nbformat.write(nb, folder / res.name)
+            release = nbformat.read(self.scratch / "release" / self.assignment / res.name, as_version=4)
+            if nb is None:   # missing or unreadable: nbgrader records the blank release, so the student has a row
+                nb = release
+            else:
+                nb, restored = restore_cells(nb, release)
+                res.notes.extend(restored)
+            nbformat.write(nb, folder / res.name)
             VERDICTS[(student, res.name[:-len(".ipynb")])] = {
                 "tests": {v.grade_id: (None if v.passed else v.message) for v in res.verdicts},
                 "cells": dict(res.cell_errors)}
@@ -193,13 +233,16 @@ class Record:
         from nbgrader.api import Gradebook
 
         with Gradebook(self.db_url) as gb:
-            _store_fingerprints(gb, self.assignment, student, now)
+            kept = {k: v for k, v in _fingerprints(gb, self.assignment, student).items()
+                    if k.startswith(("file:", "run:"))}
+            _store_fingerprints(gb, self.assignment, student, {**now, **kept})
         out = self.scores(student)
         changed = sorted(name for name in now if before and before.get(name) != now[name])
         if touched:
-            kept = "; ".join(touched)
-            out["notes"].append(f"kept the instructor's formgrader work ({kept})" + (
+            work = "; ".join(touched)
+            out["notes"].append(f"kept the instructor's formgrader work ({work})" + (
                 f"; the submission changed after it ({', '.join(changed)}): review it" if changed else ""))
+            out["changed_after_instructor"] = bool(changed)
         return out
 
     def keep_autograded(self, student: str, dest: Path) -> Path:
@@ -242,6 +285,32 @@ class Record:
             shutil.copyfile(page, dest / page.name)
             written.append(dest / page.name)
         return written
+
+
+def restore_cells(nb, release) -> tuple:
+    """``nb`` with every graded or locked cell of ``release`` that the student deleted put back (after the cell it
+    follows in the release), as nbgrader's checksums would have it; returns ``(notebook, notes)``. Test cells the
+    student edited are replaced by nbgrader itself from the gradebook."""
+    import copy
+
+    present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    present.discard(None)
+    nb = copy.deepcopy(nb)
+    notes = []
+    previous = None
+    for cell in release.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid and gid not in present and (meta.get("grade") or meta.get("locked")):
+            at = next((i + 1 for i, c in enumerate(nb.cells)
+                       if previous and c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == previous),
+                      len(nb.cells))
+            nb.cells.insert(at, copy.deepcopy(cell))
+            present.add(gid)
+            notes.append(f"restored the deleted cell {gid} from the release")
+        if gid:
+            previous = gid
+    return nb, notes
 
 
 # What was graded, per notebook, kept next to nbgrader's tables in the same gradebook: a re-grade compares it to

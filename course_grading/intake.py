@@ -90,6 +90,7 @@ class Submission:
     submitted_at: str | None = None  # ISO time if the layout tells it
     late: bool = False              # the LMS marked it late (e.g. Canvas _LATE_)
     notes: list[str] = field(default_factory=list)  # intake's choices about this student's files, for the reasons
+    timestamp_problem: str | None = None            # why the layout's submission time could not be used
 
 
 @dataclass
@@ -389,7 +390,7 @@ def _nbgrader_time(text: str) -> str | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return when.astimezone(timezone.utc).isoformat() if when.tzinfo else when.isoformat()
+    return when.astimezone(timezone.utc).isoformat() if when.tzinfo else None   # no zone: never guessed
 
 
 # --------------------------------------------------------------------------------------------- readings
@@ -402,6 +403,7 @@ class _Reading:
     owner: dict = field(default_factory=dict)       # rel -> student, for ignored files that are a student's
     students: set = field(default_factory=set)
     submitted_at: dict = field(default_factory=dict)
+    timestamp_problems: dict = field(default_factory=dict)   # student -> why their timestamp was not used
     late: set = field(default_factory=set)
     labels: dict = field(default_factory=dict)      # rel -> what orders it among copies ("file id 5001")
 
@@ -506,6 +508,14 @@ def _read_nbgrader(r: _Reading, entries, dirs, ctx):
                     when = None
                 if when:
                     r.submitted_at[sid] = when
+                else:
+                    try:
+                        shown = repr(f.path.read_text(errors="replace")[:40].strip()) if f.path else "?"
+                    except OSError:
+                        shown = "?"
+                    r.timestamp_problems[sid] = (
+                        f"{_shown(f.rel)} is not a date and time with a time zone ({shown}): the submission time "
+                        "is unknown and the submission counts as on time -- check it")
                 r.skip(f, "nbgrader's submission time" + (f" (read: {when})" if when else " (unreadable)"), sid)
             else:
                 r.skip(f, "nbgrader's bookkeeping file", sid)
@@ -716,7 +726,8 @@ def _finish(r: _Reading, files) -> Intake:
     students = {}
     for sid in sorted(everyone):
         nbs = {nb: by_rel[rel].path for nb, rel in sorted(graded.get(sid, {}).items())}
-        students[sid] = Submission(sid, nbs, r.submitted_at.get(sid), sid in r.late, notes.get(sid, []))
+        students[sid] = Submission(sid, nbs, r.submitted_at.get(sid), sid in r.late, notes.get(sid, []),
+                                   r.timestamp_problems.get(sid))
     ignored.sort(key=lambda i: i.path)
     n_graded = sum(len(s.notebooks) for s in students.values())
     if len(files) != n_graded + len(ignored):   # every file is graded or ignored with its reason, once

@@ -31,7 +31,8 @@ from collections import Counter
 from pathlib import Path
 
 # the grade table (grades.csv): one row per student, the notebooks' scores, then these columns
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "hidden_inputs", "status",
+FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "hidden_inputs",
+               "graded_in", "status",
                "reasons"]
 
 
@@ -70,18 +71,28 @@ def read_records(path: Path) -> list:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write_canvas_csv(rows: list, assignment: str, layout: str, path: Path) -> None:
-    """``rows``: grade-table rows (``student_id``, ``total``). See the module docstring for the columns."""
+def write_canvas_csv(rows: list, assignment: str, layout: str, path: Path, max_score: float | None = None,
+                     export_pending: bool = False) -> None:
+    """``rows``: grade-table rows (``student_id``, ``total``). See the module docstring for the columns. The second
+    row is Canvas's ``Points Possible`` row (the assignment's maximum). A student whose grade is not final (a written
+    answer pending manual grading, a submission to review, a grade the grader could not compute) is exported with
+    an empty score, so Canvas keeps whatever it had, unless ``export_pending``."""
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow([*CANVAS_COLUMNS, assignment])
+        writer.writerow(["Points Possible", "", "", "", "", f"{float(max_score):g}" if max_score is not None else ""])
         for row in rows:
-            sid, total = row["student_id"], row["total"]
+            sid, total = row["student_id"], row.get("total", "")
             canvas_id = sid if layout == "canvas" else ""
             login = "" if layout == "canvas" else sid
-            writer.writerow([sid, canvas_id, "", login, "", f"{float(total):g}"])
+            final = row.get("status") not in NOT_FINAL or export_pending
+            score = f"{float(total):g}" if final and total not in ("", None) else ""
+            writer.writerow([row.get("name") or sid, canvas_id, "", login, row.get("section", ""), score])
     os.replace(tmp, path)
+
+
+NOT_FINAL = ("pending manual grading", "needs review", "failed")
 
 
 def cell_failures(records: list) -> list:
@@ -100,7 +111,7 @@ def cell_failures(records: list) -> list:
                 stats[key] = {"points": v["points"], "graded": 0, "messages": Counter()}
             stats[key]["graded"] += 1
             if not v["passed"]:
-                stats[key]["messages"][(v["message"] or "failed").splitlines()[0][:300]] += 1
+                stats[key]["messages"][message_form(v["message"] or "failed")] += 1
     out = []
     for key in order:
         s = stats[key]
@@ -108,6 +119,15 @@ def cell_failures(records: list) -> list:
         message, count = min(s["messages"].items(), key=lambda kv: (-kv[1], kv[0])) if failed else ("", 0)
         out.append((*key, s["points"], failed, s["graded"], message, count))
     return out
+
+
+def message_form(message: str) -> str:
+    """A message's first line with its numbers masked (``#``), so that students told the same thing about
+    different values are counted together: "at step #, expected #, got #"."""
+    import re
+
+    line = message.splitlines()[0][:300] if message else ""
+    return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", line)
 
 
 def histogram(totals: list, max_score: float) -> list:
@@ -150,11 +170,13 @@ def _svg(bins: list) -> str:
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
-def write_report(records: list, assignment: str, max_score: float, path: Path) -> None:
+def write_report(records: list, assignment: str, max_score: float, path: Path, ignored: int = 0) -> None:
     """The class report (see the module docstring). Numbers are also in ``data-*`` attributes for tools."""
     e = html.escape
-    totals = [float(r["row"]["total"]) for r in records]
+    totals = [float(r["row"].get("total") or 0) for r in records]
     graded = [r for r in records if r["row"].get("status") != "failed"]
+    status = Counter(r["row"].get("status", "") for r in records)
+    late = sum(r["row"].get("late") == "yes" for r in records)
     bins = histogram(totals, max_score)
     mean = sum(totals) / len(totals) if totals else 0.0
     rows = []
@@ -175,13 +197,18 @@ td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:t
 <p data-students="{len(records)}" data-failed-students="{len(records) - len(graded)}">{len(records)} students,
 mean {mean:.2f} / {max_score:g}; {len(records) - len(graded)} could not be graded (counted as 0 in the
 distribution, left out of the test table).</p>
+<p data-pending="{status['pending manual grading']}" data-late="{late}" data-flagged="{status['flagged']}"
+data-needs-review="{status['needs review']}" data-unreadable="{status['unreadable']}"
+data-ignored="{ignored}">{status['pending manual grading']} pending manual grading, {status['needs review']}
+to review (changed after your grade), {late} late, {status['flagged']} flagged (rule), {status['unreadable']}
+with an unreadable notebook, {ignored} submitted file(s) ignored (see the grading log).</p>
 <h2>Distribution of totals</h2>
 {_svg(bins)}
 <details><summary>as a table</summary><table><tr><th>from</th><th>to (excl.)</th><th>students</th></tr>
 {bin_rows}</table></details>
 <h2>Test cells, in notebook order</h2>
 <p>Failed: students whose notebook failed the cell (a notebook not submitted fails every cell). The message is the
-most common first line of what those students were told.</p>
+most common first line of what those students were told, numbers masked (#), so the same mistake counts once.</p>
 <table><tr><th>notebook</th><th>test cell</th><th>points</th><th>failed</th><th>most common message</th>
 <th>students with it</th></tr>
 {"".join(rows)}</table>
@@ -192,8 +219,11 @@ most common first line of what those students were told.</p>
     os.replace(tmp, path)
 
 
-def write_outputs(records: list, assignment: str, layout: str, max_score: float, out_a: Path) -> None:
-    """records.jsonl, canvas.csv and report.html in ``out_a`` (beside grades.csv)."""
+def write_outputs(records: list, assignment: str, layout: str, max_score: float, out_a: Path, *,
+                  export_pending: bool = False, ignored: int = 0) -> None:
+    """records.jsonl, canvas.csv and report.html in ``out_a`` (beside grades.csv); ``max_score`` is the CSV's
+    (written answers included)."""
     write_records(records, out_a / "records.jsonl")
-    write_canvas_csv([r["row"] for r in records], assignment, layout, out_a / "canvas.csv")
-    write_report(records, assignment, max_score, out_a / "report.html")
+    write_canvas_csv([r["row"] for r in records], assignment, layout, out_a / "canvas.csv", max_score,
+                     export_pending)
+    write_report(records, assignment, max_score, out_a / "report.html", ignored)

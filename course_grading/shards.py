@@ -112,7 +112,7 @@ def merge(root: Path, assignment: str, outputs: list, out: Path, *, db_url: str 
     _check(metas, assignment)
     specs = assignment_specs(root, assignment)
     names = [s.name for s in specs]
-    max_score = sum(s.max_score for s in specs)
+    max_score = sum(s.max_score + s.written_points for s in specs)   # the CSV's maximum
     out_a = Path(out) / assignment
     records = []
     for folder in folders:

@@ -204,27 +204,106 @@ def test_worker_never_runs_a_written_answer():
     assert not any("os.system" in source for _, source in student_cells(nb, spec))
 
 
-def test_a_rerun_removes_students_an_earlier_reading_left_and_states_the_counts(tmp_path):
-    """An earlier run graded a student who is not in today's submissions (a wrong reading, a withdrawn student):
-    the re-run removes that row from the gradebook, says so, and states files found = graded + ignored and
-    students found = CSV rows = gradebook students."""
+def test_a_rerun_of_part_of_the_class_keeps_the_rest_and_only_remove_removes(tmp_path):
+    """A term: the class is graded, then one resubmission alone is graded into the same gradebook. Nobody leaves the
+    gradebook or the outputs (each row says where its grade comes from); unchanged students are skipped; a student
+    leaves only through ``remove``, which lists who goes and needs ``--yes``."""
+    from course_grading import cli
+
     assignment, notebook = "02-gradient-descent", "gradient_descent.ipynb"
     solution = pipeline.student_notebook(ROOT, assignment, notebook)
-    first, second = tmp_path / "first", tmp_path / "second"
-    for student in ("alice", "bob", "adam"):
-        _place(first, assignment, student, {notebook: solution})
+    release = nbformat.read(ROOT / "exercises" / assignment / notebook, as_version=4)
+    first, again, only_jane = tmp_path / "first", tmp_path / "again", tmp_path / "only_jane"
+    for student in ("alice", "bob", "jane"):
+        _place(first, assignment, student, {notebook: solution if student != "jane" else release})
     for student in ("alice", "bob"):
-        _place(second, assignment, student, {notebook: solution})
-    (second / "bob" / assignment / "notes.py").write_text("print('not a notebook')\n")
+        _place(again, assignment, student, {notebook: solution})
+    (again / "bob" / assignment / "notes.py").write_text("print('not a notebook')\n")
+    _place(only_jane, assignment, "jane", {notebook: solution})
     db = "sqlite:///" + str(tmp_path / "gradebook.db")
-    _run(ROOT, assignment, first, tmp_path)
-    with Gradebook(db) as gb:
-        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == ["adam", "alice", "bob"]
-    rows = _run(ROOT, assignment, second, tmp_path)
+    rows = _run(ROOT, assignment, first, tmp_path)
+    assert float(rows["jane"]["total"]) == 0 and rows["jane"]["graded_in"] == "this run"
+    rows = _run(ROOT, assignment, again, tmp_path)   # alice and bob unchanged, jane not given
     log = rows.pop("_log")
-    assert sorted(rows) == ["alice", "bob"]
-    with Gradebook(db) as gb:
-        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == ["alice", "bob"]
-    assert "removed from the gradebook: adam" in log
+    assert sorted(rows) == ["alice", "bob", "jane"], "a run never shrinks the record"
+    assert rows["alice"]["graded_in"] == "earlier run (unchanged since)"
+    assert rows["jane"]["graded_in"] == "earlier run (not in these submissions)"
     assert "files found 3 = graded 2 + ignored 1" in log
-    assert "students found 2 = rows in the CSV 2 = students in the gradebook 2" in log
+    assert "students found 2 + kept from earlier runs 1 = rows in the CSV 3 = students in the gradebook 3" in log
+    rows = _run(ROOT, assignment, only_jane, tmp_path)   # the resubmission
+    rows.pop("_log")
+    assert sorted(rows) == ["alice", "bob", "jane"]
+    assert float(rows["jane"]["total"]) == 11 and rows["jane"]["graded_in"] == "this run"
+    assert float(rows["alice"]["total"]) == 11 and rows["alice"]["graded_in"].startswith("earlier run")
+    with open(tmp_path / "out" / assignment / "canvas.csv", newline="") as f:
+        assert len(list(csv.reader(f))) == 2 + 3, "header, Points Possible, the whole class"
+    args = ["--course", str(ROOT), "remove", assignment, "bob", "--db-url", db, "--out", str(tmp_path / "out")]
+    assert cli.main(args) == 1, "without --yes nothing goes"
+    with Gradebook(db) as gb:
+        assert len(gb.find_assignment(assignment).submissions) == 3
+    assert cli.main(args + ["--yes"]) == 0
+    with Gradebook(db) as gb:
+        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == ["alice", "jane"]
+    with open(tmp_path / "out" / assignment / "grades.csv", newline="") as f:
+        assert sorted(r["student_id"] for r in csv.DictReader(f)) == ["alice", "jane"]
+    rows = _run(ROOT, assignment, again, tmp_path, force=True)   # --force grades the given students again
+    rows.pop("_log")
+    assert rows["alice"]["graded_in"] == "this run" and sorted(rows) == ["alice", "bob", "jane"]
+
+
+def test_unreadable_notebooks_get_a_row_with_the_reason(tmp_path):
+    """An empty, truncated or non-notebook file: 0 with "not a readable notebook: <why>", in the gradebook and the
+    CSV; the run exits normally (every student has a row)."""
+    from course_grading import cli
+
+    assignment, notebook = "02-gradient-descent", "gradient_descent.ipynb"
+    subs = tmp_path / "subs"
+    solution = pipeline.student_notebook(ROOT, assignment, notebook)
+    _place(subs, assignment, "ok", {notebook: solution})
+    text = nbformat.writes(solution)
+    for student, content in (("empty", ""), ("truncated", text[:len(text) // 2]), ("json", '{"a": 1}')):
+        (subs / student / assignment).mkdir(parents=True)
+        (subs / student / assignment / notebook).write_text(content)
+    status = cli.main(["--course", str(ROOT), "grade", assignment, str(subs), "--out", str(tmp_path / "out"),
+                       "--db-url", "sqlite:///" + str(tmp_path / "gradebook.db"), "--layout", "nbgrader"]
+                      + ([] if SANDBOX else ["--no-sandbox"]))
+    assert status == 0
+    with open(tmp_path / "out" / assignment / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert float(rows["ok"]["total"]) == 11
+    for student in ("empty", "truncated", "json"):
+        assert float(rows[student]["total"]) == 0 and rows[student]["status"] == "unreadable", rows[student]
+        assert "not a readable notebook" in rows[student]["reasons"]
+    assert "the file is empty" in rows["empty"]["reasons"]
+    with Gradebook("sqlite:///" + str(tmp_path / "gradebook.db")) as gb:
+        assert sorted(s.student_id for s in gb.find_assignment(assignment).submissions) == sorted(rows)
+
+
+def test_a_deleted_test_cell_is_restored_and_its_points_count(tmp_path):
+    assignment, notebook = "02-gradient-descent", "gradient_descent.ipynb"
+    nb = pipeline.student_notebook(ROOT, assignment, notebook)
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_hidden")]
+    _place(tmp_path / "subs", assignment, "tidy", {notebook: nb})
+    rows = _run(ROOT, assignment, tmp_path / "subs", tmp_path)
+    assert float(rows["tidy"]["total"]) == 11, rows["tidy"]["reasons"]
+    assert "restored the deleted cell test_gd_step_hidden" in rows["tidy"]["reasons"]
+    assert rows["tidy"]["status"] == "graded"
+
+
+@pytest.mark.parametrize("due,zone,ok", [
+    ("2026-11-10T17:00+01:00", None, "2026-11-10T16:00:00+00:00"),
+    ("2026-11-10 17:00 UTC", None, "2026-11-10T17:00:00+00:00"),
+    ("2026-11-10 17:00", "Europe/Paris", "2026-11-10T16:00:00+00:00"),
+    ("2026-11-10 17:00", None, None),
+    ("10/11/2026 17:00", None, None),
+    ("2026-11-10 17:00", "Mars/Olympus", None),
+])
+def test_dates_are_never_guessed(due, zone, ok):
+    from course_grading.cli import parse_due
+
+    if ok:
+        assert parse_due(due, zone) == ok
+    else:
+        with pytest.raises(ValueError, match="--due|--timezone") as err:
+            parse_due(due, zone)
+        assert "2026-11-10T17:00+01:00" in str(err.value) or "time zone name" in str(err.value)

@@ -55,15 +55,39 @@ def test_histogram_counts_every_total_once():
 
 def test_canvas_csv_columns_and_key(tmp_path):
     rows = [{"student_id": "1001", "total": 7.0}, {"student_id": "1002", "total": 0.5}]
-    report.write_canvas_csv(rows, ASSIGNMENT, "canvas", tmp_path / "c.csv")
-    report.write_canvas_csv(rows, ASSIGNMENT, "folders", tmp_path / "f.csv")
+    rows.append({"student_id": "1003", "total": 4.0, "status": "pending manual grading"})
+    report.write_canvas_csv(rows, ASSIGNMENT, "canvas", tmp_path / "c.csv", 11.0)
+    report.write_canvas_csv(rows, ASSIGNMENT, "folders", tmp_path / "f.csv", 11.0)
+    report.write_canvas_csv(rows, ASSIGNMENT, "canvas", tmp_path / "p.csv", 11.0, export_pending=True)
     with open(tmp_path / "c.csv", newline="") as f:
         canvas = list(csv.reader(f))
     with open(tmp_path / "f.csv", newline="") as f:
         folders = list(csv.DictReader(f))
+    with open(tmp_path / "p.csv", newline="") as f:
+        pending = list(csv.reader(f))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert [(r[1], r[5]) for r in canvas[1:]] == [("1001", "7"), ("1002", "0.5")]
-    assert [(r["ID"], r["SIS Login ID"]) for r in folders] == [("", "1001"), ("", "1002")]
+    assert canvas[1] == ["Points Possible", "", "", "", "", "11"], "Canvas's import format has this row"
+    assert [(r[1], r[5]) for r in canvas[2:]] == [("1001", "7"), ("1002", "0.5"), ("1003", "")], \
+        "a grade still pending manual grading is not exported as final"
+    assert pending[-1][5] == "4"
+    assert [(r["ID"], r["SIS Login ID"]) for r in folders[1:]] == [("", "1001"), ("", "1002"), ("", "1003")]
+
+
+def test_report_groups_messages_by_form_and_counts_every_status(tmp_path):
+    rows = [{"student_id": s, "total": 1.0, "status": st, "late": lt} for s, st, lt in
+            (("a", "graded", ""), ("b", "pending manual grading", "yes"), ("c", "flagged", ""),
+             ("d", "unreadable", ""), ("e", "needs review", "yes"))]
+    records = [{"student": r["student_id"], "row": r, "verdicts": [
+        {"notebook": "n.ipynb", "grade_id": "t1", "points": 1.0, "passed": False,
+         "message": f"adam_step(lr=0.1): at step {i + 2}, expected 0.{i}5, got 1.{i}"}]} for i, r in enumerate(rows)]
+    report.write_report(records, ASSIGNMENT, 10.0, tmp_path / "r.html", ignored=3)
+    page = (tmp_path / "r.html").read_text()
+    assert 'data-message-count="5"' in page, "five students told the same thing with other numbers: one group"
+    assert "at step #, expected #, got #" in page
+    for attr, n in (("pending", 1), ("late", 2), ("flagged", 1), ("needs-review", 1), ("unreadable", 1),
+                    ("ignored", 3)):
+        assert f'data-{attr}="{n}"' in page, attr
+    assert "/ 10" in page
 
 
 def _class(folder: Path) -> dict:
@@ -152,7 +176,8 @@ def _check_report_against_csv(out_a: Path) -> None:
     with open(out_a / "canvas.csv", newline="", encoding="utf-8") as f:
         canvas = list(csv.DictReader(f))
     assert list(canvas[0])[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    assert {r["ID"]: float(r[ASSIGNMENT]) for r in canvas} == {s: float(r["total"]) for s, r in rows.items()}
+    assert canvas[0]["Student"] == "Points Possible"
+    assert {r["ID"]: float(r[ASSIGNMENT]) for r in canvas[1:]} == {s: float(r["total"]) for s, r in rows.items()}
     page = (out_a / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page.lower() and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in page and "<svg" in page
