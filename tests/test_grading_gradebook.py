@@ -39,10 +39,10 @@ def _place(subs: Path, assignment: str, student: str, nb, timestamp: str | None 
         (folder / "timestamp.txt").write_text(timestamp)
 
 
-def _run(root: Path, assignment: str, subs: Path, tmp: Path, **kw) -> dict:
+def _run(root: Path, assignment: str, subs: Path, tmp: Path, feedback: bool = False, **kw) -> dict:
     log: list[str] = []
     grade(root, assignment, subs, out=tmp / "out", db_url="sqlite:///" + str(tmp / "gradebook.db"),
-          layout="nbgrader", use_sandbox=SANDBOX, feedback_pages=False, log=log.append, **kw)
+          layout="nbgrader", use_sandbox=SANDBOX, feedback_pages=feedback, log=log.append, **kw)
     with open(tmp / "out" / assignment / "grades.csv", newline="", encoding="utf-8") as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     rows["_log"] = "\n".join(log)
@@ -307,3 +307,35 @@ def test_dates_are_never_guessed(due, zone, ok):
         with pytest.raises(ValueError, match="--due|--timezone") as err:
             parse_due(due, zone)
         assert "2026-11-10T17:00+01:00" in str(err.value) or "time zone name" in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_feedback_pages_show_scores_and_messages_on_every_assignment(tmp_path, assignment):
+    """nbgrader's own feedback page (hidden tests cleared) for an honest and a buggy student: never replaced by
+    the fallback score table, with the notebook's score and the failed test's message."""
+    from grader_bugs import catalogue
+
+    names = pipeline.notebook_names(ROOT, assignment)
+    variant = catalogue()[assignment].VARIANTS[0]
+    target = variant.notebook or names[0]
+    subs = tmp_path / "subs"
+    _place(subs, assignment, "honest", {n: pipeline.student_notebook(ROOT, assignment, n) for n in names})
+    _place(subs, assignment, "buggy", {n: pipeline.student_notebook(ROOT, assignment, n,
+                                                                    variant.edits if n == target else ())
+                                       for n in names})
+    rows = _run(ROOT, assignment, subs, tmp_path, feedback=True)
+    log = rows.pop("_log")
+    assert "feedback showed" not in log, log
+    for student in ("honest", "buggy"):
+        for name in names:
+            page = (tmp_path / "out" / assignment / "feedback" / student / name.replace(".ipynb", ".html"))
+            text = page.read_text(encoding="utf-8")
+            assert "BEGIN HIDDEN TESTS" not in text
+            assert "Score:" in text or "score" in text.lower(), page
+    buggy = (tmp_path / "out" / assignment / "feedback" / "buggy" / target.replace(".ipynb", ".html")).read_text()
+    failed = [r for r in rows["buggy"]["reasons"].split(" | ") if " failed: " in r]
+    assert failed, rows["buggy"]
+    first_message = failed[0].split(" failed: ", 1)[1][:40]
+    import html as _html
+    assert _html.escape(first_message)[:30] in buggy or first_message[:30] in buggy, (first_message, target)
