@@ -30,6 +30,7 @@ from .report import write_csv
 
 PENDING = "pending manual grading"
 NEEDS_REVIEW = "needs review"
+KEPT = "kept the instructor's formgrader work"
 
 
 def normalise(nb):
@@ -216,15 +217,23 @@ def _file_digest(path: Path) -> str:
 
 
 def _refresh(record, student: str, row: dict) -> dict:
-    """The parts of an earlier row the gradebook may have changed since (a manual grade, an override)."""
+    """The parts of an earlier row the gradebook may have changed since: scores (a manual grade, an override),
+    what is still pending, the note on the instructor's work."""
     try:
         scores = record.scores(student)
+        work = record.instructor_work(student)
     except Exception:  # noqa: BLE001 - a student the gradebook no longer has keeps the earlier row
         return {}
     out = dict(scores["notebooks"])
     out.update(total=scores["score"], max_score=scores["max_score"])
-    if row.get("status") == PENDING and not scores["pending"]:
-        out["status"] = "graded"
+    reasons = [r for r in (row.get("reasons") or "").split(" | ") if r and not r.endswith(PENDING)
+               and not r.startswith(KEPT)]
+    reasons += [f"{p}: {PENDING}" for p in scores["pending"]]
+    if work:
+        reasons.append(f"{KEPT} ({'; '.join(work)})")
+    out["reasons"] = " | ".join(reasons)
+    if row.get("status") in (PENDING, "graded"):
+        out["status"] = PENDING if scores["pending"] else "graded"
     return out
 
 

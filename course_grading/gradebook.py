@@ -181,6 +181,10 @@ class Record:
             stored["run:"] = run_key
             _store_fingerprints(gb, self.assignment, student, stored)
 
+    def instructor_work(self, student: str) -> list:
+        """The grades and comments an instructor set for ``student`` in the formgrader (names)."""
+        return self._prior(student)[1]
+
     def _prior(self, student: str) -> tuple:
         """(fingerprints of the last graded submission, grade/comment names an instructor set) before this run."""
         from nbgrader.api import Gradebook, MissingEntry

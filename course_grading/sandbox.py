@@ -281,8 +281,9 @@ class Worker:
     Clocks: the start-up budget runs from when the judge starts waiting for the worker (:meth:`start_clock`), not
     from when it was started ahead of time, so a slow notebook graded before it cannot spend it. After that, the
     notebook's budget runs while a request to the worker is in flight (:meth:`begin` to :meth:`end`, called by the
-    channel): waiting for it, decoding and syncing its replies, serving its callbacks. It is checked while it is
-    spent (every wait, every few thousand decoded values, every synced argument).
+    channel): the wall time spent waiting for it, plus the judge's CPU time decoding and syncing its replies and
+    serving its callbacks. It is checked while it is spent (every wait, every few thousand decoded values, every
+    synced argument).
     """
 
     def __init__(self, limits: Limits, sandbox: bool = True):
@@ -313,9 +314,10 @@ class Worker:
         self.deadline: float | None = None       # the start-up deadline, while the judge waits for "ready"
         self.budget = float(limits.notebook_seconds)
         self.hard_deadline = float("inf")
-        self.call_deadline: float | None = None  # while a request is in flight
+        self.call_deadline: float | None = None  # while a request is in flight: the wall-clock bound
         self._depth = 0
-        self._began = 0.0
+        self._began_cpu = 0.0
+        self._waited = 0.0
         self.stopped: str | None = None
         self.ready = False
         self.accounted = False
@@ -352,18 +354,26 @@ class Worker:
     def begin(self) -> None:
         self._depth += 1
         if self._depth == 1:
-            self._began = time.monotonic()
-            self.call_deadline = min(self._began + self.budget, self.hard_deadline)
+            self._began_cpu = time.thread_time()
+            self._waited = 0.0
+            self.call_deadline = self.hard_deadline   # the wall-clock bound; the budget is checked by _charged
+
+    def _charged(self) -> float:
+        """Seconds charged to the student for the request in flight: the wall time spent waiting for its worker,
+        plus the judge's own CPU time on its replies and callbacks (CPU time, so that a loaded machine does not
+        make the judge's share of an honest notebook look longer)."""
+        return self._waited + (time.thread_time() - self._began_cpu)
 
     def end(self) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self.budget -= time.monotonic() - self._began
+            self.budget -= self._charged()
             self.call_deadline = None
 
     def check(self) -> None:
         """Stop the worker if the request in flight has spent the student's budget."""
-        if self.call_deadline is not None and time.monotonic() >= self.call_deadline:
+        if self.call_deadline is not None and (self._charged() >= self.budget
+                                               or time.monotonic() >= self.call_deadline):
             self._out_of_time()
 
     def _out_of_time(self):
@@ -403,14 +413,16 @@ class Worker:
         """
         now = time.monotonic()
         if self.deadline is not None:
-            end = self.deadline
+            left = self.deadline - now
         elif self.call_deadline is not None:
-            end = self.call_deadline
+            left = min(self.budget - self._charged(), self.call_deadline - now)
         else:
-            end = min(now + self.budget, self.hard_deadline)
-        if end - now <= 0:
+            left = min(self.budget, self.hard_deadline - now)
+        if left <= 0:
             self._out_of_time()
-        ready = select.select([] if write else [fd], [fd] if write else [], [], end - now)
+        ready = select.select([] if write else [fd], [fd] if write else [], [], left)
+        if self.call_deadline is not None and self.deadline is None:
+            self._waited += time.monotonic() - now
         return bool(ready[0] or ready[1])
 
     def _exit_reason(self) -> str:

@@ -101,9 +101,12 @@ def test_intake_layouts(tmp_path):
     for student in ("cy", "dee"):
         (tree / student / ASSIGNMENT).mkdir(parents=True)
         (tree / student / ASSIGNMENT / NOTEBOOK).write_bytes(sol.read_bytes())
-        (tree / student / ASSIGNMENT / "timestamp.txt").write_text("2026-01-02 10:00:00")
+        (tree / student / ASSIGNMENT / "timestamp.txt").write_text(
+            "2026-01-02 10:00:00.000000 UTC" if student == "cy" else "2026-01-02 10:00:00")
     got = intake.read_submissions(tree, ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s3")
-    assert got.layout == "nbgrader" and got.students["cy"].submitted_at.startswith("2026-01-02")
+    assert got.layout == "nbgrader" and got.students["cy"].submitted_at.startswith("2026-01-02T10:00:00")
+    assert got.students["dee"].submitted_at is None, "a time without a zone is never guessed"
+    assert "not a date and time with a time zone" in got.students["dee"].timestamp_problem
     with pytest.raises(ValueError, match="does not exist"):
         intake.read_submissions(tmp_path / "missing", ASSIGNMENT, [NOTEBOOK], scratch=tmp_path / "s4")
 

@@ -279,7 +279,7 @@ def test_report_runs_nothing(graded, site, browser):
     page = course / "grades" / ASSIGNMENT / "report.html"
     seen = visit(browser, site + page.relative_to(tmp).as_posix(), site)
     assert not seen["ran"] and not seen["dialogs"], f"student scripts ran in report.html: {seen['ran']}"
-    assert "onerror=top.xss_message=1" in seen["text"], "the payload reached the report (shown as text)"
+    assert "onerror=top.xss_message=" in seen["text"], "the payload reached the report (shown as text)"
     # second line of defence: were a value ever written unescaped, the page's policy still refuses to run it
     broken = page.read_text(encoding="utf-8").replace(
         "<h2>", f'<img src="x" onerror="{js("unescaped")}"><script>{js("unescaped_script")}</script><h2>', 1)

@@ -193,7 +193,7 @@ def _check_report_against_csv(out_a: Path) -> None:
             m = re.match(r"[^:]+\.ipynb: (\S+) failed: (.*)", entry, re.S)
             if m:
                 failed[m.group(1)] += 1
-                messages.setdefault(m.group(1), Counter())[m.group(2).splitlines()[0][:300]] += 1
+                messages.setdefault(m.group(1), Counter())[report.message_form(m.group(2))] += 1
     shown = {gid: (int(f), int(n), int(c)) for gid, f, n, c in
              re.findall(r'data-cell="([^"]+)" data-failed="(\d+)" data-graded="(\d+)" data-message-count="(\d+)"',
                         page)}
