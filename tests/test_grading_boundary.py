@@ -146,7 +146,7 @@ def test_each_costly_attack_is_charged_to_its_author_not_to_the_next_student(tmp
     students["4a-huge-markdown"] = {name: big}
     students["4b-honest"] = {name: honest}
     shmem = _shmem_kb()
-    rows = _grade_class(tmp_path, assignment, students, notebook_seconds=8, startup_seconds=30)
+    rows = _grade_class(tmp_path, assignment, students, notebook_seconds=15, startup_seconds=60)
     full = float(rows["1b-honest"]["max_score"])
     blank = float(rows["0-blank"]["total"])
     for student, row in rows.items():
@@ -171,7 +171,7 @@ def test_cells_run_in_notebook_order_and_normalisable_notebooks_are_graded(tmp_p
     old = copy.deepcopy(honest)
     old.nbformat_minor = 4
     rows = _grade_class(tmp_path, assignment, {"honest": {name: honest}, "star": {name: star},
-                                               "minor4": {name: old}}, notebook_seconds=30)
+                                               "minor4": {name: old}}, notebook_seconds=60)
     full = sum(t.points for t in course.read_spec(ROOT / "solutions" / assignment / name).tests)   # autograded
     assert float(rows["honest"]["total"]) == full, rows["honest"]["reasons"]
     assert float(rows["star"]["total"]) == full, rows["star"]["reasons"]
