@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from course_grading.authoring import answer_source, parse_source
 from course_grading.pipeline import Edit
@@ -22,8 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "exercise_sources"
 
 
-def run_source(assignment: str, secret: Optional[bytes], edits: Sequence[Edit] = ()) -> dict[str, Optional[str]]:
-    """grade_id -> error message (``None``: passed) of every test cell of ``assignment`` under ``secret``."""
+def answer_functions(source: str) -> list[str]:
+    """The names of the functions an answer cell defines at its top level."""
+    import ast
+
+    return [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+
+
+def run_source(assignment: str, secret: Optional[bytes], edits: Sequence[Edit] = (),
+               wrap: Optional[Callable] = None) -> dict[str, Optional[str]]:
+    """grade_id -> error message (``None``: passed) of every test cell of ``assignment`` under ``secret``.
+
+    ``wrap(name, function) -> function``, if given, replaces each function an answer cell defines (to watch the
+    calls the tests make).
+    """
     _, nb = parse_source((SOURCES / f"{assignment}.py").read_text(encoding="utf-8"))
     answers = {}
     for cell in nb.cells:
@@ -47,6 +59,9 @@ def run_source(assignment: str, secret: Optional[bytes], edits: Sequence[Edit] =
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, f"<{assignment}:{meta.get('grade_id', 'cell')}>", "exec"), ns)
+            if wrap is not None and meta.get("solution"):
+                for name in answer_functions(source):
+                    ns[name] = wrap(name, ns[name])
         except Exception as err:  # a failing test cell (or an answer that does not run) is a result
             if not meta.get("grade"):
                 if meta.get("solution"):
