@@ -17,13 +17,20 @@ differ, with a message such as::
     expected 0.4216, got 0.4312 (difference 0.0096; steps 1-2 matched).
 
 Students' functions get clones of the tensors, so updating in place or returning new tensors are both fine.
-This module imports only torch (the grading kernel imports it next to the student's code).
+
+Hidden tests draw their inputs (hyperparameters, seeds, step counts, tensors) with :func:`hidden_inputs` from the
+term's secret, which the grader defines as ``TERM_SECRET`` in the tests' namespace: the repository is public, so
+fixed hidden inputs could be looked up instead of computed. Without a secret the draws are the repository's default.
+
+This module imports only torch and the standard library (the grading kernel imports it next to the student's code).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 
@@ -33,6 +40,8 @@ __all__ = [
     "assert_same_trajectory",
     "describe",
     "fixed_gradients",
+    "hidden_inputs",
+    "HiddenInputs",
     "optimizer",
     "quadratic",
     "stateless",
@@ -272,3 +281,136 @@ def assert_same_schedule(schedule: Callable[[int], object], reference: Callable[
             raise AssertionError(f"{what}: at step {step}, expected {_fmt(expected)}, got {_fmt(value)} "
                                  f"(difference {diff:.3g}; {before})")
         checked.append(step)
+
+
+# ------------------------------------------------------------------------------------------- hidden test inputs
+
+#: the key of every draw when no secret is given: the repository's default hidden inputs (public, like the tests)
+DEFAULT_SECRET = b"reference_impl.testing: the repository's default hidden inputs"
+MIN_SECRET_BYTES = 16
+SEED_LIMIT = 2 ** 40   # seeds stay below this, so that quadratic()'s ``seed * 100_003 + k`` fits torch's 64 bits
+
+
+class HiddenInputs:
+    """Deterministic draws for one hidden test, keyed by the term's secret and the test's name.
+
+    Every draw is named, and its value is computed from ``HMAC-SHA256(secret, key + name)`` alone: the same secret,
+    key and name always give the same value, whatever was drawn before (adding a draw changes no other), and
+    without the secret the values cannot be predicted. Make one with :func:`hidden_inputs`.
+
+    Floats are rounded to ``digits`` significant digits (default 3) so that failure messages stay readable; the
+    rounded value is kept inside ``[low, high]``.
+    """
+
+    def __init__(self, key: str, secret: Optional[bytes] = None):
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"hidden_inputs: key must be a non-empty string naming the test, got {key!r:.80}")
+        if secret is None:
+            secret = DEFAULT_SECRET
+        elif isinstance(secret, (bytearray, memoryview)):
+            secret = bytes(secret)
+        elif not isinstance(secret, bytes):
+            raise TypeError(f"hidden_inputs: secret must be bytes or None, got {type(secret).__name__}")
+        elif len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"hidden_inputs: secret must hold at least {MIN_SECRET_BYTES} bytes, got {len(secret)}")
+        self.key = key
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"HiddenInputs({self.key!r})"   # never the secret
+
+    # the source of every draw: 256 bits from HMAC-SHA256(secret, key NUL name)
+    def _bits(self, name: str) -> int:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{self.key}: the name of a draw must be a non-empty string, got {name!r:.80}")
+        message = self.key.encode() + b"\0" + name.encode()
+        return int.from_bytes(hmac.new(self._secret, message, hashlib.sha256).digest(), "big")
+
+    def _unit(self, name: str) -> float:
+        """A float in [0, 1) from the draw's top 53 bits."""
+        return (self._bits(name) >> (256 - 53)) / 2.0 ** 53
+
+    @staticmethod
+    def _rounded(x: float, low: float, high: float, digits: Optional[int]) -> float:
+        if digits is not None:
+            x = float(f"{x:.{digits}g}")
+        return min(max(x, low), high)
+
+    @staticmethod
+    def _check_range(what: str, low, high, *, positive: bool = False) -> None:
+        for label, v in (("low", low), ("high", high)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{what}: {label} must be a finite number, got {v!r:.80}")
+        if positive and low <= 0:
+            raise ValueError(f"{what}: low must be positive for a log-uniform draw, got {low!r}")
+        if low > high:
+            raise ValueError(f"{what}: low ({low!r}) must not exceed high ({high!r})")
+
+    def uniform(self, name: str, low: float, high: float, *, digits: Optional[int] = 3) -> float:
+        """A float drawn uniformly from ``[low, high]``."""
+        self._check_range(f"uniform({name!r})", low, high)
+        return self._rounded(low + (high - low) * self._unit(name), low, high, digits)
+
+    def log_uniform(self, name: str, low: float, high: float, *, digits: Optional[int] = 3) -> float:
+        """A float in ``[low, high]`` (both positive) whose logarithm is uniform: for learning rates, eps, decay."""
+        self._check_range(f"log_uniform({name!r})", low, high, positive=True)
+        x = math.exp(math.log(low) + (math.log(high) - math.log(low)) * self._unit(name))
+        return self._rounded(x, low, high, digits)
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        """An int drawn uniformly from ``low..high``, both included (step counts, sizes)."""
+        for label, v in (("low", low), ("high", high)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"integer({name!r}): {label} must be an int, got {v!r:.80}")
+        if low > high:
+            raise ValueError(f"integer({name!r}): low ({low}) must not exceed high ({high})")
+        return low + self._bits(name) % (high - low + 1)   # 256 bits: the modulo bias is below 2**-200
+
+    def choice(self, name: str, options: Sequence):
+        """One element of the non-empty sequence ``options``, each equally likely."""
+        options = list(options)
+        if not options:
+            raise ValueError(f"choice({name!r}): options must not be empty")
+        return options[self._bits(name) % len(options)]
+
+    def seed(self, name: str) -> int:
+        """A seed in ``[0, 2**40)`` for :func:`quadratic`, :func:`fixed_gradients` or a ``torch.Generator``."""
+        return self._bits(name) % SEED_LIMIT
+
+    def generator(self, name: str) -> torch.Generator:
+        """A CPU ``torch.Generator`` seeded with :meth:`seed` of the same name."""
+        return torch.Generator().manual_seed(self.seed(name))
+
+    def tensor(self, name: str, shape, *, low: float = -1.0, high: float = 1.0,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """A tensor of ``shape`` with elements uniform in ``[low, high)``, from :meth:`generator` of the same name."""
+        self._check_range(f"tensor({name!r})", low, high)
+        if not dtype.is_floating_point:
+            raise ValueError(f"tensor({name!r}): dtype must be a floating-point dtype, got {dtype}")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        u = torch.rand(shape, generator=self.generator(name), dtype=torch.float64)
+        return (low + (high - low) * u).to(dtype)
+
+
+def hidden_inputs(key: str, secret: Optional[bytes] = None) -> HiddenInputs:
+    """The draws of the hidden test ``key`` (e.g. ``"06-adam-adamw/test_adam_trajectory"``) under ``secret``.
+
+    ``secret`` is the term's secret (bytes, at least 16), which the grader puts into the tests' namespace as
+    ``TERM_SECRET``; with ``None`` (no secret, or a test cell run outside the grader: read it as
+    ``globals().get("TERM_SECRET")``) the draws are the repository's default, the same everywhere.
+
+    >>> from reference_impl.testing import hidden_inputs, quadratic
+    >>> h = hidden_inputs("06-adam-adamw/test_adam_trajectory", None)
+    >>> lr = h.log_uniform("lr", 0.005, 0.05)
+    >>> 0.005 <= lr <= 0.05 and lr == hidden_inputs("06-adam-adamw/test_adam_trajectory").log_uniform("lr", 0.005, 0.05)
+    True
+    >>> steps = h.integer("steps", 80, 120)
+    >>> grads = quadratic(6, seed=h.seed("problem"))
+    >>> theta0 = h.tensor("theta0", 6, low=0.5, high=1.5)
+    >>> tuple(theta0.shape), bool(((theta0 >= 0.5) & (theta0 < 1.5)).all())
+    ((6,), True)
+    >>> other = hidden_inputs("06-adam-adamw/test_adam_trajectory", b"a term secret of 32 bytes or so..")
+    >>> other.seed("problem") != h.seed("problem")
+    True
+    """
+    return HiddenInputs(key, secret)

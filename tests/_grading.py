@@ -5,6 +5,10 @@
 nbgrader's gradebook) the students ``solution`` (the solution's answers in the release notebook), ``release`` (the
 untouched release) and one student per variant of ``tests/grader_bugs/<assignment>.py``. Returns the course folder,
 the scores read back from its gradebook and the timing. The result is cached for the test session.
+
+With ``$COURSE_GRADING_SECRET_FILE`` set, the hidden tests draw their inputs from that term secret (as
+``python -m course_grading grade`` does), so the whole catalogue can be checked under a secret:
+``COURSE_GRADING_SECRET_FILE=FILE pytest tests/test_grader_strength.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import nbformat
 from grader_bugs import catalogue
 
 from course_grading import pipeline, sandbox
+from course_grading.cli import read_secret
 from course_grading.grade import grade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +77,7 @@ def graded(assignment: str) -> Graded:
     own0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     grade(course, assignment, subs, out=tmp / "out", db_url="sqlite:///" + str(course / "gradebook.db"),
-          layout="folders", use_sandbox=SANDBOX, feedback_pages=False, log=log.append)
+          layout="folders", use_sandbox=SANDBOX, feedback_pages=False, secret=read_secret(None), log=log.append)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     own1 = resource.getrusage(resource.RUSAGE_SELF)

@@ -72,16 +72,19 @@ assert_same_trajectory(stateless(gd_step, lr=0.1), optimizer(SGD, lr=0.1), theta
 print("gd_step: visible tests passed")
 
 # %% [tests] id=test_gd_step_hidden points=1
-# Hidden tests (1 point): 50 steps on a quadratic, a matrix-shaped parameter, float32, zero gradients.
+# Hidden tests (1 point): 40-60 steps on a quadratic, a matrix-shaped parameter, float32, zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, stateless
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, stateless
 from reference_impl.optim import SGD
 
-assert_same_trajectory(stateless(gd_step, lr=0.05), optimizer(SGD, lr=0.05),
-                       torch.zeros(6, dtype=torch.float64), quadratic(6, seed=2), steps=50)
-assert_same_trajectory(stateless(gd_step, lr=0.3), optimizer(SGD, lr=0.3),
-                       torch.ones(2, 3), fixed_gradients((2, 3), seed=3, dtype=torch.float32, zero_steps=[1]),
-                       steps=4, rtol=1e-5, atol=1e-6)
+h = hidden_inputs("02-gradient-descent/test_gd_step_hidden", globals().get("TERM_SECRET"))
+lr = h.log_uniform("lr", 0.02, 0.08)
+assert_same_trajectory(stateless(gd_step, lr=lr), optimizer(SGD, lr=lr), h.tensor("theta0", 6),
+                       quadratic(6, seed=h.seed("quadratic")), steps=h.integer("steps", 40, 60))
+lr = h.uniform("lr_float32", 0.1, 0.5)
+assert_same_trajectory(stateless(gd_step, lr=lr), optimizer(SGD, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients"), dtype=torch.float32, zero_steps=[1]),
+                       steps=h.integer("steps_float32", 3, 6), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -143,15 +146,26 @@ for k, (xb, yb) in enumerate(batches):
 print("minibatches: visible tests passed")
 
 # %% [tests] id=test_minibatches_shuffle points=2
-# Hidden tests (2 points): shuffled epochs against torch's RandomSampler + BatchSampler with the same generator.
+# Hidden tests (2 points): shuffled epochs against torch's RandomSampler + BatchSampler with the same generator
+# (a batch size that does not divide n, with and without drop_last, another one, one batch of all examples).
 ### BEGIN HIDDEN TESTS
 from torch.utils.data import BatchSampler, RandomSampler
+from reference_impl.testing import hidden_inputs
 
-for n, b, drop in [(10, 3, False), (10, 3, True), (17, 5, False), (8, 8, False)]:
-    X = torch.randn(n, 3, generator=torch.Generator().manual_seed(n))
+h = hidden_inputs("02-gradient-descent/test_minibatches_shuffle", globals().get("TERM_SECRET"))
+cases = []
+for k in range(2):  # n = q b + r with 0 < r < b: the last batch is smaller
+    b = h.integer(f"batch_size{k}", 3, 6)
+    n = b * h.integer(f"batches{k}", 2, 4) + h.integer(f"rest{k}", 1, b - 1)
+    cases += [(n, b, False), (n, b, True)] if k == 0 else [(n, b, False)]
+n = h.integer("n_one_batch", 5, 12)
+cases.append((n, n, False))
+for n, b, drop in cases:
+    X = h.tensor(f"X{n}", (n, 3))
     y = torch.arange(n)
-    got = list(minibatches(X, y, batch_size=b, shuffle=True, generator=torch.Generator().manual_seed(7), drop_last=drop))
-    want = list(BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(7)), b, drop))
+    seed = h.seed(f"generator{n}_{b}_{drop}")
+    got = list(minibatches(X, y, batch_size=b, shuffle=True, generator=torch.Generator().manual_seed(seed), drop_last=drop))
+    want = list(BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(seed)), b, drop))
     assert len(got) == len(want), f"minibatches(n={n}, batch_size={b}, shuffle=True, drop_last={drop}): expected {len(want)} batches, got {len(got)}"
     for k, ((xb, yb), idx) in enumerate(zip(got, want)):
         assert yb.tolist() == idx, f"minibatches(n={n}, batch_size={b}, shuffle=True, drop_last={drop}), batch {k}: expected examples {idx}, got {yb.tolist()}"
@@ -161,15 +175,22 @@ for n, b, drop in [(10, 3, False), (10, 3, True), (17, 5, False), (8, 8, False)]
 # %% [tests] id=test_minibatches_edges points=1
 # Hidden tests (1 point): drop_last without shuffling, a batch larger than the data set, batch_size < 1.
 ### BEGIN HIDDEN TESTS
-y = torch.arange(7)
-X = y.float().unsqueeze(1)
-got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=3, drop_last=True)]
-assert got == [[0, 1, 2], [3, 4, 5]], f"minibatches(n=7, batch_size=3, drop_last=True): expected [[0, 1, 2], [3, 4, 5]], got {got}"
-got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=10)]
-assert got == [list(range(7))], f"minibatches(n=7, batch_size=10): expected one batch of all 7 examples, got {got}"
-got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=10, drop_last=True)]
-assert got == [], f"minibatches(n=7, batch_size=10, drop_last=True): expected no batch, got {got}"
-for bad in (0, -2):
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("02-gradient-descent/test_minibatches_edges", globals().get("TERM_SECRET"))
+b = h.integer("batch_size", 2, 5)
+n = b * h.integer("batches", 2, 3) + h.integer("rest", 1, b - 1)
+y = torch.arange(n)
+X = y.float().unsqueeze(1) + h.uniform("offset", -1.0, 1.0)
+want = [list(range(start, start + b)) for start in range(0, n - b + 1, b)]
+got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=b, drop_last=True)]
+assert got == want, f"minibatches(n={n}, batch_size={b}, drop_last=True): expected {want}, got {got}"
+big = n + h.integer("excess", 1, 5)
+got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=big)]
+assert got == [list(range(n))], f"minibatches(n={n}, batch_size={big}): expected one batch of all {n} examples, got {got}"
+got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=big, drop_last=True)]
+assert got == [], f"minibatches(n={n}, batch_size={big}, drop_last=True): expected no batch, got {got}"
+for bad in (0, -h.integer("negative_batch_size", 1, 9)):
     try:
         list(minibatches(X, y, batch_size=bad))
     except ValueError as err:
@@ -224,37 +245,51 @@ print("sgd_momentum_step: visible tests passed")
 # %% [tests] id=test_sgd_momentum_first_step points=1
 # Hidden tests (1 point): the first step (buf=None) sets b_1 = g_1 and leaves grad unchanged.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-theta = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
-g = torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64)
-new_theta, new_buf = sgd_momentum_step(theta.clone(), g, None, lr=0.5, momentum=0.7)
-assert_close(new_buf, g, what="sgd_momentum_step(lr=0.5, momentum=0.7): buffer b_1 after the first step (buf=None)")
-assert_close(new_theta, theta - 0.5 * g, what="sgd_momentum_step(lr=0.5, momentum=0.7): parameter after the first step")
-assert_close(g, torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64), what="the gradient passed in (it must not be modified)")
+h = hidden_inputs("02-gradient-descent/test_sgd_momentum_first_step", globals().get("TERM_SECRET"))
+lr, mu = h.uniform("lr", 0.1, 1.0), h.uniform("momentum", 0.3, 0.95)
+theta = h.tensor("theta", 3, low=-2.0, high=2.0)
+g = h.tensor("grad", 3, low=-3.0, high=3.0)
+g_before = g.clone()
+new_theta, new_buf = sgd_momentum_step(theta.clone(), g, None, lr=lr, momentum=mu)
+assert_close(new_buf, g_before, what=f"sgd_momentum_step(lr={lr}, momentum={mu}): buffer b_1 after the first step (buf=None)")
+assert_close(new_theta, theta - lr * g_before, what=f"sgd_momentum_step(lr={lr}, momentum={mu}): parameter after the first step")
+assert_close(g, g_before, what="the gradient passed in (it must not be modified)")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sgd_momentum_trajectory points=2
-# Hidden tests (2 points): 60 steps on a quadratic for several momenta, and a matrix-shaped float32 parameter.
+# Hidden tests (2 points): 50-70 steps on a quadratic for several momenta, and a matrix-shaped float32 parameter.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
-for lr, mu in [(0.02, 0.9), (0.05, 0.5), (0.01, 0.99)]:
+h = hidden_inputs("02-gradient-descent/test_sgd_momentum_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, (lrs, mus) in enumerate([((0.01, 0.04), (0.85, 0.95)), ((0.03, 0.08), (0.4, 0.6)), ((0.005, 0.02), (0.97, 0.995))]):
+    lr, mu = h.log_uniform(f"lr{k}", *lrs), h.uniform(f"momentum{k}", *mus)
     assert_same_trajectory(with_buffer(sgd_momentum_step, lr=lr, momentum=mu), optimizer(SGD, lr=lr, momentum=mu),
-                           torch.zeros(5, dtype=torch.float64), quadratic(5, seed=5), steps=60)
-assert_same_trajectory(with_buffer(sgd_momentum_step, lr=0.1, momentum=0.8), optimizer(SGD, lr=0.1, momentum=0.8),
-                       torch.ones(3, 2), quadratic(6, seed=6, dtype=torch.float32), steps=20, rtol=1e-5, atol=1e-6)
+                           h.tensor(f"theta0_{k}", 5), grads, steps=h.integer(f"steps{k}", 50, 70))
+lr, mu = h.uniform("lr_float32", 0.05, 0.12), h.uniform("momentum_float32", 0.7, 0.9)
+assert_same_trajectory(with_buffer(sgd_momentum_step, lr=lr, momentum=mu), optimizer(SGD, lr=lr, momentum=mu),
+                       h.tensor("theta0_float32", (3, 2), dtype=torch.float32),
+                       quadratic(6, seed=h.seed("quadratic_float32"), dtype=torch.float32),
+                       steps=h.integer("steps_float32", 15, 25), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sgd_momentum_edges points=1
 # Hidden tests (1 point): momentum=0 is gradient descent; zero gradients keep the parameters moving on momentum.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, with_buffer
 from reference_impl.optim import SGD
 
-assert_same_trajectory(with_buffer(sgd_momentum_step, lr=0.1, momentum=0.0), optimizer(SGD, lr=0.1),
-                       torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=8), steps=6)
-assert_same_trajectory(with_buffer(sgd_momentum_step, lr=0.1, momentum=0.9), optimizer(SGD, lr=0.1, momentum=0.9),
-                       torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=9, zero_steps=[2, 3, 4]), steps=8)
+h = hidden_inputs("02-gradient-descent/test_sgd_momentum_edges", globals().get("TERM_SECRET"))
+lr = h.uniform("lr_no_momentum", 0.05, 0.3)
+assert_same_trajectory(with_buffer(sgd_momentum_step, lr=lr, momentum=0.0), optimizer(SGD, lr=lr),
+                       h.tensor("theta0_no_momentum", 4), fixed_gradients(4, seed=h.seed("gradients_no_momentum")),
+                       steps=h.integer("steps_no_momentum", 5, 8))
+lr, mu = h.uniform("lr", 0.05, 0.3), h.uniform("momentum", 0.8, 0.95)
+assert_same_trajectory(with_buffer(sgd_momentum_step, lr=lr, momentum=mu), optimizer(SGD, lr=lr, momentum=mu),
+                       h.tensor("theta0", 4), fixed_gradients(4, seed=h.seed("gradients"), zero_steps=[2, 3, 4]),
+                       steps=h.integer("steps", 7, 10))
 ### END HIDDEN TESTS

@@ -82,19 +82,25 @@ assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=0.1, momentum=0.
 print("heavy_ball_velocity_step: visible tests passed")
 
 # %% [tests] id=test_heavy_ball_hidden points=2
-# Hidden tests (2 points): 80 steps on an ill-conditioned quadratic for several momenta, float32, zero gradients.
+# Hidden tests (2 points): 60-100 steps on an ill-conditioned quadratic for several momenta (0 included), float32,
+# zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
-for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99), (0.05, 0.0)]:
+h = hidden_inputs("03-momentum/test_heavy_ball_hidden", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), condition=50.0)
+for k, (lrs, mus) in enumerate([((0.005, 0.02), (0.85, 0.95)), ((0.015, 0.04), (0.4, 0.6)), ((0.001, 0.004), (0.97, 0.995)),
+                                ((0.01, 0.035), (0.0, 0.0))]):
+    lr, mu = h.log_uniform(f"lr{k}", *lrs), h.uniform(f"momentum{k}", *mus)
     assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=lr, momentum=mu),
-                           optimizer(SGD, lr=lr, momentum=mu), torch.zeros(6, dtype=torch.float64),
-                           quadratic(6, seed=12, condition=50.0), steps=80)
-assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=0.1, momentum=0.9),
-                       optimizer(SGD, lr=0.1, momentum=0.9), torch.ones(2, 2),
-                       fixed_gradients((2, 2), seed=13, dtype=torch.float32, zero_steps=[0, 3]), steps=6,
-                       rtol=1e-5, atol=1e-6)
+                           optimizer(SGD, lr=lr, momentum=mu), h.tensor(f"theta0_{k}", 6), grads,
+                           steps=h.integer(f"steps{k}", 60, 100))
+lr, mu = h.uniform("lr_float32", 0.05, 0.2), h.uniform("momentum_float32", 0.8, 0.95)
+assert_same_trajectory(with_buffer(heavy_ball_velocity_step, lr=lr, momentum=mu),
+                       optimizer(SGD, lr=lr, momentum=mu), h.tensor("theta0_float32", (2, 2), dtype=torch.float32),
+                       fixed_gradients((2, 2), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[0, 3]),
+                       steps=h.integer("steps_float32", 5, 8), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -145,25 +151,31 @@ print("ema_momentum_step: visible tests passed")
 # %% [tests] id=test_ema_first_step points=1
 # Hidden tests (1 point): the first step sets v_1 = g_1.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([2.0, -1.0, 0.25], dtype=torch.float64)
-theta = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
-new_theta, v1 = ema_momentum_step(theta.clone(), g.clone(), None, lr=0.1, beta=0.8)
-assert_close(v1, g, what="ema_momentum_step(lr=0.1, beta=0.8): v_1 after the first step (expected v_1 = g_1)")
-assert_close(new_theta, theta - 0.1 * g, what="ema_momentum_step(lr=0.1, beta=0.8): parameter after the first step")
+h = hidden_inputs("03-momentum/test_ema_first_step", globals().get("TERM_SECRET"))
+g = h.tensor("grad", 3, low=-2.0, high=2.0)
+theta = h.tensor("theta", 3, low=0.5, high=1.5)
+lr, beta = h.uniform("lr", 0.05, 0.5), h.uniform("beta", 0.5, 0.95)
+new_theta, v1 = ema_momentum_step(theta.clone(), g.clone(), None, lr=lr, beta=beta)
+assert_close(v1, g, what=f"ema_momentum_step(lr={lr}, beta={beta}): v_1 after the first step (expected v_1 = g_1)")
+assert_close(new_theta, theta - lr * g, what=f"ema_momentum_step(lr={lr}, beta={beta}): parameter after the first step")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_ema_trajectory points=1
-# Hidden tests (1 point): 80 steps on a quadratic for several betas; beta=0 is gradient descent.
+# Hidden tests (1 point): 60-100 steps on a quadratic for several betas; beta=0 is gradient descent.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
-for lr, beta in [(0.05, 0.9), (0.02, 0.5), (0.05, 0.0), (0.1, 0.99)]:
+h = hidden_inputs("03-momentum/test_ema_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, (lrs, betas) in enumerate([((0.03, 0.08), (0.85, 0.95)), ((0.01, 0.04), (0.4, 0.6)), ((0.03, 0.08), (0.0, 0.0)),
+                                  ((0.06, 0.15), (0.97, 0.995))]):
+    lr, beta = h.log_uniform(f"lr{k}", *lrs), h.uniform(f"beta{k}", *betas)
     assert_same_trajectory(with_buffer(ema_momentum_step, lr=lr, beta=beta),
-                           optimizer(SGD, lr=lr, momentum=beta, dampening=beta), torch.zeros(5, dtype=torch.float64),
-                           quadratic(5, seed=15), steps=80)
+                           optimizer(SGD, lr=lr, momentum=beta, dampening=beta), h.tensor(f"theta0_{k}", 5),
+                           grads, steps=h.integer(f"steps{k}", 60, 100))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -205,19 +217,23 @@ assert_same_trajectory(with_buffer(nesterov_step, lr=0.1, momentum=0.9),
 print("nesterov_step: visible tests passed")
 
 # %% [tests] id=test_nesterov_hidden points=2
-# Hidden tests (2 points): 80 steps on a quadratic for several momenta, a float32 matrix, zero gradients.
+# Hidden tests (2 points): 60-100 steps on a quadratic for several momenta, a float32 matrix, zero gradients.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_buffer
 from reference_impl.optim import SGD
 
-for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.002, 0.99)]:
+h = hidden_inputs("03-momentum/test_nesterov_hidden", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), condition=50.0)
+for k, (lrs, mus) in enumerate([((0.005, 0.02), (0.85, 0.95)), ((0.015, 0.04), (0.4, 0.6)), ((0.001, 0.004), (0.97, 0.995))]):
+    lr, mu = h.log_uniform(f"lr{k}", *lrs), h.uniform(f"momentum{k}", *mus)
     assert_same_trajectory(with_buffer(nesterov_step, lr=lr, momentum=mu),
-                           optimizer(SGD, lr=lr, momentum=mu, nesterov=True), torch.zeros(6, dtype=torch.float64),
-                           quadratic(6, seed=17, condition=50.0), steps=80)
-assert_same_trajectory(with_buffer(nesterov_step, lr=0.1, momentum=0.9),
-                       optimizer(SGD, lr=0.1, momentum=0.9, nesterov=True), torch.ones(3, 2),
-                       fixed_gradients((3, 2), seed=18, dtype=torch.float32, zero_steps=[2, 3]), steps=6,
-                       rtol=1e-5, atol=1e-6)
+                           optimizer(SGD, lr=lr, momentum=mu, nesterov=True), h.tensor(f"theta0_{k}", 6), grads,
+                           steps=h.integer(f"steps{k}", 60, 100))
+lr, mu = h.uniform("lr_float32", 0.05, 0.2), h.uniform("momentum_float32", 0.8, 0.95)
+assert_same_trajectory(with_buffer(nesterov_step, lr=lr, momentum=mu),
+                       optimizer(SGD, lr=lr, momentum=mu, nesterov=True), h.tensor("theta0_float32", (3, 2), dtype=torch.float32),
+                       fixed_gradients((3, 2), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[2, 3]),
+                       steps=h.integer("steps_float32", 5, 8), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -279,10 +295,16 @@ check_lookahead(0.02, 0.9, 5, quadratic(4, seed=19), torch.ones(4, dtype=torch.f
 print("nesterov_lookahead_step: visible tests passed")
 
 # %% [tests] id=test_lookahead_hidden points=2
-# Hidden tests (2 points): 100 steps on an ill-conditioned quadratic for several momenta and learning rates.
+# Hidden tests (2 points): 80-120 steps on an ill-conditioned quadratic for several momenta and learning rates.
 ### BEGIN HIDDEN TESTS
-for lr, mu in [(0.01, 0.9), (0.03, 0.5), (0.001, 0.99), (0.02, 0.3)]:
-    check_lookahead(lr, mu, 100, quadratic(6, seed=20, condition=50.0), torch.zeros(6, dtype=torch.float64))
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("03-momentum/test_lookahead_hidden", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), condition=50.0)
+for k, (lrs, mus) in enumerate([((0.005, 0.02), (0.85, 0.95)), ((0.015, 0.04), (0.4, 0.6)), ((0.0005, 0.002), (0.97, 0.995)),
+                                ((0.01, 0.03), (0.2, 0.4))]):
+    lr, mu = h.log_uniform(f"lr{k}", *lrs), h.uniform(f"momentum{k}", *mus)
+    check_lookahead(lr, mu, h.integer(f"steps{k}", 80, 120), grads, h.tensor(f"theta0_{k}", 6))
 ### END HIDDEN TESTS
 
 # %% [markdown]

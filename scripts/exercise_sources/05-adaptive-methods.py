@@ -87,28 +87,39 @@ assert_same_trajectory(with_state_dict(adagrad_step, lr=0.1), optimizer(Adagrad,
 print("adagrad_step: visible tests passed")
 
 # %% [tests] id=test_adagrad_hidden points=1
-# Hidden tests (1 point): 60 steps on a quadratic with lr_decay, an initial accumulator and a large eps.
+# Hidden tests (1 point): 50-70 steps on a quadratic with lr_decay, an initial accumulator and a large eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adagrad
 
-for hyper in [dict(lr=0.5), dict(lr=0.5, lr_decay=0.1), dict(lr=0.3, initial_accumulator_value=0.5),
-              dict(lr=0.5, eps=0.1), dict(lr=1.0, lr_decay=0.05, eps=1e-3, initial_accumulator_value=2.0)]:
+h = hidden_inputs("05-adaptive-methods/test_adagrad_hidden", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.3, 0.8)),
+                           dict(lr=h.log_uniform("lr1", 0.3, 0.8), lr_decay=h.log_uniform("lr_decay1", 0.05, 0.2)),
+                           dict(lr=h.log_uniform("lr2", 0.2, 0.5), initial_accumulator_value=h.log_uniform("initial2", 0.2, 1.0)),
+                           dict(lr=h.log_uniform("lr3", 0.3, 0.8), eps=h.log_uniform("eps3", 0.05, 0.2)),
+                           dict(lr=h.log_uniform("lr4", 0.6, 1.5), lr_decay=h.log_uniform("lr_decay4", 0.02, 0.1),
+                                eps=h.log_uniform("eps4", 5e-4, 5e-3), initial_accumulator_value=h.log_uniform("initial4", 1.0, 3.0))]):
     assert_same_trajectory(with_state_dict(adagrad_step, **hyper), optimizer(Adagrad, **hyper),
-                           torch.ones(5, dtype=torch.float64), quadratic(5, seed=42), steps=60)
+                           h.tensor(f"theta0_{k}", 5, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adagrad_edges points=1
 # Hidden tests (1 point): zero gradients (a coordinate that never moves, a first step with no gradient), float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adagrad
 
-assert_same_trajectory(with_state_dict(adagrad_step, lr=0.5), optimizer(Adagrad, lr=0.5),
-                       torch.ones(5, dtype=torch.float64), quadratic(5, seed=43, zero=[1, 3]), steps=30)
-assert_same_trajectory(with_state_dict(adagrad_step, lr=0.1, lr_decay=0.2), optimizer(Adagrad, lr=0.1, lr_decay=0.2),
-                       torch.ones(2, 3), fixed_gradients((2, 3), seed=44, dtype=torch.float32, zero_steps=[0, 2]),
-                       steps=6, rtol=1e-5, atol=1e-6)
+h = hidden_inputs("05-adaptive-methods/test_adagrad_edges", globals().get("TERM_SECRET"))
+lr = h.log_uniform("lr", 0.3, 0.8)
+assert_same_trajectory(with_state_dict(adagrad_step, lr=lr), optimizer(Adagrad, lr=lr),
+                       h.tensor("theta0", 5, low=0.5, high=1.5), quadratic(5, seed=h.seed("quadratic"), zero=[1, 3]),
+                       steps=h.integer("steps", 20, 40))
+lr, lr_decay = h.log_uniform("lr_float32", 0.05, 0.2), h.log_uniform("lr_decay_float32", 0.1, 0.4)
+assert_same_trajectory(with_state_dict(adagrad_step, lr=lr, lr_decay=lr_decay), optimizer(Adagrad, lr=lr, lr_decay=lr_decay),
+                       h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[0, 2]),
+                       steps=h.integer("steps_float32", 5, 8), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -167,36 +178,48 @@ assert_same_trajectory(with_state_dict(rmsprop_step, lr=0.01, alpha=0.9), optimi
 print("rmsprop_step: visible tests passed")
 
 # %% [tests] id=test_rmsprop_plain points=1
-# Hidden tests (1 point): 60 steps on a quadratic, default alpha, large eps, zero-gradient coordinates.
+# Hidden tests (1 point): 50-70 steps on a quadratic, default alpha, large eps, zero-gradient coordinates.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
-for hyper in [dict(lr=0.01), dict(lr=0.02, alpha=0.5, eps=0.1), dict(lr=0.01, alpha=0.9, eps=1e-3)]:
+h = hidden_inputs("05-adaptive-methods/test_rmsprop_plain", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"), zero=[h.integer("zero", 0, 4)])
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.04), alpha=h.uniform("alpha1", 0.4, 0.6), eps=h.log_uniform("eps1", 0.05, 0.2)),
+                           dict(lr=h.log_uniform("lr2", 0.005, 0.02), alpha=h.uniform("alpha2", 0.85, 0.95), eps=h.log_uniform("eps2", 5e-4, 5e-3))]):
     assert_same_trajectory(with_state_dict(rmsprop_step, **hyper), optimizer(RMSprop, **hyper),
-                           torch.ones(5, dtype=torch.float64), quadratic(5, seed=46, zero=[2]), steps=60)
+                           h.tensor(f"theta0_{k}", 5, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_rmsprop_centered points=1
-# Hidden tests (1 point): centered RMSprop, 60 steps, two settings.
+# Hidden tests (1 point): centered RMSprop, 50-70 steps, two settings.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
-for hyper in [dict(lr=0.01, centered=True), dict(lr=0.02, alpha=0.8, eps=1e-3, centered=True)]:
+h = hidden_inputs("05-adaptive-methods/test_rmsprop_centered", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02), centered=True),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.04), alpha=h.uniform("alpha1", 0.7, 0.9), eps=h.log_uniform("eps1", 5e-4, 5e-3),
+                                centered=True)]):
     assert_same_trajectory(with_state_dict(rmsprop_step, **hyper), optimizer(RMSprop, **hyper),
-                           torch.ones(5, dtype=torch.float64), quadratic(5, seed=47), steps=60)
+                           h.tensor(f"theta0_{k}", 5, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_rmsprop_momentum points=1
-# Hidden tests (1 point): RMSprop with momentum, plain and centered, 60 steps.
+# Hidden tests (1 point): RMSprop with momentum, plain and centered, 50-70 steps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import RMSprop
 
-for hyper in [dict(lr=0.005, momentum=0.9), dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True)]:
+h = hidden_inputs("05-adaptive-methods/test_rmsprop_momentum", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.003, 0.008), momentum=h.uniform("momentum0", 0.85, 0.95)),
+                           dict(lr=h.log_uniform("lr1", 0.003, 0.008), alpha=h.uniform("alpha1", 0.85, 0.95),
+                                momentum=h.uniform("momentum1", 0.4, 0.6), centered=True)]):
     assert_same_trajectory(with_state_dict(rmsprop_step, **hyper), optimizer(RMSprop, **hyper),
-                           torch.ones(5, dtype=torch.float64), quadratic(5, seed=48), steps=60)
+                           h.tensor(f"theta0_{k}", 5, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -249,25 +272,34 @@ assert_same_trajectory(with_state_dict(adadelta_step), optimizer(Adadelta), thet
 print("adadelta_step: visible tests passed")
 
 # %% [tests] id=test_adadelta_hidden points=1
-# Hidden tests (1 point): 100 steps on a quadratic with other lr, rho and eps.
+# Hidden tests (1 point): 80-120 steps on a quadratic with the defaults and with other lr, rho and eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adadelta
 
-for hyper in [dict(), dict(lr=0.5, rho=0.5), dict(lr=2.0, rho=0.95, eps=1e-3), dict(eps=0.1)]:
+h = hidden_inputs("05-adaptive-methods/test_adadelta_hidden", globals().get("TERM_SECRET"))
+grads = quadratic(5, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(), dict(lr=h.uniform("lr1", 0.3, 0.7), rho=h.uniform("rho1", 0.4, 0.6)),
+                           dict(lr=h.uniform("lr2", 1.5, 3.0), rho=h.uniform("rho2", 0.92, 0.97), eps=h.log_uniform("eps2", 5e-4, 5e-3)),
+                           dict(eps=h.log_uniform("eps3", 0.05, 0.2))]):
     assert_same_trajectory(with_state_dict(adadelta_step, **hyper), optimizer(Adadelta, **hyper),
-                           torch.ones(5, dtype=torch.float64), quadratic(5, seed=50), steps=100)
+                           h.tensor(f"theta0_{k}", 5, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adadelta_edges points=1
 # Hidden tests (1 point): zero gradients (a coordinate that never moves, steps with no gradient), float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adadelta
 
-assert_same_trajectory(with_state_dict(adadelta_step, lr=1.0, rho=0.8), optimizer(Adadelta, lr=1.0, rho=0.8),
-                       torch.ones(5, dtype=torch.float64), quadratic(5, seed=51, zero=[0, 4]), steps=40)
-assert_same_trajectory(with_state_dict(adadelta_step, eps=1e-3), optimizer(Adadelta, eps=1e-3), torch.ones(3, 2),
-                       fixed_gradients((3, 2), seed=52, dtype=torch.float32, zero_steps=[0, 3]), steps=6,
-                       rtol=1e-5, atol=1e-6)
+h = hidden_inputs("05-adaptive-methods/test_adadelta_edges", globals().get("TERM_SECRET"))
+rho = h.uniform("rho", 0.7, 0.9)
+assert_same_trajectory(with_state_dict(adadelta_step, lr=1.0, rho=rho), optimizer(Adadelta, lr=1.0, rho=rho),
+                       h.tensor("theta0", 5, low=0.5, high=1.5), quadratic(5, seed=h.seed("quadratic"), zero=[0, 4]),
+                       steps=h.integer("steps", 30, 50))
+eps = h.log_uniform("eps_float32", 5e-4, 5e-3)
+assert_same_trajectory(with_state_dict(adadelta_step, eps=eps), optimizer(Adadelta, eps=eps),
+                       h.tensor("theta0_float32", (3, 2), dtype=torch.float32),
+                       fixed_gradients((3, 2), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[0, 3]),
+                       steps=h.integer("steps_float32", 5, 8), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS

@@ -110,52 +110,72 @@ print("adam_step: visible tests passed")
 # %% [tests] id=test_adam_first_step points=1
 # Hidden tests (1 point): the first step is lr * g / (|g| + eps) (bias correction), a zero gradient does not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([0.5, -2.0, 0.0, 1e-3], dtype=torch.float64)
-theta = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
-for eps in (1e-8, 0.1):
-    new = adam_step(theta.clone(), g.clone(), {}, lr=0.01, betas=(0.9, 0.999), eps=eps)
-    assert_close(new, theta - 0.01 * g / (g.abs() + eps),
-                 what=f"adam_step(lr=0.01, betas=(0.9, 0.999), eps={eps}): parameter after the first step "
+h = hidden_inputs("06-adam-adamw/test_adam_first_step", globals().get("TERM_SECRET"))
+# two ordinary gradients, a zero one and a tiny one (where eps matters)
+g = torch.cat([h.tensor("grad", 2, low=-3.0, high=3.0), torch.zeros(1, dtype=torch.float64),
+               h.tensor("tiny_grad", 1, low=5e-4, high=2e-3)])
+theta = h.tensor("theta", 4, low=0.5, high=1.5)
+lr, betas = h.log_uniform("lr", 0.005, 0.05), (h.uniform("beta1", 0.8, 0.95), h.uniform("beta2", 0.99, 0.9999, digits=4))
+for eps in (h.log_uniform("eps_small", 1e-9, 1e-7), h.log_uniform("eps_large", 0.03, 0.3)):
+    new = adam_step(theta.clone(), g.clone(), {}, lr=lr, betas=betas, eps=eps)
+    assert_close(new, theta - lr * g / (g.abs() + eps),
+                 what=f"adam_step(lr={lr}, betas={betas}, eps={eps}): parameter after the first step "
                       "(expected theta - lr * g / (|g| + eps))")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adam_trajectory points=2
-# Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), float32.
+# Hidden tests (2 points): 80-120 steps on a quadratic with several lr, betas and eps (large eps and beta1 = 0
+# included), a coordinate with no gradient, float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
-for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.9, 0.99), eps=1e-3),
-              dict(lr=0.05, betas=(0.0, 0.999), eps=0.1)]:
+h = hidden_inputs("06-adam-adamw/test_adam_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), zero=[h.integer("zero", 0, 5)])
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
+                           dict(lr=h.log_uniform("lr1", 0.03, 0.08), betas=(h.uniform("beta1_1", 0.4, 0.6), h.uniform("beta2_1", 0.85, 0.95))),
+                           dict(lr=h.log_uniform("lr2", 0.01, 0.04), betas=(h.uniform("beta1_2", 0.85, 0.95), h.uniform("beta2_2", 0.98, 0.995)),
+                                eps=h.log_uniform("eps2", 5e-4, 5e-3)),
+                           dict(lr=h.log_uniform("lr3", 0.03, 0.08), betas=(0.0, h.uniform("beta2_3", 0.99, 0.9995, digits=4)),
+                                eps=h.log_uniform("eps3", 0.05, 0.2))]):
     assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=62, zero=[5]), steps=100)
-assert_same_trajectory(with_state_dict(adam_step, lr=0.1), optimizer(Adam, lr=0.1), torch.ones(2, 3),
-                       fixed_gradients((2, 3), seed=63, dtype=torch.float32, zero_steps=[1]), steps=8,
-                       rtol=1e-5, atol=1e-6)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
+lr = h.log_uniform("lr_float32", 0.05, 0.2)
+assert_same_trajectory(with_state_dict(adam_step, lr=lr), optimizer(Adam, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[1]),
+                       steps=h.integer("steps_float32", 6, 10), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adam_amsgrad points=1
-# Hidden tests (1 point): AMSGrad, 100 steps, with gradients that shrink so that the maximum matters.
+# Hidden tests (1 point): AMSGrad, 80-120 steps, with gradients that shrink so that the maximum matters.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
-for hyper in [dict(lr=0.05, amsgrad=True), dict(lr=0.02, betas=(0.8, 0.9), eps=1e-3, amsgrad=True)]:
+h = hidden_inputs("06-adam-adamw/test_adam_amsgrad", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), noise=0.01)
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.03, 0.08), amsgrad=True),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.04), betas=(h.uniform("beta1_1", 0.7, 0.9), h.uniform("beta2_1", 0.85, 0.95)),
+                                eps=h.log_uniform("eps1", 5e-4, 5e-3), amsgrad=True)]):
     assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
-                           torch.full((6,), 3.0, dtype=torch.float64), quadratic(6, seed=64, noise=0.01), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=2.5, high=3.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adam_weight_decay points=1
 # Hidden tests (1 point): the L2 penalty (weight_decay > 0), with and without AMSGrad.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam
 
-for hyper in [dict(lr=0.02, weight_decay=0.5), dict(lr=0.02, weight_decay=0.1, amsgrad=True, eps=1e-3)]:
+h = hidden_inputs("06-adam-adamw/test_adam_weight_decay", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.01, 0.04), weight_decay=h.log_uniform("weight_decay0", 0.2, 1.0)),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.04), weight_decay=h.log_uniform("weight_decay1", 0.05, 0.2), amsgrad=True,
+                                eps=h.log_uniform("eps1", 5e-4, 5e-3))]):
     assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=65), steps=60)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -198,29 +218,42 @@ assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.1), op
 print("adamw_step: visible tests passed")
 
 # %% [tests] id=test_adamw_trajectory points=1
-# Hidden tests (1 point): 100 steps on a quadratic, default and strong decay, large eps.
+# Hidden tests (1 point): 80-120 steps on a quadratic, default and strong decay, large eps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import AdamW
 
-for hyper in [dict(lr=0.01), dict(lr=0.05, weight_decay=0.5), dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=2.0)]:
+h = hidden_inputs("06-adam-adamw/test_adamw_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
+                           dict(lr=h.log_uniform("lr1", 0.03, 0.08), weight_decay=h.log_uniform("weight_decay1", 0.2, 1.0)),
+                           dict(lr=h.log_uniform("lr2", 0.01, 0.04), betas=(h.uniform("beta1_2", 0.4, 0.6), h.uniform("beta2_2", 0.85, 0.95)),
+                                eps=h.log_uniform("eps2", 5e-4, 5e-3), weight_decay=h.log_uniform("weight_decay2", 1.0, 3.0))]):
     assert_same_trajectory(with_state_dict(adamw_step, **hyper), optimizer(AdamW, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=67), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adamw_edges points=1
 # Hidden tests (1 point): weight_decay=0 is Adam; AMSGrad with decay; zero gradients shrink the parameters only.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Adam, AdamW
 
-assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.0), optimizer(Adam, lr=0.05),
-                       torch.ones(6, dtype=torch.float64), quadratic(6, seed=68), steps=40)
-assert_same_trajectory(with_state_dict(adamw_step, lr=0.05, weight_decay=0.3, amsgrad=True),
-                       optimizer(AdamW, lr=0.05, weight_decay=0.3, amsgrad=True),
-                       torch.full((6,), 3.0, dtype=torch.float64), quadratic(6, seed=69, noise=0.01), steps=60)
-assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.5), optimizer(AdamW, lr=0.1, weight_decay=0.5),
-                       torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=70, zero_steps=[0, 1, 2]), steps=6)
+h = hidden_inputs("06-adam-adamw/test_adamw_edges", globals().get("TERM_SECRET"))
+lr = h.log_uniform("lr_no_decay", 0.03, 0.08)
+assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=0.0), optimizer(Adam, lr=lr),
+                       h.tensor("theta0_no_decay", 6, low=0.5, high=1.5), quadratic(6, seed=h.seed("quadratic_no_decay")),
+                       steps=h.integer("steps_no_decay", 30, 50))
+lr, wd = h.log_uniform("lr_amsgrad", 0.03, 0.08), h.log_uniform("weight_decay_amsgrad", 0.15, 0.6)
+assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=wd, amsgrad=True),
+                       optimizer(AdamW, lr=lr, weight_decay=wd, amsgrad=True),
+                       h.tensor("theta0_amsgrad", 6, low=2.5, high=3.5), quadratic(6, seed=h.seed("quadratic_amsgrad"), noise=0.01),
+                       steps=h.integer("steps_amsgrad", 50, 70))
+lr, wd = h.log_uniform("lr_zero_grad", 0.05, 0.2), h.log_uniform("weight_decay_zero_grad", 0.2, 1.0)
+assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=wd), optimizer(AdamW, lr=lr, weight_decay=wd),
+                       h.tensor("theta0_zero_grad", 4, low=0.5, high=1.5),
+                       fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 2]),
+                       steps=h.integer("steps_zero_grad", 5, 8))
 ### END HIDDEN TESTS
 
 # %% [markdown]

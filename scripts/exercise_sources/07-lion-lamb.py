@@ -99,44 +99,61 @@ print("lion_step: visible tests passed")
 # %% [tests] id=test_lion_first_step points=1
 # Hidden tests (1 point): the first step is -lr * sign(g) (plus decay); a zero gradient does not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([0.5, -2.0, 0.0, 1e-6], dtype=torch.float64)
-theta = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
-for wd in (0.0, 0.5):
-    new, m = lion_step(theta.clone(), g.clone(), None, lr=0.01, betas=(0.9, 0.99), weight_decay=wd)
-    assert_close(new, theta * (1 - 0.01 * wd) - 0.01 * torch.sign(g),
-                 what=f"lion_step(lr=0.01, betas=(0.9, 0.99), weight_decay={wd}): parameter after the first step "
+h = hidden_inputs("07-lion-lamb/test_lion_first_step", globals().get("TERM_SECRET"))
+# two ordinary gradients, a zero one and a tiny one (its sign still counts)
+g = torch.cat([h.tensor("grad", 2, low=-3.0, high=3.0), torch.zeros(1, dtype=torch.float64),
+               h.tensor("tiny_grad", 1, low=1e-7, high=1e-5)])
+theta = h.tensor("theta", 4, low=-2.0, high=2.0)
+lr, betas = h.log_uniform("lr", 0.003, 0.03), (h.uniform("beta1", 0.8, 0.95), h.uniform("beta2", 0.97, 0.999))
+for wd in (0.0, h.uniform("weight_decay", 0.2, 1.0)):
+    new, m = lion_step(theta.clone(), g.clone(), None, lr=lr, betas=betas, weight_decay=wd)
+    assert_close(new, theta * (1 - lr * wd) - lr * torch.sign(g),
+                 what=f"lion_step(lr={lr}, betas={betas}, weight_decay={wd}): parameter after the first step "
                       "(expected theta * (1 - lr * weight_decay) - lr * sign(g))")
-    assert_close(m, 0.01 * g, what="lion_step(lr=0.01, betas=(0.9, 0.99)): momentum after the first step "
-                                   "(expected (1 - beta2) * g)")
+    assert_close(m, (1 - betas[1]) * g, what=f"lion_step(lr={lr}, betas={betas}): momentum after the first step "
+                                             "(expected (1 - beta2) * g)")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lion_trajectory points=2
-# Hidden tests (2 points): 100 steps on a quadratic with several lr and betas (beta1 > beta2 included), with and without decay.
+# Hidden tests (2 points): 80-120 steps on a quadratic with several lr and betas (beta1 > beta2 and beta1 = 0
+# included), with and without decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_buffer
 from reference_impl.optim import Lion
 
-for hyper in [dict(lr=0.01), dict(lr=0.02, betas=(0.5, 0.9)), dict(lr=0.01, betas=(0.99, 0.8)),
-              dict(lr=0.01, betas=(0.9, 0.99), weight_decay=1.0), dict(lr=0.005, betas=(0.0, 0.5), weight_decay=0.1)]:
+h = hidden_inputs("07-lion-lamb/test_lion_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"), noise=0.5)
+u = h.uniform
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.04), betas=(u("beta1_1", 0.4, 0.6), u("beta2_1", 0.85, 0.95))),
+                           dict(lr=h.log_uniform("lr2", 0.005, 0.02), betas=(u("beta1_2", 0.97, 0.995), u("beta2_2", 0.7, 0.9))),
+                           dict(lr=h.log_uniform("lr3", 0.005, 0.02), betas=(u("beta1_3", 0.85, 0.95), u("beta2_3", 0.97, 0.995)),
+                                weight_decay=h.log_uniform("weight_decay3", 0.5, 2.0)),
+                           dict(lr=h.log_uniform("lr4", 0.003, 0.008), betas=(0.0, u("beta2_4", 0.4, 0.6)),
+                                weight_decay=h.log_uniform("weight_decay4", 0.05, 0.2))]):
     assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=72, noise=0.5), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lion_zero_gradients points=1
 # Hidden tests (1 point): steps with zero gradients move by the sign of the momentum; float32 parameters of shape (2, 3).
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, with_buffer
 from reference_impl.optim import Lion
 
-for hyper in [dict(lr=0.1, betas=(0.9, 0.99)), dict(lr=0.1, betas=(0.3, 0.6), weight_decay=0.2)]:
+h = hidden_inputs("07-lion-lamb/test_lion_zero_gradients", globals().get("TERM_SECRET"))
+grads = fixed_gradients(4, seed=h.seed("gradients"), zero_steps=[0, 3, 4])
+for k, hyper in enumerate([dict(lr=h.uniform("lr0", 0.05, 0.2), betas=(h.uniform("beta1_0", 0.85, 0.95), h.uniform("beta2_0", 0.97, 0.995))),
+                           dict(lr=h.uniform("lr1", 0.05, 0.2), betas=(h.uniform("beta1_1", 0.2, 0.4), h.uniform("beta2_1", 0.5, 0.7)),
+                                weight_decay=h.uniform("weight_decay1", 0.1, 0.4))]):
     assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper),
-                           torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=73, zero_steps=[0, 3, 4]),
-                           steps=8)
-assert_same_trajectory(with_buffer(lion_step, lr=0.1), optimizer(Lion, lr=0.1), torch.ones(2, 3),
-                       fixed_gradients((2, 3), seed=74, dtype=torch.float32, zero_steps=[2]), steps=8,
-                       rtol=1e-5, atol=1e-6)
+                           h.tensor(f"theta0_{k}", 4, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 7, 10))
+lr = h.uniform("lr_float32", 0.05, 0.2)
+assert_same_trajectory(with_buffer(lion_step, lr=lr), optimizer(Lion, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[2]),
+                       steps=h.integer("steps_float32", 6, 10), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -198,12 +215,17 @@ def check_ratio(param, update, expected):
         f"lamb_trust_ratio(param={param.tolist()}, update={update.tolist()}): expected {expected:.10g}, "
         f"got {got:.10g}")
 
-zeros = torch.zeros(3, dtype=torch.float64)
-ones = torch.ones(3, dtype=torch.float64)
-check_ratio(zeros, ones, 1.0)
-check_ratio(ones, zeros, 1.0)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("07-lion-lamb/test_trust_ratio_zero", globals().get("TERM_SECRET"))
+n = h.integer("size", 2, 6)
+zeros = torch.zeros(n, dtype=torch.float64)
+check_ratio(zeros, h.tensor("update", n, low=0.5, high=2.0), 1.0)
+check_ratio(h.tensor("param", n, low=-2.0, high=2.0), zeros, 1.0)
 check_ratio(zeros, zeros, 1.0)
-check_ratio(1e-3 * ones, 1e3 * ones, 1e-6)
+ones = torch.ones(n, dtype=torch.float64)
+tiny, huge = h.log_uniform("tiny", 1e-4, 1e-2), h.log_uniform("huge", 1e2, 1e4)
+check_ratio(tiny * ones, huge * ones, tiny / huge)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -270,43 +292,58 @@ print("lamb_step: visible tests passed")
 # %% [tests] id=test_lamb_first_step points=1
 # Hidden tests (1 point): the first step moves the tensor by exactly lr * ||theta||; a zero tensor takes a plain Adam step.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([0.5, -2.0, 1.0, 3.0], dtype=torch.float64)
-theta = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
-new = lamb_step(theta.clone(), g.clone(), {}, lr=0.01, betas=(0.9, 0.999), eps=1e-6)
-r = g / (g.abs() + 1e-6)
-assert_close(new, theta - 0.01 * theta.norm() / r.norm() * r,
-             what="lamb_step(lr=0.01, betas=(0.9, 0.999), eps=1e-6): parameter after the first step "
+h = hidden_inputs("07-lion-lamb/test_lamb_first_step", globals().get("TERM_SECRET"))
+g = h.tensor("grad", 4, low=-3.0, high=3.0)
+theta = h.tensor("theta", 4, low=-2.0, high=2.0)
+lr, betas, eps = h.log_uniform("lr", 0.003, 0.03), (h.uniform("beta1", 0.8, 0.95), h.uniform("beta2", 0.99, 0.9999, digits=4)), h.log_uniform("eps", 1e-7, 1e-5)
+new = lamb_step(theta.clone(), g.clone(), {}, lr=lr, betas=betas, eps=eps)
+r = g / (g.abs() + eps)
+assert_close(new, theta - lr * theta.norm() / r.norm() * r,
+             what=f"lamb_step(lr={lr}, betas={betas}, eps={eps}): parameter after the first step "
                   "(expected theta - lr * ||theta|| / ||r|| * r with r = g / (|g| + eps))")
 zero = torch.zeros(4, dtype=torch.float64)
-new = lamb_step(zero.clone(), g.clone(), {}, lr=0.01, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.1)
-assert_close(new, -0.01 * r, what="lamb_step(lr=0.01, eps=1e-6, weight_decay=0.1) from theta = 0: parameter after "
-                                  "the first step (trust ratio 1: expected -lr * g / (|g| + eps))")
+wd = h.uniform("weight_decay", 0.05, 0.5)
+new = lamb_step(zero.clone(), g.clone(), {}, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+assert_close(new, -lr * r, what=f"lamb_step(lr={lr}, eps={eps}, weight_decay={wd}) from theta = 0: parameter after "
+                                "the first step (trust ratio 1: expected -lr * g / (|g| + eps))")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lamb_trajectory points=2
-# Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps, with and without weight decay.
+# Hidden tests (2 points): 80-120 steps on a quadratic with several lr, betas and eps, with and without weight decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import Lamb
 
-for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, eps=0.1),
-              dict(lr=0.02, weight_decay=0.5), dict(lr=0.01, betas=(0.8, 0.99), eps=1e-3, weight_decay=2.0)]:
+h = hidden_inputs("07-lion-lamb/test_lamb_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(6, seed=h.seed("quadratic"))
+u, lu = h.uniform, h.log_uniform
+for k, hyper in enumerate([dict(lr=lu("lr0", 0.005, 0.02)), dict(lr=lu("lr1", 0.03, 0.08), betas=(u("beta1_1", 0.4, 0.6), u("beta2_1", 0.85, 0.95))),
+                           dict(lr=lu("lr2", 0.01, 0.04), eps=lu("eps2", 0.05, 0.2)),
+                           dict(lr=lu("lr3", 0.01, 0.04), weight_decay=lu("weight_decay3", 0.2, 1.0)),
+                           dict(lr=lu("lr4", 0.005, 0.02), betas=(u("beta1_4", 0.7, 0.9), u("beta2_4", 0.98, 0.995)),
+                                eps=lu("eps4", 5e-4, 5e-3), weight_decay=lu("weight_decay4", 1.0, 3.0))]):
     assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=76), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lamb_edges points=1
 # Hidden tests (1 point): zero gradients at some steps, a zero initial tensor, a matrix parameter, float32.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, with_state_dict
 from reference_impl.optim import Lamb
 
-assert_same_trajectory(with_state_dict(lamb_step, lr=0.1, weight_decay=0.3), optimizer(Lamb, lr=0.1, weight_decay=0.3),
-                       torch.ones(4, dtype=torch.float64), fixed_gradients(4, seed=77, zero_steps=[0, 1, 4]), steps=8)
-assert_same_trajectory(with_state_dict(lamb_step, lr=0.1), optimizer(Lamb, lr=0.1), torch.zeros(3, 2, dtype=torch.float64),
-                       fixed_gradients((3, 2), seed=78), steps=10)
-assert_same_trajectory(with_state_dict(lamb_step, lr=0.05), optimizer(Lamb, lr=0.05), torch.ones(2, 3),
-                       fixed_gradients((2, 3), seed=79, dtype=torch.float32), steps=8, rtol=1e-5, atol=1e-6)
+h = hidden_inputs("07-lion-lamb/test_lamb_edges", globals().get("TERM_SECRET"))
+lr, wd = h.uniform("lr_zero_grad", 0.05, 0.2), h.uniform("weight_decay_zero_grad", 0.1, 0.5)
+assert_same_trajectory(with_state_dict(lamb_step, lr=lr, weight_decay=wd), optimizer(Lamb, lr=lr, weight_decay=wd),
+                       h.tensor("theta0_zero_grad", 4, low=0.5, high=1.5),
+                       fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 4]), steps=h.integer("steps_zero_grad", 7, 10))
+lr = h.uniform("lr_zero_init", 0.05, 0.2)
+assert_same_trajectory(with_state_dict(lamb_step, lr=lr), optimizer(Lamb, lr=lr), torch.zeros(3, 2, dtype=torch.float64),
+                       fixed_gradients((3, 2), seed=h.seed("gradients_zero_init")), steps=h.integer("steps_zero_init", 8, 12))
+lr = h.uniform("lr_float32", 0.02, 0.1)
+assert_same_trajectory(with_state_dict(lamb_step, lr=lr), optimizer(Lamb, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32),
+                       steps=h.integer("steps_float32", 6, 10), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS

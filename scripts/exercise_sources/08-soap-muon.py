@@ -136,40 +136,55 @@ print("soap_adam_step: visible tests passed")
 # %% [tests] id=test_soap_step_first points=1
 # Hidden tests (1 point): identity bases, first step: W - lr * G / (|G| + eps) * sqrt(1 - beta2) / (1 - beta1), no decay.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([[0.5, -2.0, 0.0], [1e-3, 1.0, -0.25]], dtype=torch.float64)
-w = torch.tensor([[1.0, -1.0, 2.0], [0.5, 0.0, -3.0]], dtype=torch.float64)
-for eps in (1e-8, 0.1):
+h = hidden_inputs("08-soap-muon/test_soap_step_first", globals().get("TERM_SECRET"))
+# ordinary gradients, a zero one and a tiny one (where eps matters)
+g = h.tensor("grad", (2, 3), low=-2.0, high=2.0)
+g[0, 2], g[1, 0] = 0.0, h.uniform("tiny_grad", 5e-4, 2e-3)
+w = h.tensor("param", (2, 3), low=-3.0, high=3.0)
+lr, b1, b2 = h.log_uniform("lr", 0.003, 0.03), h.uniform("beta1", 0.8, 0.95), h.uniform("beta2", 0.95, 0.995)
+for eps in (h.log_uniform("eps_small", 1e-9, 1e-7), h.log_uniform("eps_large", 0.03, 0.3)):
     new = soap_adam_step(w.clone(), g.clone(), {}, torch.eye(2, dtype=torch.float64), torch.eye(3, dtype=torch.float64),
-                         lr=0.01, betas=(0.9, 0.99), eps=eps, weight_decay=0.0)
-    expected = w - 0.01 * (1 - 0.99) ** 0.5 / (1 - 0.9) * (1 - 0.9) * g / ((1 - 0.99) ** 0.5 * g.abs() + eps)
-    assert_close(new, expected, what=f"soap_adam_step(lr=0.01, betas=(0.9, 0.99), eps={eps}, weight_decay=0.0) with "
+                         lr=lr, betas=(b1, b2), eps=eps, weight_decay=0.0)
+    expected = w - lr * (1 - b2) ** 0.5 / (1 - b1) * (1 - b1) * g / ((1 - b2) ** 0.5 * g.abs() + eps)
+    assert_close(new, expected, what=f"soap_adam_step(lr={lr}, betas={(b1, b2)}, eps={eps}, weight_decay=0.0) with "
                                      "identity bases: parameter after the first step")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_soap_step_trajectory points=2
-# Hidden tests (2 points): 60 steps on a quadratic in random bases, several lr, betas, eps (large eps included), shapes 4 x 3 and 2 x 5.
+# Hidden tests (2 points): 50-70 steps on a quadratic in random bases, several lr, betas, eps (large eps included), shapes 4 x 3 and 2 x 5.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, quadratic
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, quadratic
 
-for shape, hyper in [((4, 3), dict(lr=0.01)), ((4, 3), dict(lr=0.02, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0)),
-                     ((2, 5), dict(lr=0.01, betas=(0.5, 0.8), eps=0.1, weight_decay=0.1))]:
+h = hidden_inputs("08-soap-muon/test_soap_step_trajectory", globals().get("TERM_SECRET"))
+u, lu = h.uniform, h.log_uniform
+for k, (shape, hyper) in enumerate([((4, 3), dict(lr=lu("lr0", 0.005, 0.02))),
+                                    ((4, 3), dict(lr=lu("lr1", 0.01, 0.04), betas=(u("beta1_1", 0.85, 0.95), u("beta2_1", 0.99, 0.9995, digits=4)),
+                                                  eps=lu("eps1", 5e-4, 5e-3), weight_decay=0.0)),
+                                    ((2, 5), dict(lr=lu("lr2", 0.005, 0.02), betas=(u("beta1_2", 0.4, 0.6), u("beta2_2", 0.7, 0.9)),
+                                                  eps=lu("eps2", 0.05, 0.2), weight_decay=lu("weight_decay2", 0.05, 0.2)))]):
     m, n = shape
-    student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(m, 84), random_orthogonal(n, 85), **hyper)
-    assert_same_trajectory(student, reference, torch.ones(shape, dtype=torch.float64), quadratic(m * n, seed=86),
-                           steps=60)
+    student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(m, h.seed(f"QL{k}")), random_orthogonal(n, h.seed(f"QR{k}")),
+                                          **hyper)
+    assert_same_trajectory(student, reference, h.tensor(f"theta0_{k}", shape, low=0.5, high=1.5),
+                           quadratic(m * n, seed=h.seed(f"quadratic{k}")), steps=h.integer(f"steps{k}", 50, 70))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_soap_step_edges points=1
 # Hidden tests (1 point): strong weight decay, zero gradients at some steps, a square matrix.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs
 
-for hyper in [dict(lr=0.1, weight_decay=2.0), dict(lr=0.05, betas=(0.9, 0.95), weight_decay=0.0)]:
-    student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(3, 87), random_orthogonal(3, 88), **hyper)
-    assert_same_trajectory(student, reference, torch.ones(3, 3, dtype=torch.float64),
-                           fixed_gradients((3, 3), seed=89, zero_steps=[2, 3]), steps=8)
+h = hidden_inputs("08-soap-muon/test_soap_step_edges", globals().get("TERM_SECRET"))
+QL, QR = random_orthogonal(3, h.seed("QL")), random_orthogonal(3, h.seed("QR"))
+grads = fixed_gradients((3, 3), seed=h.seed("gradients"), zero_steps=[2, 3])
+for k, hyper in enumerate([dict(lr=h.uniform("lr0", 0.05, 0.2), weight_decay=h.uniform("weight_decay0", 1.0, 3.0)),
+                           dict(lr=h.uniform("lr1", 0.02, 0.08), betas=(h.uniform("beta1_1", 0.85, 0.95), h.uniform("beta2_1", 0.9, 0.97)),
+                                weight_decay=0.0)]):
+    student, reference = fixed_bases_soap(soap_adam_step, QL, QR, **hyper)
+    assert_same_trajectory(student, reference, h.tensor(f"theta0_{k}", (3, 3), low=0.5, high=1.5), grads,
+                           steps=h.integer(f"steps{k}", 7, 10))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -259,17 +274,18 @@ print("soap_refresh: visible tests passed")
 # Hidden tests (1 point): bases already sorted (identity order), a reversed basis, 1 x 1 and 5 x 2 shapes.
 ### BEGIN HIDDEN TESTS
 import torch
+from reference_impl.testing import hidden_inputs
 
-L, R = random_statistic(5, 95), random_statistic(2, 96)
+h = hidden_inputs("08-soap-muon/test_soap_refresh_cases", globals().get("TERM_SECRET"))
+L, R = random_statistic(5, h.seed("L")), random_statistic(2, h.seed("R"))
 _, vec_L = torch.linalg.eigh(L)
 _, vec_R = torch.linalg.eigh(R)
-V = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(97))
+V = h.tensor("V", (5, 2), low=0.0, high=1.0)
 check_refresh(L, R, vec_L.flip(1), vec_R.flip(1), V, "soap_refresh(bases already in decreasing order)")
 check_refresh(L, R, vec_L, vec_R, V, "soap_refresh(bases in increasing order: the refresh reverses them)")
-check_refresh(random_statistic(3, 98), torch.full((1, 1), 2.0, dtype=torch.float64), random_orthogonal(3, 99),
-              torch.ones(1, 1, dtype=torch.float64),
-              torch.rand(3, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(100)),
-              "soap_refresh(3 x 3 L, 1 x 1 R)")
+check_refresh(random_statistic(3, h.seed("L_3x3")), torch.full((1, 1), h.uniform("R_1x1", 0.5, 3.0), dtype=torch.float64),
+              random_orthogonal(3, h.seed("QL_3x3")), torch.ones(1, 1, dtype=torch.float64),
+              h.tensor("V_3x1", (3, 1), low=0.0, high=1.0), "soap_refresh(3 x 3 L, 1 x 1 R)")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_soap_full points=1
@@ -299,10 +315,16 @@ def student_soap(lr, betas, eps, weight_decay, precondition_frequency):
     return step
 
 
-for hyper in [dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01, precondition_frequency=3),
-              dict(lr=0.02, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.0, precondition_frequency=1)]:
-    assert_same_trajectory(student_soap(**hyper), optimizer(SOAP, **hyper), torch.ones(4, 3, dtype=torch.float64),
-                           quadratic(12, seed=101, noise=0.3), steps=40, rtol=1e-6, atol=1e-8)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("08-soap-muon/test_soap_full", globals().get("TERM_SECRET"))
+for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02), betas=(0.95, 0.95), eps=1e-8,
+                                weight_decay=h.log_uniform("weight_decay0", 0.005, 0.02), precondition_frequency=h.integer("frequency0", 2, 4)),
+                           dict(lr=h.log_uniform("lr1", 0.01, 0.03), betas=(h.uniform("beta1_1", 0.85, 0.92), h.uniform("beta2_1", 0.98, 0.995)),
+                                eps=1e-6, weight_decay=0.0, precondition_frequency=1)]):
+    assert_same_trajectory(student_soap(**hyper), optimizer(SOAP, **hyper), h.tensor(f"theta0_{k}", (4, 3), low=0.5, high=1.5),
+                           quadratic(12, seed=h.seed(f"quadratic{k}"), noise=0.3), steps=h.integer(f"steps{k}", 30, 50),
+                           rtol=1e-6, atol=1e-8)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -368,11 +390,14 @@ print("newton_schulz: visible tests passed")
 # %% [tests] id=test_ns_cases points=1
 # Hidden tests (1 point): 0, 1 and 10 steps, other coefficients, a square matrix, a row vector, a zero matrix.
 ### BEGIN HIDDEN TESTS
-gen = torch.Generator().manual_seed(103)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("08-soap-muon/test_ns_cases", globals().get("TERM_SECRET"))
+gen = h.generator("matrices")
 G = torch.randn(4, 6, generator=gen, dtype=torch.float64)
 check_ns(G, steps=0)
 check_ns(G, steps=1)
-check_ns(G.T.contiguous(), steps=10)
+check_ns(G.T.contiguous(), steps=h.integer("many_steps", 8, 12))
 check_ns(torch.randn(4, 4, generator=gen, dtype=torch.float64), coefficients=(2.0, -1.5, 0.5))
 check_ns(torch.randn(1, 5, generator=gen, dtype=torch.float64), steps=3)
 check_ns(torch.zeros(3, 2, dtype=torch.float64))
@@ -382,7 +407,10 @@ check_ns(1e-9 * torch.randn(2, 3, generator=gen, dtype=torch.float64), steps=2)
 # %% [tests] id=test_ns_svd points=1
 # Hidden tests (1 point): the cubic iteration (a, b, c) = (1.5, -0.5, 0) converges to U V^T of the SVD (an independent oracle).
 ### BEGIN HIDDEN TESTS
-gen = torch.Generator().manual_seed(104)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("08-soap-muon/test_ns_svd", globals().get("TERM_SECRET"))
+gen = h.generator("matrices")
 for shape in [(4, 6), (6, 4), (3, 3)]:
     G = torch.randn(*shape, generator=gen, dtype=torch.float64)
     U, S, Vh = torch.linalg.svd(G, full_matrices=False)
@@ -463,22 +491,32 @@ print("muon_step: visible tests passed")
 # %% [tests] id=test_muon_trajectory points=2
 # Hidden tests (2 points): 50 steps on a quadratic, tall and wide matrices, with and without Nesterov, several momenta and ns_steps.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, quadratic, with_buffer
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, quadratic, with_buffer
 
-for shape, hyper in [((4, 3), dict(lr=0.02)), ((3, 4), dict(lr=0.05, momentum=0.9, nesterov=False)),
-                     ((6, 2), dict(lr=0.01, momentum=0.5, weight_decay=0.0, ns_steps=3)),
-                     ((2, 6), dict(lr=0.02, momentum=0.8, nesterov=True, weight_decay=1.0))]:
+h = hidden_inputs("08-soap-muon/test_muon_trajectory", globals().get("TERM_SECRET"))
+grads = quadratic(12, seed=h.seed("quadratic"), noise=0.3)
+u, lu = h.uniform, h.log_uniform
+for k, (shape, hyper) in enumerate([((4, 3), dict(lr=lu("lr0", 0.01, 0.04))),
+                                    ((3, 4), dict(lr=lu("lr1", 0.03, 0.08), momentum=u("momentum1", 0.85, 0.95), nesterov=False)),
+                                    ((6, 2), dict(lr=lu("lr2", 0.005, 0.02), momentum=u("momentum2", 0.4, 0.6), weight_decay=0.0,
+                                                  ns_steps=h.integer("ns_steps2", 2, 4))),
+                                    ((2, 6), dict(lr=lu("lr3", 0.01, 0.04), momentum=u("momentum3", 0.7, 0.9), nesterov=True,
+                                                  weight_decay=lu("weight_decay3", 0.5, 2.0)))]):
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper),
-                           torch.ones(shape, dtype=torch.float64), quadratic(12, seed=106, noise=0.3), steps=50,
+                           h.tensor(f"theta0_{k}", shape, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 40, 60),
                            rtol=1e-8, atol=1e-10)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_muon_edges points=1
 # Hidden tests (1 point): zero gradients (a zero first step: only the decay), strong decay, a square matrix.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, with_buffer
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, with_buffer
 
-for hyper in [dict(lr=0.1, weight_decay=0.5), dict(lr=0.1, momentum=0.6, nesterov=False, weight_decay=2.0)]:
-    assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), torch.ones(3, 3, dtype=torch.float64),
-                           fixed_gradients((3, 3), seed=107, zero_steps=[0, 3]), steps=8, rtol=1e-8, atol=1e-10)
+h = hidden_inputs("08-soap-muon/test_muon_edges", globals().get("TERM_SECRET"))
+grads = fixed_gradients((3, 3), seed=h.seed("gradients"), zero_steps=[0, 3])
+for k, hyper in enumerate([dict(lr=h.uniform("lr0", 0.05, 0.2), weight_decay=h.uniform("weight_decay0", 0.2, 1.0)),
+                           dict(lr=h.uniform("lr1", 0.05, 0.2), momentum=h.uniform("momentum1", 0.5, 0.7), nesterov=False,
+                                weight_decay=h.uniform("weight_decay1", 1.0, 3.0))]):
+    assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), h.tensor(f"theta0_{k}", (3, 3), low=0.5, high=1.5),
+                           grads, steps=h.integer(f"steps{k}", 7, 10), rtol=1e-8, atol=1e-10)
 ### END HIDDEN TESTS

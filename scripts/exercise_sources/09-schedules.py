@@ -85,10 +85,16 @@ assert_same_schedule(lambda t: step_decay(t, **hyper), ref.step_decay(**hyper), 
 print("step_decay: visible tests passed")
 
 # %% [tests] id=test_step_decay_hidden points=1
-# Hidden tests (1 point): step_size=1, gamma > 1, the steps just before and at each decay.
+# Hidden tests (1 point): step_size=1, gamma > 1, the steps just before and at each decay, the default gamma.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=1.0, step_size=1, gamma=0.5), dict(lr=0.01, step_size=7, gamma=2.0), dict(lr=0.3, step_size=4)]:
-    assert_same_schedule(lambda t: step_decay(t, **hyper), ref.step_decay(**hyper), range(40),
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_step_decay_hidden", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.3, 3.0), step_size=1, gamma=h.uniform("gamma0", 0.3, 0.7)),
+              dict(lr=h.log_uniform("lr1", 0.003, 0.03), step_size=h.integer("step_size1", 5, 9), gamma=h.uniform("gamma1", 1.5, 3.0)),
+              dict(lr=h.log_uniform("lr2", 0.1, 1.0), step_size=h.integer("step_size2", 3, 6))]:
+    assert_same_schedule(lambda t: step_decay(t, **hyper), ref.step_decay(**hyper), range(h.integer("steps", 30, 50)),
                          what=describe("step_decay", hyper))
 ### END HIDDEN TESTS
 
@@ -130,8 +136,13 @@ print("cosine_annealing: visible tests passed")
 # %% [tests] id=test_cosine_min_lr points=1
 # Hidden tests (1 point): min_lr > 0, total_steps=1, a long schedule.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.5, total_steps=37, min_lr=0.01), dict(lr=1.0, total_steps=1), dict(lr=3e-4, total_steps=1000,
-                                                                                           min_lr=3e-5)]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_cosine_min_lr", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.1, 1.0), total_steps=h.integer("total_steps0", 20, 50), min_lr=h.log_uniform("min_lr0", 0.002, 0.05)),
+              dict(lr=h.log_uniform("lr1", 0.1, 3.0), total_steps=1),
+              dict(lr=h.log_uniform("lr2", 1e-4, 1e-3), total_steps=h.integer("total_steps2", 800, 1200), min_lr=h.log_uniform("min_lr2", 5e-6, 5e-5))]:
     assert_same_schedule(lambda t: cosine_annealing(t, **hyper), ref.cosine_annealing(**hyper),
                          range(hyper["total_steps"] + 1), what=describe("cosine_annealing", hyper))
 ### END HIDDEN TESTS
@@ -139,9 +150,14 @@ for hyper in [dict(lr=0.5, total_steps=37, min_lr=0.01), dict(lr=1.0, total_step
 # %% [tests] id=test_cosine_past_end points=1
 # Hidden tests (1 point): steps past total_steps hold min_lr.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.1, total_steps=10), dict(lr=0.5, total_steps=20, min_lr=0.05)]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_cosine_past_end", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.03, 0.3), total_steps=h.integer("total_steps0", 8, 15)),
+              dict(lr=h.log_uniform("lr1", 0.1, 1.0), total_steps=h.integer("total_steps1", 15, 25), min_lr=h.log_uniform("min_lr1", 0.005, 0.05))]:
     assert_same_schedule(lambda t: cosine_annealing(t, **hyper), ref.cosine_annealing(**hyper),
-                         list(range(hyper["total_steps"], 4 * hyper["total_steps"])) + [10 ** 6],
+                         list(range(hyper["total_steps"], 4 * hyper["total_steps"])) + [h.integer("far", 10 ** 5, 10 ** 7)],
                          what=describe("cosine_annealing", hyper) + " past the end")
 ### END HIDDEN TESTS
 
@@ -187,20 +203,32 @@ assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm
 print("cosine_warm_restarts: visible tests passed")
 
 # %% [tests] id=test_sgdr_mult points=1
-# Hidden tests (1 point): cycle_mult=2 and 3 (cycles of 3, 6, 12, ... steps) through several restarts.
+# Hidden tests (1 point): cycle_mult=2 and 3 (cycles of T, 2T, 4T, ... steps) through several restarts.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.1, first_cycle_steps=3, cycle_mult=2), dict(lr=1.0, first_cycle_steps=2, cycle_mult=3)]:
-    assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm_restarts(**hyper), range(120),
-                         what=describe("cosine_warm_restarts", hyper))
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_sgdr_mult", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.03, 0.3), first_cycle_steps=h.integer("first0", 2, 4), cycle_mult=2),
+              dict(lr=h.log_uniform("lr1", 0.3, 3.0), first_cycle_steps=h.integer("first1", 2, 3), cycle_mult=3)]:
+    assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm_restarts(**hyper),
+                         range(h.integer("steps", 100, 140)), what=describe("cosine_warm_restarts", hyper))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sgdr_min_lr points=1
 # Hidden tests (1 point): min_lr > 0, first_cycle_steps=1 (a restart at every step), far steps.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.2, first_cycle_steps=4, cycle_mult=1, min_lr=0.02), dict(lr=0.2, first_cycle_steps=1),
-              dict(lr=0.5, first_cycle_steps=10, cycle_mult=2, min_lr=0.1)]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_sgdr_min_lr", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.05, 0.5), first_cycle_steps=h.integer("first0", 3, 6), cycle_mult=1, min_lr=h.log_uniform("min_lr0", 0.002, 0.02)),
+              dict(lr=h.log_uniform("lr1", 0.05, 0.5), first_cycle_steps=1),
+              dict(lr=h.log_uniform("lr2", 0.2, 1.0), first_cycle_steps=h.integer("first2", 8, 12), cycle_mult=2,
+                   min_lr=h.log_uniform("min_lr2", 0.02, 0.1))]:
     assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm_restarts(**hyper),
-                         list(range(50)) + [1000, 12345], what=describe("cosine_warm_restarts", hyper))
+                         list(range(50)) + [h.integer("far0", 500, 2000), h.integer("far1", 10000, 20000)],
+                         what=describe("cosine_warm_restarts", hyper))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -242,10 +270,17 @@ print("linear_warmup: visible tests passed")
 # %% [tests] id=test_warmup_hidden points=1
 # Hidden tests (1 point): the default start_factor, warmup_steps=1, a long warm-up and steps far past it.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.3, warmup_steps=4), dict(lr=1.0, warmup_steps=1, start_factor=0.5),
-              dict(lr=2e-3, warmup_steps=100, start_factor=0.01)]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_warmup_hidden", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.1, 1.0), warmup_steps=h.integer("warmup_steps0", 3, 6)),
+              dict(lr=h.log_uniform("lr1", 0.3, 3.0), warmup_steps=1, start_factor=h.uniform("start_factor1", 0.3, 0.7)),
+              dict(lr=h.log_uniform("lr2", 1e-3, 1e-2), warmup_steps=h.integer("warmup_steps2", 80, 120),
+                   start_factor=h.log_uniform("start_factor2", 0.005, 0.05))]:
     assert_same_schedule(lambda t: linear_warmup(t, **hyper), ref.linear_warmup(**hyper),
-                         list(range(2 * hyper["warmup_steps"] + 2)) + [10 ** 5], what=describe("linear_warmup", hyper))
+                         list(range(2 * hyper["warmup_steps"] + 2)) + [h.integer("far", 10 ** 4, 10 ** 6)],
+                         what=describe("linear_warmup", hyper))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -298,23 +333,41 @@ print("join: visible tests passed")
 # %% [tests] id=test_join_pieces points=1
 # Hidden tests (1 point): three pieces (constant, step decay, cosine), each restarting its own count; boundary 1.
 ### BEGIN HIDDEN TESTS
-pieces = [ref.constant(0.05), ref.step_decay(0.1, 5, 0.5), ref.cosine_annealing(0.02, 20, 0.001)]
-assert_same_schedule(lambda t: join(t, pieces, [3, 18]), ref.join(pieces, [3, 18]), range(60),
-                     what="join(step, [constant(0.05), step_decay(0.1, 5, 0.5), cosine_annealing(0.02, 20, 0.001)], [3, 18])")
-pieces = [ref.constant(1.0), ref.step_decay(0.5, 1, 0.5)]
-assert_same_schedule(lambda t: join(t, pieces, [1]), ref.join(pieces, [1]), range(10),
-                     what="join(step, [constant(1.0), step_decay(0.5, 1, 0.5)], [1])")
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_join_pieces", globals().get("TERM_SECRET"))
+
+c, (lr, size, gamma), (lr_cos, total, min_cos) = (h.uniform("constant", 0.03, 0.08),
+                                                   (h.uniform("decay_lr", 0.09, 0.2), h.integer("step_size", 3, 7), h.uniform("gamma", 0.3, 0.7)),
+                                                   (h.uniform("cosine_lr", 0.01, 0.03), h.integer("total_steps", 15, 25), h.uniform("min_lr", 5e-4, 2e-3)))
+b1 = h.integer("boundary1", 2, 5)
+b2 = b1 + h.integer("boundary2", 10, 20)
+pieces = [ref.constant(c), ref.step_decay(lr, size, gamma), ref.cosine_annealing(lr_cos, total, min_cos)]
+assert_same_schedule(lambda t: join(t, pieces, [b1, b2]), ref.join(pieces, [b1, b2]), range(b2 + h.integer("steps", 30, 50)),
+                     what=f"join(step, [constant({c}), step_decay({lr}, {size}, {gamma}), cosine_annealing({lr_cos}, {total}, {min_cos})], [{b1}, {b2}])")
+c, lr, gamma = h.uniform("constant_b", 0.7, 1.5), h.uniform("decay_lr_b", 0.2, 0.6), h.uniform("gamma_b", 0.3, 0.7)
+pieces = [ref.constant(c), ref.step_decay(lr, 1, gamma)]
+assert_same_schedule(lambda t: join(t, pieces, [1]), ref.join(pieces, [1]), range(h.integer("steps_b", 8, 12)),
+                     what=f"join(step, [constant({c}), step_decay({lr}, 1, {gamma})], [1])")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_join_edges points=1
 # Hidden tests (1 point): a single schedule (no boundary), tuples instead of lists, the steps at and around each boundary.
 ### BEGIN HIDDEN TESTS
-one = [ref.cosine_annealing(0.1, 8)]
-assert_same_schedule(lambda t: join(t, one, []), ref.join(one, []), range(20),
-                     what="join(step, [cosine_annealing(0.1, 8)], [])")
-pieces = (ref.linear_warmup(1.0, 4, 0.25), ref.constant(0.5), ref.step_decay(0.2, 2))
-assert_same_schedule(lambda t: join(t, pieces, (4, 5)), ref.join(pieces, (4, 5)), [0, 3, 4, 5, 6, 7, 100],
-                     what="join(step, (linear_warmup(1.0, 4, 0.25), constant(0.5), step_decay(0.2, 2)), (4, 5))")
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_join_edges", globals().get("TERM_SECRET"))
+
+lr, total = h.uniform("cosine_lr", 0.05, 0.2), h.integer("total_steps", 6, 12)
+one = [ref.cosine_annealing(lr, total)]
+assert_same_schedule(lambda t: join(t, one, []), ref.join(one, []), range(h.integer("steps", 15, 25)),
+                     what=f"join(step, [cosine_annealing({lr}, {total})], [])")
+lr_w, w, f = h.uniform("warmup_lr", 0.5, 1.5), h.integer("warmup_steps", 3, 6), h.uniform("start_factor", 0.1, 0.5)
+c, lr_d, size = h.uniform("constant", 0.3, 0.6), h.uniform("decay_lr", 0.1, 0.25), h.integer("step_size", 2, 4)
+pieces = (ref.linear_warmup(lr_w, w, f), ref.constant(c), ref.step_decay(lr_d, size))
+assert_same_schedule(lambda t: join(t, pieces, (w, w + 1)), ref.join(pieces, (w, w + 1)),
+                     [0, w - 1, w, w + 1, w + 2, w + 3, h.integer("far", 50, 200)],
+                     what=f"join(step, (linear_warmup({lr_w}, {w}, {f}), constant({c}), step_decay({lr_d}, {size})), ({w}, {w + 1}))")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -392,17 +445,34 @@ print("one_cycle: visible tests passed")
 # %% [tests] id=test_one_cycle_phases points=1
 # Hidden tests (1 point): a fractional peak (p N not an integer), other factors and momenta, a long run.
 ### BEGIN HIDDEN TESTS
-check_one_cycle(range(17), max_lr=1.0, total_steps=17, pct_start=0.25)
-check_one_cycle(range(100), max_lr=0.01, total_steps=100, pct_start=0.45, div_factor=10.0, final_div_factor=100.0,
-                base_momentum=0.8, max_momentum=0.99)
-check_one_cycle(range(1000), max_lr=0.3, total_steps=1000)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_one_cycle_phases", globals().get("TERM_SECRET"))
+
+total = 4 * h.integer("quarters", 3, 6) + h.integer("rest", 1, 3)  # p N - 1 with p = 0.25 is not an integer
+check_one_cycle(range(total), max_lr=h.log_uniform("max_lr0", 0.3, 3.0), total_steps=total, pct_start=0.25)
+total = h.integer("total_steps1", 80, 120)
+check_one_cycle(range(total), max_lr=h.log_uniform("max_lr1", 0.003, 0.03), total_steps=total, pct_start=h.uniform("pct_start1", 0.35, 0.5),
+                div_factor=h.uniform("div_factor1", 5.0, 20.0), final_div_factor=h.log_uniform("final_div_factor1", 50.0, 500.0),
+                base_momentum=h.uniform("base_momentum1", 0.75, 0.85), max_momentum=h.uniform("max_momentum1", 0.95, 0.99))
+total = h.integer("total_steps2", 800, 1200)
+check_one_cycle(range(total), max_lr=h.log_uniform("max_lr2", 0.1, 1.0), total_steps=total)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_one_cycle_past_end points=1
 # Hidden tests (1 point): steps at and past total_steps hold the final lr and momentum.
 ### BEGIN HIDDEN TESTS
-check_one_cycle([19, 20, 21, 50, 10 ** 6], max_lr=0.1, total_steps=20)
-check_one_cycle([9, 10, 11, 500], max_lr=2.0, total_steps=10, pct_start=0.5, base_momentum=0.5, max_momentum=0.9)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_one_cycle_past_end", globals().get("TERM_SECRET"))
+
+N = h.integer("total_steps0", 15, 30)
+check_one_cycle([N - 1, N, N + 1, N + h.integer("later", 5, 50), h.integer("far", 10 ** 5, 10 ** 7)],
+                max_lr=h.log_uniform("max_lr0", 0.03, 0.3), total_steps=N)
+N = h.integer("total_steps1", 8, 14)
+check_one_cycle([N - 1, N, N + 1, h.integer("far1", 100, 1000)], max_lr=h.log_uniform("max_lr1", 0.5, 5.0), total_steps=N,
+                pct_start=h.uniform("pct_start1", 0.4, 0.6), base_momentum=h.uniform("base_momentum1", 0.4, 0.6),
+                max_momentum=h.uniform("max_momentum1", 0.85, 0.95))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -495,33 +565,57 @@ print("reduce_on_plateau: visible tests passed")
 # %% [tests] id=test_plateau_patience points=1
 # Hidden tests (1 point): exactly patience bad epochs (no cut) vs patience + 1 (a cut); patience=0; repeated cuts down to min_lr.
 ### BEGIN HIDDEN TESTS
-check_plateau([1.0] + [1.0] * 3 + [0.5] + [0.5] * 4, lr=1.0, patience=3, threshold_mode="abs", threshold=0.0)
-check_plateau([5.0, 5.0, 5.0, 4.0, 4.0], lr=1.0, patience=0, factor=0.5)
-check_plateau([2.0] * 30, lr=1.0, patience=1, factor=0.5, min_lr=0.1)
-check_plateau([2.0] * 12, lr=1e-8, patience=1, factor=0.5)  # cuts smaller than eps are ignored
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_plateau_patience", globals().get("TERM_SECRET"))
+
+p, a = h.integer("patience", 2, 5), h.uniform("metric", 0.5, 2.0)
+b = a * h.uniform("improvement", 0.3, 0.8)
+check_plateau([a] + [a] * p + [b] + [b] * (p + 1), lr=h.log_uniform("lr0", 0.1, 2.0), patience=p, threshold_mode="abs", threshold=0.0)
+a = h.uniform("metric1", 2.0, 8.0)
+b = a * h.uniform("improvement1", 0.5, 0.9)
+check_plateau([a, a, a, b, b], lr=h.log_uniform("lr1", 0.1, 2.0), patience=0,
+              factor=h.uniform("factor1", 0.3, 0.7))
+check_plateau([h.uniform("metric2", 0.5, 5.0)] * h.integer("updates2", 25, 35), lr=h.log_uniform("lr2", 0.5, 2.0), patience=1,
+              factor=h.uniform("factor2", 0.3, 0.7), min_lr=h.log_uniform("min_lr2", 0.05, 0.1))
+check_plateau([h.uniform("metric3", 0.5, 5.0)] * h.integer("updates3", 10, 14), lr=h.log_uniform("lr3", 3e-9, 1.5e-8), patience=1,
+              factor=0.5)  # cuts smaller than eps are ignored
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_plateau_threshold points=1
 # Hidden tests (1 point): relative threshold with positive and negative metrics, mode="max", improvements just below and above the threshold.
 ### BEGIN HIDDEN TESTS
-check_plateau([1.0, 0.95, 0.9499, 0.94, 0.9399, 0.9399, 0.9398, 0.93], lr=0.1, patience=1, threshold=0.01)
-check_plateau([-1.0, -1.005, -1.02, -1.0201, -1.025, -1.026, -1.03, -1.5], lr=0.1, patience=1, threshold=0.01)
-check_plateau([0.5, 0.6, 0.605, 0.65, 0.651, 0.649, 0.7], lr=0.2, mode="max", patience=1, factor=0.5,
-              threshold=0.01)
-check_plateau([-3.0, -2.0, -1.99, -1.981, -1.0], lr=0.2, mode="max", patience=0, threshold=0.01)
-check_plateau([0.5, 0.6, 0.61, 0.62, 0.7], lr=0.2, mode="max", patience=0, threshold=0.05, threshold_mode="abs")
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_plateau_threshold", globals().get("TERM_SECRET"))
+
+c = h.log_uniform("scale", 0.2, 5.0, digits=None)  # rescaling the metrics keeps every relative decision
+lr = h.log_uniform("lr", 0.03, 0.3)
+check_plateau([c * m for m in [1.0, 0.95, 0.9499, 0.94, 0.9399, 0.9399, 0.9398, 0.93]], lr=lr, patience=1, threshold=0.01)
+check_plateau([c * m for m in [-1.0, -1.005, -1.02, -1.0201, -1.025, -1.026, -1.03, -1.5]], lr=lr, patience=1, threshold=0.01)
+check_plateau([c * m for m in [0.5, 0.6, 0.605, 0.65, 0.651, 0.649, 0.7]], lr=2 * lr, mode="max", patience=1,
+              factor=h.uniform("factor", 0.3, 0.7), threshold=0.01)
+check_plateau([c * m for m in [-3.0, -2.0, -1.99, -1.981, -1.0]], lr=2 * lr, mode="max", patience=0, threshold=0.01)
+check_plateau([c * m for m in [0.5, 0.6, 0.61, 0.62, 0.7]], lr=2 * lr, mode="max", patience=0, threshold=0.05 * c, threshold_mode="abs")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_plateau_cooldown points=1
 # Hidden tests (1 point): cooldown after a cut (bad epochs not counted), a long noisy run.
 ### BEGIN HIDDEN TESTS
-check_plateau([1.0] * 20, lr=1.0, patience=1, cooldown=2, factor=0.5)
-check_plateau([1.0, 0.9, 0.9, 0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 0.7, 0.9], lr=1.0, patience=1, cooldown=3, factor=0.5,
-              threshold_mode="abs", threshold=0.0)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_plateau_cooldown", globals().get("TERM_SECRET"))
+
+check_plateau([h.uniform("metric0", 0.5, 2.0)] * h.integer("updates0", 15, 25), lr=h.log_uniform("lr0", 0.3, 3.0), patience=1,
+              cooldown=h.integer("cooldown0", 2, 3), factor=h.uniform("factor0", 0.3, 0.7))
+c = h.log_uniform("scale1", 0.2, 5.0, digits=None)
+check_plateau([c * m for m in [1.0, 0.9, 0.9, 0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 0.7, 0.9]], lr=h.log_uniform("lr1", 0.3, 3.0), patience=1,
+              cooldown=3, factor=h.uniform("factor1", 0.3, 0.7), threshold_mode="abs", threshold=0.0)
 import random
-rng = random.Random(109)
-noisy = [1.0 / (1 + 0.05 * k) + 0.05 * rng.random() for k in range(200)]
-check_plateau(noisy, lr=0.1, patience=5, cooldown=2, factor=0.3, min_lr=1e-4)
+rng = random.Random(h.seed("noise"))
+noisy = [1.0 / (1 + 0.05 * k) + 0.05 * rng.random() for k in range(h.integer("updates2", 150, 250))]
+check_plateau(noisy, lr=h.log_uniform("lr2", 0.03, 0.3), patience=h.integer("patience2", 4, 6), cooldown=h.integer("cooldown2", 1, 3),
+              factor=h.uniform("factor2", 0.2, 0.5), min_lr=1e-4)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -582,10 +676,21 @@ print("wsd: visible tests passed")
 # %% [tests] id=test_wsd_shapes points=1
 # Hidden tests (1 point): the cosine and sqrt decays, min_lr > 0, no warm-up, no stable phase.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=1.0, total_steps=50, warmup_steps=5, decay_steps=10, decay="cosine"),
-              dict(lr=1.0, total_steps=50, warmup_steps=5, decay_steps=10, min_lr=0.1, decay="sqrt"),
-              dict(lr=0.3, total_steps=30, warmup_steps=0, decay_steps=7, min_lr=0.03),
-              dict(lr=0.3, total_steps=12, warmup_steps=4, decay_steps=8, decay="cosine")]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_wsd_shapes", globals().get("TERM_SECRET"))
+
+def phases(k, total, warmup, decay):
+    return dict(total_steps=h.integer(f"total_steps{k}", *total), warmup_steps=h.integer(f"warmup_steps{k}", *warmup),
+                decay_steps=h.integer(f"decay_steps{k}", *decay))
+
+
+w3, d3 = h.integer("warmup_steps3", 3, 5), h.integer("decay_steps3", 6, 9)
+for hyper in [dict(lr=h.log_uniform("lr0", 0.3, 3.0), **phases(0, (40, 60), (3, 7), (8, 12)), decay="cosine"),
+              dict(lr=h.log_uniform("lr1", 0.3, 3.0), **phases(1, (40, 60), (3, 7), (8, 12)), min_lr=h.log_uniform("min_lr1", 0.01, 0.1),
+                   decay="sqrt"),
+              dict(lr=h.log_uniform("lr2", 0.1, 1.0), **phases(2, (25, 35), (0, 0), (5, 9)), min_lr=h.log_uniform("min_lr2", 0.005, 0.05)),
+              dict(lr=h.log_uniform("lr3", 0.1, 1.0), total_steps=w3 + d3, warmup_steps=w3, decay_steps=d3, decay="cosine")]:
     assert_same_schedule(lambda t: wsd(t, **hyper), ref.wsd(**hyper), range(hyper["total_steps"] + 1),
                          what=describe("wsd", hyper))
 ### END HIDDEN TESTS
@@ -593,9 +698,15 @@ for hyper in [dict(lr=1.0, total_steps=50, warmup_steps=5, decay_steps=10, decay
 # %% [tests] id=test_wsd_boundaries points=1
 # Hidden tests (1 point): the steps at each phase boundary, decay_steps=1, and steps past total_steps.
 ### BEGIN HIDDEN TESTS
-for hyper in [dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6, min_lr=0.01),
-              dict(lr=0.1, total_steps=10, warmup_steps=1, decay_steps=1),
-              dict(lr=0.5, total_steps=100, warmup_steps=10, decay_steps=20, decay="sqrt")]:
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("09-schedules/test_wsd_boundaries", globals().get("TERM_SECRET"))
+
+for hyper in [dict(lr=h.log_uniform("lr0", 0.03, 0.3), total_steps=h.integer("total_steps0", 16, 24), warmup_steps=h.integer("warmup_steps0", 3, 5),
+                   decay_steps=h.integer("decay_steps0", 5, 8), min_lr=h.log_uniform("min_lr0", 0.001, 0.01)),
+              dict(lr=h.log_uniform("lr1", 0.03, 0.3), total_steps=h.integer("total_steps1", 6, 12), warmup_steps=1, decay_steps=1),
+              dict(lr=h.log_uniform("lr2", 0.2, 1.0), total_steps=h.integer("total_steps2", 80, 120), warmup_steps=h.integer("warmup_steps2", 8, 12),
+                   decay_steps=h.integer("decay_steps2", 15, 25), decay="sqrt")]:
     T, W, D = hyper["total_steps"], hyper["warmup_steps"], hyper["decay_steps"]
     steps = sorted({0, 1, W - 1 if W else 0, W, W + 1, T - D - 1, T - D, T - D + 1, T - 1, T, T + 1, 2 * T, 10 ** 6})
     assert_same_schedule(lambda t: wsd(t, **hyper), ref.wsd(**hyper), steps, what=describe("wsd", hyper))

@@ -114,20 +114,35 @@ check_weights([0.1] * 10)
 print("sf_weight: visible tests passed")
 
 # %% [tests] id=test_weight_warmup points=1
-# Hidden tests (1 point): a warm-up of 1 and of 5 steps, and a learning rate lowered mid-run (the maximum counts).
+# Hidden tests (1 point): a warm-up of 1 and of several steps, a learning rate lowered mid-run (the maximum counts), lr = 0 at first.
 ### BEGIN HIDDEN TESTS
-check_weights([0.1] * 12, warmup_steps=5)
-check_weights([1.0] * 4, warmup_steps=1)
-check_weights([0.5] * 5 + [0.05] * 5 + [0.2] * 3, warmup_steps=2)
-check_weights([0.0] * 3 + [0.1] * 3)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("10-schedule-free/test_weight_warmup", globals().get("TERM_SECRET"))
+
+u, lu, n = h.uniform, h.log_uniform, h.integer
+check_weights([lu("lr0", 0.03, 0.3)] * n("steps0", 10, 14), warmup_steps=n("warmup_steps0", 4, 6))
+check_weights([lu("lr1", 0.3, 3.0)] * n("steps1", 3, 6), warmup_steps=1)
+high, low, middle = lu("lr_high", 0.3, 1.0), lu("lr_low", 0.01, 0.1), lu("lr_middle", 0.12, 0.28)
+check_weights([high] * n("steps_high", 4, 6) + [low] * n("steps_low", 4, 6) + [middle] * n("steps_middle", 2, 4),
+              warmup_steps=n("warmup_steps2", 2, 3))
+check_weights([0.0] * n("steps_zero", 2, 4) + [lu("lr3", 0.03, 0.3)] * n("steps3", 2, 4))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_weight_powers points=1
 # Hidden tests (1 point): polynomial weighting r > 0 and other powers p of the learning rate.
 ### BEGIN HIDDEN TESTS
-check_weights([0.1] * 15, r=1.0)
-check_weights([0.3] * 10, warmup_steps=4, r=0.5, weight_lr_power=1.0)
-check_weights([0.2] * 6 + [0.1] * 6, warmup_steps=3, r=2.0, weight_lr_power=0.0)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("10-schedule-free/test_weight_powers", globals().get("TERM_SECRET"))
+
+u, lu, n = h.uniform, h.log_uniform, h.integer
+check_weights([lu("lr0", 0.03, 0.3)] * n("steps0", 12, 18), r=u("r0", 0.5, 1.5))
+check_weights([lu("lr1", 0.1, 1.0)] * n("steps1", 8, 12), warmup_steps=n("warmup_steps1", 3, 5), r=u("r1", 0.3, 0.7),
+              weight_lr_power=u("power1", 0.5, 1.5))
+first = lu("lr2", 0.15, 0.4)
+check_weights([first] * n("steps2a", 5, 7) + [first * u("lowered2", 0.3, 0.7)] * n("steps2b", 5, 7), warmup_steps=n("warmup_steps2", 2, 4),
+              r=u("r2", 1.5, 2.5), weight_lr_power=0.0)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -189,45 +204,63 @@ print("sf_sgd_step: visible tests passed")
 # %% [tests] id=test_sf_sgd_first_step points=1
 # Hidden tests (1 point): the first step is a plain SGD step (z = x = y); zero gradients do not move.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close
+from reference_impl.testing import assert_close, hidden_inputs
 
-g = torch.tensor([0.5, -2.0, 0.0], dtype=torch.float64)
-theta = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
-for wd in (0.0, 0.5):
-    new = sf_sgd_step(theta.clone(), g.clone(), {}, lr=0.1, momentum=0.9, weight_decay=wd)
-    assert_close(new, theta - 0.1 * (g + wd * theta),
-                 what=f"sf_sgd_step(lr=0.1, momentum=0.9, weight_decay={wd}): parameter after the first step "
+h = hidden_inputs("10-schedule-free/test_sf_sgd_first_step", globals().get("TERM_SECRET"))
+
+g = torch.cat([h.tensor("grad", 2, low=-2.0, high=2.0), torch.zeros(1, dtype=torch.float64)])
+theta = h.tensor("theta", 3, low=-2.0, high=2.0)
+lr, mu = h.log_uniform("lr", 0.03, 0.3), h.uniform("momentum", 0.5, 0.95)
+for wd in (0.0, h.uniform("weight_decay", 0.2, 1.0)):
+    new = sf_sgd_step(theta.clone(), g.clone(), {}, lr=lr, momentum=mu, weight_decay=wd)
+    assert_close(new, theta - lr * (g + wd * theta),
+                 what=f"sf_sgd_step(lr={lr}, momentum={mu}, weight_decay={wd}): parameter after the first step "
                       "(expected the SGD step theta - lr * (g + weight_decay * theta))")
 state = {}
-for k in range(3):
-    new = sf_sgd_step(theta.clone(), torch.zeros(3, dtype=torch.float64), state, lr=0.1)
-    assert_close(new, theta, what=f"sf_sgd_step(lr=0.1) with zero gradients: parameter after step {k + 1}")
+lr = h.log_uniform("lr_zero_grad", 0.03, 0.3)
+for k in range(h.integer("steps_zero_grad", 2, 4)):
+    new = sf_sgd_step(theta.clone(), torch.zeros(3, dtype=torch.float64), state, lr=lr)
+    assert_close(new, theta, what=f"sf_sgd_step(lr={lr}) with zero gradients: parameter after step {k + 1}")
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sf_sgd_trajectory points=1
-# Hidden tests (1 point): 100 steps on a quadratic with several lr and momentum, polynomial weighting r > 0.
+# Hidden tests (1 point): 80-120 steps on a quadratic with several lr and momentum, polynomial weighting r > 0.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
+
+h = hidden_inputs("10-schedule-free/test_sf_sgd_trajectory", globals().get("TERM_SECRET"))
+
 from reference_impl.optim import SGDScheduleFree
 
-for hyper in [dict(lr=0.05), dict(lr=0.1, momentum=0.5), dict(lr=0.02, momentum=0.98, r=1.0)]:
+grads = quadratic(6, seed=h.seed("quadratic"))
+u, lu = h.uniform, h.log_uniform
+for k, hyper in enumerate([dict(lr=lu("lr0", 0.03, 0.07)), dict(lr=lu("lr1", 0.07, 0.1), momentum=u("momentum1", 0.4, 0.6)),
+                           dict(lr=lu("lr2", 0.01, 0.03), momentum=u("momentum2", 0.96, 0.99), r=u("r2", 0.5, 1.5))]):
     assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=112), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sf_sgd_decay_warmup points=1
 # Hidden tests (1 point): weight decay, warm-up (with the default weight_lr_power=2 and with 0), float32 parameters of shape (2, 3).
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
+
+h = hidden_inputs("10-schedule-free/test_sf_sgd_decay_warmup", globals().get("TERM_SECRET"))
+
 from reference_impl.optim import SGDScheduleFree
 
-for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.1, warmup_steps=10),
-              dict(lr=0.1, momentum=0.8, warmup_steps=5, weight_lr_power=0.0, weight_decay=0.1)]:
+grads = quadratic(6, seed=h.seed("quadratic"))
+u, lu, n = h.uniform, h.log_uniform, h.integer
+for k, hyper in enumerate([dict(lr=lu("lr0", 0.03, 0.07), weight_decay=lu("weight_decay0", 0.2, 1.0)),
+                           dict(lr=lu("lr1", 0.05, 0.1), warmup_steps=n("warmup_steps1", 5, 15)),
+                           dict(lr=lu("lr2", 0.05, 0.1), momentum=u("momentum2", 0.7, 0.9), warmup_steps=n("warmup_steps2", 3, 7),
+                                weight_lr_power=0.0, weight_decay=lu("weight_decay2", 0.05, 0.2))]):
     assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=113), steps=40)
-assert_same_trajectory(with_state_dict(sf_sgd_step, lr=0.1), optimizer(SGDScheduleFree, lr=0.1), torch.ones(2, 3),
-                       fixed_gradients((2, 3), seed=114, dtype=torch.float32, zero_steps=[1]), steps=8,
-                       rtol=1e-5, atol=1e-6)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=n(f"steps{k}", 30, 50))
+lr = lu("lr_float32", 0.05, 0.2)
+assert_same_trajectory(with_state_dict(sf_sgd_step, lr=lr), optimizer(SGDScheduleFree, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32, zero_steps=[1]),
+                       steps=n("steps_float32", 6, 10), rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -290,31 +323,47 @@ assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1), optimizer(AdamWSc
 print("sf_adamw_step: visible tests passed")
 
 # %% [tests] id=test_sf_adamw_trajectory points=2
-# Hidden tests (2 points): 100 steps on a quadratic with several lr, betas and eps (large eps included), warm-up, r > 0.
+# Hidden tests (2 points): 80-120 steps on a quadratic with several lr, betas and eps (large eps included), warm-up, r > 0.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
+
+h = hidden_inputs("10-schedule-free/test_sf_adamw_trajectory", globals().get("TERM_SECRET"))
+
 from reference_impl.optim import AdamWScheduleFree
 
-for hyper in [dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.02, betas=(0.95, 0.99), eps=0.1),
-              dict(lr=0.05, warmup_steps=10), dict(lr=0.02, r=1.0, weight_lr_power=1.0)]:
+grads = quadratic(6, seed=h.seed("quadratic"))
+u, lu, n = h.uniform, h.log_uniform, h.integer
+for k, hyper in enumerate([dict(lr=lu("lr0", 0.005, 0.02)), dict(lr=lu("lr1", 0.03, 0.08), betas=(u("beta1_1", 0.4, 0.6), u("beta2_1", 0.85, 0.95))),
+                           dict(lr=lu("lr2", 0.01, 0.04), betas=(u("beta1_2", 0.92, 0.97), u("beta2_2", 0.98, 0.995)), eps=lu("eps2", 0.05, 0.2)),
+                           dict(lr=lu("lr3", 0.03, 0.08), warmup_steps=n("warmup_steps3", 5, 15)),
+                           dict(lr=lu("lr4", 0.01, 0.04), r=u("r4", 0.5, 1.5), weight_lr_power=u("power4", 0.5, 1.5))]):
     assert_same_trajectory(with_state_dict(sf_adamw_step, **hyper), optimizer(AdamWScheduleFree, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=116), steps=100)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=n(f"steps{k}", 80, 120))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_sf_adamw_edges points=1
 # Hidden tests (1 point): weight decay on and off, zero gradients at the first steps, float32 parameters.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, quadratic, with_state_dict
+from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidden_inputs, optimizer, quadratic, with_state_dict
+
+h = hidden_inputs("10-schedule-free/test_sf_adamw_edges", globals().get("TERM_SECRET"))
+
 from reference_impl.optim import AdamWScheduleFree
 
-for hyper in [dict(lr=0.05, weight_decay=0.5), dict(lr=0.05, weight_decay=2.0, warmup_steps=3)]:
+grads = quadratic(6, seed=h.seed("quadratic"))
+lu, n = h.log_uniform, h.integer
+for k, hyper in enumerate([dict(lr=lu("lr0", 0.03, 0.08), weight_decay=lu("weight_decay0", 0.2, 1.0)),
+                           dict(lr=lu("lr1", 0.03, 0.08), weight_decay=lu("weight_decay1", 1.0, 3.0), warmup_steps=n("warmup_steps1", 2, 5))]):
     assert_same_trajectory(with_state_dict(sf_adamw_step, **hyper), optimizer(AdamWScheduleFree, **hyper),
-                           torch.ones(6, dtype=torch.float64), quadratic(6, seed=117), steps=40)
-assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1, weight_decay=0.3),
-                       optimizer(AdamWScheduleFree, lr=0.1, weight_decay=0.3), torch.ones(4, dtype=torch.float64),
-                       fixed_gradients(4, seed=118, zero_steps=[0, 1, 4]), steps=8)
-assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1), optimizer(AdamWScheduleFree, lr=0.1), torch.ones(2, 3),
-                       fixed_gradients((2, 3), seed=119, dtype=torch.float32), steps=8, rtol=1e-5, atol=1e-6)
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=n(f"steps{k}", 30, 50))
+lr, wd = lu("lr_zero_grad", 0.05, 0.2), lu("weight_decay_zero_grad", 0.1, 0.5)
+assert_same_trajectory(with_state_dict(sf_adamw_step, lr=lr, weight_decay=wd),
+                       optimizer(AdamWScheduleFree, lr=lr, weight_decay=wd), h.tensor("theta0_zero_grad", 4, low=0.5, high=1.5),
+                       fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 4]), steps=n("steps_zero_grad", 7, 10))
+lr = lu("lr_float32", 0.05, 0.2)
+assert_same_trajectory(with_state_dict(sf_adamw_step, lr=lr), optimizer(AdamWScheduleFree, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
+                       fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32), steps=n("steps_float32", 6, 10),
+                       rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -378,30 +427,41 @@ check_train_eval(sf_sgd_step, SGDScheduleFree, 0.9, 6, fixed_gradients(3, seed=1
 print("sf_eval_params, sf_train_params: visible tests passed")
 
 # %% [tests] id=test_train_eval_sgd points=1
-# Hidden tests (1 point): 50 steps of SGD with warm-up, r > 0 and a small momentum.
+# Hidden tests (1 point): 40-60 steps of SGD with warm-up, r > 0 and a small momentum.
 ### BEGIN HIDDEN TESTS
-check_train_eval(sf_sgd_step, SGDScheduleFree, 0.3, 50, quadratic(6, seed=121), torch.ones(6, dtype=torch.float64),
-                 lr=0.05, momentum=0.3, warmup_steps=5, r=1.0)
+from reference_impl.testing import hidden_inputs
+
+h = hidden_inputs("10-schedule-free/test_train_eval_sgd", globals().get("TERM_SECRET"))
+
+mu = h.uniform("momentum", 0.2, 0.4)
+check_train_eval(sf_sgd_step, SGDScheduleFree, mu, h.integer("steps", 40, 60), quadratic(6, seed=h.seed("quadratic")),
+                 h.tensor("theta0", 6, low=0.5, high=1.5), lr=h.log_uniform("lr", 0.03, 0.07), momentum=mu,
+                 warmup_steps=h.integer("warmup_steps", 3, 7), r=h.uniform("r", 0.5, 1.5))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_train_eval_adamw points=1
-# Hidden tests (1 point): 50 steps of AdamW with weight decay; evaluating mid-run does not change the trajectory.
+# Hidden tests (1 point): 40-60 steps of AdamW with weight decay; evaluating mid-run does not change the trajectory.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_same_trajectory, optimizer
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer
 
-check_train_eval(sf_adamw_step, AdamWScheduleFree, 0.9, 50, quadratic(6, seed=122), torch.ones(6, dtype=torch.float64),
-                 lr=0.05, weight_decay=0.1)
+h = hidden_inputs("10-schedule-free/test_train_eval_adamw", globals().get("TERM_SECRET"))
+
+check_train_eval(sf_adamw_step, AdamWScheduleFree, 0.9, h.integer("steps", 40, 60), quadratic(6, seed=h.seed("quadratic")),
+                 h.tensor("theta0", 6, low=0.5, high=1.5), lr=h.log_uniform("lr", 0.03, 0.08), weight_decay=h.log_uniform("weight_decay", 0.05, 0.2))
+lr_each, betas_each = h.log_uniform("lr_each", 0.03, 0.08), (h.uniform("beta1_each", 0.7, 0.9), h.uniform("beta2_each", 0.98, 0.995))
 
 
 def evaluated_each_step(param, grad, state):
     state = {} if state is None else state
-    new = sf_adamw_step(param, grad, state, lr=0.05, betas=(0.8, 0.99))
+    new = sf_adamw_step(param, grad, state, lr=lr_each, betas=betas_each)
     sf_eval_params(state)  # evaluating must leave the training state alone
-    sf_train_params(state, 0.8)
+    sf_train_params(state, betas_each[0])
     return new, state
 
 
-evaluated_each_step.function = "sf_adamw_step(lr=0.05, betas=(0.8, 0.99)) with sf_eval_params/sf_train_params after every step"
-assert_same_trajectory(evaluated_each_step, optimizer(AdamWScheduleFree, lr=0.05, betas=(0.8, 0.99)),
-                       torch.ones(6, dtype=torch.float64), quadratic(6, seed=123), steps=30)
+evaluated_each_step.function = (f"sf_adamw_step(lr={lr_each}, betas={betas_each}) with sf_eval_params/sf_train_params "
+                                "after every step")
+assert_same_trajectory(evaluated_each_step, optimizer(AdamWScheduleFree, lr=lr_each, betas=betas_each),
+                       h.tensor("theta0_each", 6, low=0.5, high=1.5), quadratic(6, seed=h.seed("quadratic_each")),
+                       steps=h.integer("steps_each", 20, 40))
 ### END HIDDEN TESTS
