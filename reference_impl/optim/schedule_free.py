@@ -355,6 +355,16 @@ class _ScheduleFreeBase(torch.optim.Optimizer):
                         schedule_free_train_params(param, state["z"], self._beta(group))
                 group["train_mode"] = True
 
+    def state_dict(self) -> dict:
+        """``torch.optim.Optimizer.state_dict``, each parameter's state a plain ``dict``.
+
+        The live state is a :class:`_LazyXState` (a ``dict`` subclass); pickled as it is, it would need the global
+        ``builtins.dict`` to load, which ``torch.load`` refuses by default (``weights_only=True``).
+        """
+        saved = super().state_dict()
+        saved["state"] = {index: dict(state) for index, state in saved["state"].items()}
+        return saved
+
     def _state(self, param: torch.Tensor, group: dict) -> dict:
         """The parameter's state, as a dict that also answers ``["x"]`` (after ``load_state_dict`` too)."""
         state = self.state[param]
