@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .optim._validation import check_nonnegative_int, check_positive, check_positive_int
+from ._validation import check_nonnegative_int, check_positive, check_positive_int
 
 __all__ = [
     "CORPUS_MODULES",

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from .optim._validation import check_nonnegative_int
+from ._validation import check_nonnegative_int
 
 __all__ = ["Quadratic", "rosenbrock", "ROSENBROCK_MINIMUM", "run_trajectory", "plot_trajectories"]
 

@@ -35,7 +35,7 @@ from typing import Callable, Iterable, NamedTuple, Optional, Sequence, Union
 
 import torch
 
-from .optim._validation import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int
+from ._validation import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int
 
 __all__ = [
     "Schedule",

@@ -23,7 +23,7 @@ from ._shell import (
     scalar,
     wants_fast_path,
 )
-from ._validation import check_betas, check_bool, check_lr, check_nonnegative
+from .._validation import check_betas, check_bool, check_lr, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 

@@ -26,7 +26,7 @@ from ._shell import (
     scalar,
     wants_fast_path,
 )
-from ._validation import check_bool, check_lr, check_nonnegative, check_unit_interval
+from .._validation import check_bool, check_lr, check_nonnegative, check_unit_interval
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta", "adagrad_update", "rmsprop_update", "adadelta_update"]
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Optional
 import torch
 
 from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import check_bool, check_lr, check_betas, check_nonnegative
+from .._validation import check_bool, check_lr, check_betas, check_nonnegative
 
 __all__ = ["Lamb", "lamb_update"]
 

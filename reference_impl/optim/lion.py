@@ -20,7 +20,7 @@ from ._shell import (
     scalar,
     wants_fast_path,
 )
-from ._validation import check_betas, check_bool, check_lr, check_nonnegative
+from .._validation import check_betas, check_bool, check_lr, check_nonnegative
 
 __all__ = ["Lion", "lion_update"]
 

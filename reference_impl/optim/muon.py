@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional
 import torch
 
 from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import (
+from .._validation import (
     check_lr,
     check_bool,
     check_choice,

@@ -71,7 +71,7 @@ from ._shell import (
     scalar,
     wants_fast_path,
 )
-from ._validation import (
+from .._validation import (
     check_bool,
     check_lr,
     check_betas,

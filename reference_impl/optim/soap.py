@@ -62,7 +62,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import torch
 
 from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import (
+from .._validation import (
     check_lr,
     check_betas,
     check_bool,
