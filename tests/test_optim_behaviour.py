@@ -152,3 +152,21 @@ def test_every_public_optimizer_has_cases():
     exported = {name for name in optim.__all__ if isinstance(getattr(optim, name), type)}
     covered = {case.make.__name__ for case in all_behaviour() if isinstance(case.make, type)}
     assert exported <= covered, f"no behaviour case for {sorted(exported - covered)}"
+
+
+def test_optimizer_state_bytes_counts_every_storage_once():
+    """One size function serves the benchmarks, the bake-off and the book: nested containers are searched, a view
+    or a second reference adds nothing, empty tensors and non-tensors count 0, several optimizers add up."""
+    from reference_impl.optim import SGD, optimizer_state_bytes
+
+    p, q = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))
+    first, second = SGD([p], lr=0.1), SGD([q], lr=0.1)
+    assert optimizer_state_bytes([first, second]) == 0  # no state before the first step
+    buffer = torch.zeros(10, dtype=torch.float64)  # 80 bytes
+    first.state[p] = {"m": buffer, "view": buffer[2:5], "again": [buffer, None], "step": 3,
+                      "nested": {"v": torch.zeros(4, dtype=torch.float32)}, "empty": torch.zeros(0)}  # + 16 bytes
+    second.state[q] = {"m": torch.zeros(5, dtype=torch.int16)}  # 10 bytes
+    assert optimizer_state_bytes(first) == 80 + 16
+    assert optimizer_state_bytes([first, second]) == 80 + 16 + 10
+    with pytest.raises(ValueError, match="optimizers"):
+        optimizer_state_bytes([first, "not an optimizer"])
