@@ -33,12 +33,12 @@ works for every name below):
 * :mod:`~reference_impl.schedules.compose` -- :func:`join` and the warm-up + cosine built with it;
 * :mod:`~reference_impl.schedules.plateau` -- :class:`ReduceLROnPlateau`, the one stateful schedule;
 * :mod:`~reference_impl.schedules.torch_adapter` -- :func:`as_torch_scheduler`, any schedule as a torch scheduler;
-* :mod:`~reference_impl.schedules.range_test` -- Smith's LR range test, a short training loop.
+* :mod:`~reference_impl.schedules.lr_range` -- Smith's LR range test, a short training loop.
 """
 
 from .compose import join, warmup_cosine
 from .plateau import ReduceLROnPlateau
-from .range_test import LRRangeResult, lr_range_test
+from .lr_range import LRRangeResult, lr_range_test
 from .shapes import (
     Schedule,
     constant,
