@@ -149,27 +149,6 @@ def make_params(width: int, depth: int, matrices_only: bool,
     return params, grads
 
 
-def state_bytes(opt: torch.optim.Optimizer) -> int:
-    """Bytes held by the optimizer's per-parameter state tensors, also inside lists and dicts (SOAP keeps its
-    preconditioners and eigenbases in lists); a tensor held twice is counted once."""
-    seen: set[int] = set()
-
-    def size(value) -> int:
-        if torch.is_tensor(value):
-            key = value.untyped_storage().data_ptr()
-            if key in seen or value.numel() == 0:
-                return 0
-            seen.add(key)
-            return value.untyped_storage().nbytes()
-        if isinstance(value, dict):
-            return sum(size(v) for v in value.values())
-        if isinstance(value, (list, tuple)):
-            return sum(size(v) for v in value)
-        return 0
-
-    return sum(size(state) for state in opt.state.values())
-
-
 class _Copy:
     """A competitor that copies one flat buffer of the model's size: a memory-bandwidth reference."""
 
@@ -250,7 +229,7 @@ def time_row(row: Row, base_params, grads, warmup: int, steps: int) -> dict:
                 times[key].append(elapsed)
     return {
         "median": {key: statistics.median(v) for key, v in times.items()},
-        "bytes_per_param": {key: state_bytes(opt) / numel for key, opt in opts.items()
+        "bytes_per_param": {key: ours.optimizer_state_bytes(opt) / numel for key, opt in opts.items()
                             if key not in ("copy", "scale")},
         "first": first,
         "numel": numel,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .optim._validation import check_nonnegative_int, check_positive_int
+from ._validation import check_nonnegative_int, check_positive_int
 
 __all__ = ["Split", "History", "DATASETS", "load_classification", "iterate_minibatches", "make_mlp", "train"]
 

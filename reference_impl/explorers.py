@@ -32,14 +32,14 @@ import torch
 
 from . import schedules as S
 from .optim import SGD, Adagrad, Adam, Lion, RMSprop, SGDScheduleFree
-from .problems import Quadratic, rosenbrock
+from .problems import Quadratic, rosenbrock, run_trajectory
 
 __all__ = [
     "PROBLEMS",
     "TRAJECTORY_OPTIMIZERS",
     "BETAS",
     "lr_grid",
-    "record_path",
+    "explorer_path",
     "trajectory_grid",
     "SCHEDULES",
     "schedule_grid",
@@ -115,32 +115,17 @@ TRAJECTORY_OPTIMIZERS: dict[str, tuple[Callable, Optional[str], dict[str, float]
 """The optimizers of the trajectory explorer (schedule-free SGD is recorded at its average x, the point to use)."""
 
 
-def record_path(optimizer: torch.optim.Optimizer, param: torch.Tensor, f: Callable, steps: int) -> np.ndarray:
-    """Take ``steps`` steps of ``optimizer`` on ``f(param)`` and return the visited points, shape ``(n, 2)``.
+def explorer_path(make: Callable[[list[torch.Tensor]], torch.optim.Optimizer], problem: str, steps: int,
+                  schedule: Optional[Callable[[int], float]] = None) -> np.ndarray:
+    """The path of ``make``'s optimizer on ``problem`` (a key of :data:`PROBLEMS`) from its start, shape ``(n, 2)``.
 
-    Row 0 is the start. For a schedule-free optimizer the recorded point is its average ``x`` (what
-    ``optimizer.eval()`` puts into the parameter), not the gradient point ``y``. The path stops after the first
-    point with a coordinate outside ``[-ESCAPE, ESCAPE]`` or non-finite (that point is kept unless non-finite).
+    :func:`reference_impl.problems.run_trajectory` with the explorer's :data:`ESCAPE` box, the rows after a stop
+    dropped: a diverged path ends at its first point outside the box (or its last finite one). For a schedule-free
+    optimizer the points are its average ``x``, the point to use.
     """
-    if not (isinstance(steps, int) and steps >= 0):
-        raise ValueError(f"Invalid steps: {steps!r} (expected an integer >= 0)")
-    schedule_free = hasattr(optimizer, "eval") and hasattr(optimizer, "train")
-    points = [param.detach().to(torch.float64).numpy().copy()]
-    for _ in range(steps):
-        optimizer.zero_grad()
-        f(param).backward()
-        optimizer.step()
-        if schedule_free:
-            optimizer.eval()
-        point = param.detach().to(torch.float64).numpy().copy()
-        if schedule_free:
-            optimizer.train()
-        if not np.all(np.isfinite(point)):
-            break
-        points.append(point)
-        if np.max(np.abs(point)) > ESCAPE:
-            break
-    return np.array(points)
+    spec = PROBLEMS[problem]
+    path = run_trajectory(make, spec["f"], spec["start"], steps, schedule=schedule, escape=ESCAPE)
+    return path[np.all(np.isfinite(path), axis=1)]
 
 
 def _path_record(path: np.ndarray, steps: int, f: Callable, stride: int = 1) -> dict[str, Any]:
@@ -187,8 +172,7 @@ def trajectory_grid(optimizers: Optional[Sequence[str]] = None, problems: Option
             for lr in lrs:
                 row = []
                 for beta in betas:
-                    param = torch.nn.Parameter(torch.tensor(spec["start"], dtype=torch.float64))
-                    path = record_path(make([param], lr, beta), param, spec["f"], spec["steps"])
+                    path = explorer_path(lambda p, lr=lr, beta=beta: make(p, lr, beta), prob, spec["steps"])
                     row.append(_path_record(path, spec["steps"], spec["f"], spec["stride"]))
                 rows.append(row)
             entry["runs"][prob] = rows
@@ -309,8 +293,7 @@ def adam_eps_grid(lr: float = 0.2, steps: int = 60) -> dict[str, Any]:
         w.grad = grads.clone()
         opt.step()
         out["first_step"].append(_rounded(w.detach().abs()))
-        param = torch.nn.Parameter(torch.tensor(spec["start"], dtype=torch.float64))
-        path = record_path(Adam([param], lr=lr, eps=eps), param, spec["f"], steps)
+        path = explorer_path(lambda p, eps=eps: Adam(p, lr=lr, eps=eps), "quadratic", steps)
         out["paths"].append(_path_record(path, steps, spec["f"]))
     return out
 
@@ -324,9 +307,9 @@ def race(runners: Mapping[str, Callable[[list[torch.Tensor]], torch.optim.Optimi
          schedules: Optional[Mapping[str, Callable[[int], float]]] = None) -> dict[str, Any]:
     """Run each optimizer of ``runners`` (name -> ``params -> optimizer``) on ``problem`` for ``steps`` steps.
 
-    ``schedules`` optionally gives a ``step -> lr`` schedule per runner name (set before each step, as
-    :func:`reference_impl.problems.run_trajectory` does). Returns ``{"problem": ..., "paths": {name: {"x", "y",
-    "loss"}}}`` with the loss at every recorded point.
+    ``schedules`` optionally gives a ``step -> lr`` schedule per runner name (set before each step). Paths are
+    recorded by :func:`explorer_path`: a diverging run stops where it leaves the plotted box. Returns
+    ``{"problem": ..., "paths": {name: {"x", "y", "loss"}}}`` with the loss at every recorded point.
     """
     if problem not in PROBLEMS:
         raise ValueError(f"Invalid problem: {problem!r} (expected one of {list(PROBLEMS)})")
@@ -334,18 +317,7 @@ def race(runners: Mapping[str, Callable[[list[torch.Tensor]], torch.optim.Optimi
     spec = PROBLEMS[problem]
     paths = {}
     for name, make in runners.items():
-        param = torch.nn.Parameter(torch.tensor(spec["start"], dtype=torch.float64))
-        opt = make([param])
-        if name in schedules:
-            sched = schedules[name]
-            points = [param.detach().numpy().copy()]
-            for t in range(steps):
-                for group in opt.param_groups:
-                    group["lr"] = sched(t)
-                points.extend(record_path(opt, param, spec["f"], 1)[1:])
-            path = np.array(points)
-        else:
-            path = record_path(opt, param, spec["f"], steps)
+        path = explorer_path(make, problem, steps, schedules.get(name))
         losses = spec["f"](torch.tensor(path, dtype=torch.float64))
         paths[name] = {"x": _rounded(path[:, 0]), "y": _rounded(path[:, 1]), "loss": _rounded(losses)}
     return {"problem": problem, "steps": steps, "paths": paths, "contour": contour_grid(problem),

@@ -3,7 +3,8 @@
 * :class:`Quadratic` -- :math:`f(w) = \\tfrac12 (w - w^\\star)^\\top H (w - w^\\star)` with a chosen spectrum and
   orientation: the model of ill-conditioning (condition number :math:`\\kappa = \\lambda_{max}/\\lambda_{min}`).
 * :func:`rosenbrock` -- the curved "banana" valley, :math:`(a - x)^2 + b (y - x^2)^2`.
-* :func:`run_trajectory` -- run any ``torch.optim.Optimizer`` on a 2-D function and record the visited points.
+* :func:`run_trajectory` -- run any ``torch.optim.Optimizer`` on a 2-D function and record the visited points
+  (the one trajectory recorder of the package: the explorers use it too).
 * :func:`plot_trajectories` -- log-spaced contours of the function with one coloured path per optimizer.
 
 Every function takes points as tensors of shape ``(..., 2)``, so one call evaluates a whole grid.
@@ -17,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from .optim._validation import check_nonnegative_int
+from ._validation import check_nonnegative_int, check_positive
 
 __all__ = ["Quadratic", "rosenbrock", "ROSENBROCK_MINIMUM", "run_trajectory", "plot_trajectories"]
 
@@ -135,12 +136,15 @@ def run_trajectory(
     steps: int,
     schedule: Optional[Callable[[int], float]] = None,
     dtype: torch.dtype = torch.float64,
+    escape: Optional[float] = None,
 ) -> np.ndarray:
     """Run an optimizer on a 2-D function and return the points it visits.
 
     A parameter is created at ``start``, the optimizer is built with ``make_optimizer([param])`` and ``steps``
     steps are taken, each on the exact gradient of ``f``. With ``schedule``, the learning rate of every parameter
-    group is set to ``schedule(t)`` before step ``t`` (``t = 0, 1, ...``).
+    group is set to ``schedule(t)`` before step ``t`` (``t = 0, 1, ...``). The recorded point is the one to
+    evaluate at: the parameter, or for a schedule-free optimizer (one with ``eval()`` and ``train()``) its average
+    ``x``, read in eval mode after each step.
 
     Args:
         make_optimizer: e.g. ``lambda p: SGD(p, lr=0.05, momentum=0.9)``.
@@ -149,10 +153,13 @@ def run_trajectory(
         steps: the number of optimizer steps (>= 0).
         schedule: optional ``step -> lr`` callable.
         dtype: the parameter's dtype (default float64, so that slow convergence is not hidden by round-off).
+        escape: optional bound: the run also stops after the first point with a coordinate outside
+            ``[-escape, escape]`` (that point is kept), e.g. to keep a diverging path off a plot.
 
     Returns:
         A float64 array of shape ``(steps + 1, 2)``: row 0 is ``start``, row ``t`` the point after ``t`` steps.
-        If a point becomes non-finite (the run diverged), it and all later rows are NaN.
+        **Divergence**: the run stops at the first non-finite point (or after leaving the ``escape`` box); that
+        row, if not kept, and all later rows are NaN.
     """
     if not callable(make_optimizer):
         raise ValueError(f"Invalid make_optimizer: {make_optimizer!r} (expected a callable params -> optimizer)")
@@ -162,6 +169,8 @@ def run_trajectory(
         raise ValueError(f"Invalid schedule: {schedule!r} (expected a callable step -> lr, or None)")
     start = _pair("start", start)
     check_nonnegative_int("steps", steps)
+    if escape is not None:
+        check_positive("escape", escape)
     param = torch.nn.Parameter(torch.tensor(start, dtype=dtype))
     optimizer = make_optimizer([param])
     points = np.full((steps + 1, 2), np.nan)
@@ -174,11 +183,24 @@ def run_trajectory(
         optimizer.zero_grad()
         f(param).backward()
         optimizer.step()
-        point = param.detach().to(torch.float64).numpy()
+        point = _evaluation_point(optimizer, param)
         if not np.all(np.isfinite(point)):
-            break
+            break  # diverged: this row and the later ones stay NaN
         points[t + 1] = point
+        if escape is not None and np.max(np.abs(point)) > escape:
+            break  # left the box: this point is kept, the later rows stay NaN
     return points
+
+
+def _evaluation_point(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> np.ndarray:
+    """``param`` as a float64 array; for a schedule-free optimizer its average x (eval mode, then train again)."""
+    schedule_free = callable(getattr(optimizer, "eval", None)) and callable(getattr(optimizer, "train", None))
+    if schedule_free:
+        optimizer.eval()
+    point = param.detach().to(torch.float64).numpy().copy()
+    if schedule_free:
+        optimizer.train()
+    return point
 
 
 def plot_trajectories(

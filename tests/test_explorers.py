@@ -1,8 +1,8 @@
 """The data of the book's interactive figures is what the library computes (reference_impl.explorers).
 
-The oracles are independent of the module under test: paths are re-run with
-:func:`reference_impl.problems.run_trajectory` (or, for schedule-free SGD, read from the optimizer's own ``x``
-state), each optimizer built here from its documented hyperparameter; schedules are called directly; Adam's first
+The oracles are independent of the module under test: paths are re-run by a plain training loop written here
+(:func:`plain_path`; for schedule-free SGD the points are read from the optimizer's own ``x`` state), each
+optimizer built here from its documented hyperparameter; schedules are called directly; Adam's first
 step is its closed form; divergence of gradient descent follows the step-size bound 2 / L.
 """
 
@@ -18,7 +18,7 @@ import torch
 from reference_impl import explorers as E
 from reference_impl import schedules as S
 from reference_impl.optim import SGD, Adagrad, Adam, Lion, RMSprop, SGDScheduleFree
-from reference_impl.problems import Quadratic, rosenbrock, run_trajectory
+from reference_impl.problems import Quadratic, rosenbrock
 
 RTOL = 6e-4  # 4 significant digits are stored: relative error <= 5e-4
 
@@ -32,6 +32,27 @@ BUILD = {
     "Adam": lambda p, lr, b: Adam(p, lr=lr, betas=(b, 0.999)),
     "Lion": lambda p, lr, b: Lion(p, lr=lr, betas=(b, 0.99)),
 }
+
+
+def plain_path(make, f, start, steps, schedule=None) -> np.ndarray:
+    """The oracle: ``steps`` plain optimizer steps from ``start`` (lr set from ``schedule`` first), every point kept,
+    NaN rows from the first non-finite one on."""
+    w = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    opt = make([w])
+    points = [list(start)]
+    for t in range(steps):
+        if schedule is not None:
+            for group in opt.param_groups:
+                group["lr"] = schedule(t)
+        opt.zero_grad()
+        f(w).backward()
+        opt.step()
+        points.append(w.detach().tolist())
+    path = np.array(points)
+    bad = np.nonzero(~np.all(np.isfinite(path), axis=1))[0]
+    if len(bad):
+        path[bad[0]:] = np.nan
+    return path
 
 
 def assert_path(record, expected: np.ndarray, stride: int = 1):
@@ -57,7 +78,7 @@ def test_problems_are_the_library_problems():
 
 
 @pytest.mark.parametrize("name", list(BUILD))
-def test_grid_paths_equal_run_trajectory(grid, name):
+def test_grid_paths_equal_a_plain_loop(grid, name):
     entry = grid["optimizers"][name]
     assert set(entry["runs"]) == {"quadratic", "rosenbrock"}
     for prob, spec in E.PROBLEMS.items():
@@ -66,7 +87,7 @@ def test_grid_paths_equal_run_trajectory(grid, name):
         for i, lr in enumerate(lrs):
             for j, beta in enumerate(entry["betas"]):
                 record = entry["runs"][prob][i][j]
-                ref = run_trajectory(lambda p: BUILD[name](p, lr, beta), spec["f"], spec["start"], spec["steps"])
+                ref = plain_path(lambda p: BUILD[name](p, lr, beta), spec["f"], spec["start"], spec["steps"])
                 finite = ref[np.all(np.isfinite(ref), axis=1)]
                 escaped = np.nonzero(np.max(np.abs(finite), axis=1) > E.ESCAPE)[0]
                 stop = int(escaped[0]) if len(escaped) else len(finite) - 1
@@ -165,27 +186,40 @@ def test_adam_eps_first_step_is_its_closed_form():
     assert np.allclose(last[g < 1e-2], g[g < 1e-2], rtol=2e-2)  # SGD-like: g / eps with eps = 1
 
 
-def test_adam_eps_paths_equal_run_trajectory():
+def test_adam_eps_paths_equal_a_plain_loop():
     data = E.adam_eps_grid(lr=0.2, steps=30)
     spec = E.PROBLEMS["quadratic"]
     for eps, record in zip(data["eps"][::4], data["paths"][::4]):
-        ref = run_trajectory(lambda p: Adam(p, lr=0.2, eps=eps), spec["f"], spec["start"], 30)
+        ref = plain_path(lambda p: Adam(p, lr=0.2, eps=eps), spec["f"], spec["start"], 30)
         assert_path(record, ref)
 
 
-def test_race_equals_run_trajectory_with_and_without_schedule():
+def test_race_equals_a_plain_loop_with_and_without_schedule():
     sched = S.cosine_annealing(0.02, 40)
     data = E.race({"hb": lambda p: SGD(p, lr=0.02, momentum=0.9),
                    "cos": lambda p: SGD(p, lr=0.02, momentum=0.9)}, "quadratic", 40, schedules={"cos": sched})
     spec = E.PROBLEMS["quadratic"]
-    plain = run_trajectory(lambda p: SGD(p, lr=0.02, momentum=0.9), spec["f"], spec["start"], 40)
-    cosine = run_trajectory(lambda p: SGD(p, lr=0.02, momentum=0.9), spec["f"], spec["start"], 40, schedule=sched)
+    plain = plain_path(lambda p: SGD(p, lr=0.02, momentum=0.9), spec["f"], spec["start"], 40)
+    cosine = plain_path(lambda p: SGD(p, lr=0.02, momentum=0.9), spec["f"], spec["start"], 40, schedule=sched)
     for name, ref in (("hb", plain), ("cos", cosine)):
         got = np.array([data["paths"][name]["x"], data["paths"][name]["y"]]).T
         np.testing.assert_allclose(got, ref, rtol=RTOL, atol=1e-12)
         losses = spec["f"](torch.tensor(ref)).numpy()
         np.testing.assert_allclose(data["paths"][name]["loss"], losses, rtol=RTOL, atol=1e-300)
     assert not np.allclose(plain, cosine), "the schedule must change the run"
+
+
+def test_a_diverging_race_stops_where_it_leaves_the_box_with_or_without_schedule():
+    """One divergence rule for every path of the explorers: the first point outside [-ESCAPE, ESCAPE] is the last."""
+    spec = E.PROBLEMS["quadratic"]
+    sched = S.constant(0.05)  # lr 0.05 > 2 / L = 0.04: GD diverges on the quadratic
+    data = E.race({"plain": lambda p: SGD(p, lr=0.05), "scheduled": lambda p: SGD(p, lr=1.0)}, "quadratic", 80,
+                  schedules={"scheduled": sched})
+    ref = plain_path(lambda p: SGD(p, lr=0.05), spec["f"], spec["start"], 80)
+    stop = int(np.nonzero(np.max(np.abs(ref), axis=1) > E.ESCAPE)[0][0])
+    for name in ("plain", "scheduled"):
+        got = np.array([data["paths"][name]["x"], data["paths"][name]["y"]]).T
+        np.testing.assert_allclose(got, ref[: stop + 1], rtol=RTOL, atol=1e-12)
 
 
 def test_figure_html_carries_the_json_safely():

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from reference_impl.data import Split, iterate_minibatches, load_classification, make_mlp, train
-from reference_impl.optim import SGD
+from reference_impl.optim import SGD, SGDScheduleFree
 from reference_impl.problems import ROSENBROCK_MINIMUM, Quadratic, plot_trajectories, rosenbrock, run_trajectory
 
 matplotlib.use("Agg")
@@ -103,9 +103,38 @@ def test_run_trajectory_marks_divergence_with_nan():
     assert np.isfinite(path[:10]).all()
 
 
+def test_run_trajectory_escape_keeps_the_first_point_outside_the_box():
+    """GD at lr 0.25 on curvatures (1, 10): w_t = (0.75^t, (-1.5)^t) (closed form); |w_2| first exceeds 10 at t = 6."""
+    f = Quadratic(curvatures=(1.0, 10.0))
+    path = run_trajectory(lambda p: SGD(p, lr=0.25), f, (1.0, 1.0), 20, escape=10.0)
+    t = np.arange(7)
+    np.testing.assert_allclose(path[:7], np.stack([0.75**t, (-1.5) ** t], axis=1), rtol=1e-12)
+    assert np.isnan(path[7:]).all() and path.shape == (21, 2)
+    free = run_trajectory(lambda p: SGD(p, lr=0.25), f, (1.0, 1.0), 20)  # no box: runs on
+    assert np.isfinite(free).all() and abs(free[-1, 1]) > 1e3
+
+
+def test_run_trajectory_records_schedule_free_at_its_average():
+    """For a schedule-free optimizer the recorded point is x (read here from the optimizer's own state), not y."""
+    f = Quadratic(curvatures=(1.0, 10.0), minimum=(0.5, -0.5))
+    path = run_trajectory(lambda p: SGDScheduleFree(p, lr=0.05, momentum=0.9), f, (1.0, 1.0), 30)
+    w = torch.nn.Parameter(torch.tensor([1.0, 1.0], dtype=torch.float64))
+    opt = SGDScheduleFree([w], lr=0.05, momentum=0.9)
+    xs, ys = [[1.0, 1.0]], [[1.0, 1.0]]
+    for _ in range(30):
+        opt.zero_grad()
+        f(w).backward()
+        opt.step()
+        xs.append(opt.state[w]["x"].tolist())
+        ys.append(w.detach().tolist())
+    np.testing.assert_allclose(path, np.array(xs), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(path, np.array(ys)), "y and x differ: the recorder must pick x"
+
+
 @pytest.mark.parametrize(
     "call, name",
     [
+        (lambda: run_trajectory(lambda p: SGD(p, lr=0.1), rosenbrock, (0.0, 0.0), 3, escape=0.0), "escape"),
         (lambda: Quadratic(curvatures=(1.0, 0.0)), "curvatures"),
         (lambda: Quadratic(curvatures=(1.0,)), "curvatures"),
         (lambda: Quadratic(minimum=(0.0, math.inf)), "minimum"),

@@ -22,6 +22,7 @@ from .soap import (
     soap_update_preconditioner,
 )
 from .muon import Muon, muon_adjusted_lr, muon_update, zeropower_via_newtonschulz
+from .state_size import optimizer_state_bytes
 from .schedule_free import (
     AdamWScheduleFree,
     SGDScheduleFree,
@@ -45,3 +46,4 @@ __all__ += ["schedule_free_weight", "schedule_free_interpolate", "soap_init_fact
 __all__ += ["muon_adjusted_lr"]
 __all__ += ["schedule_free_sgd_update_yz", "schedule_free_adamw_update_yz", "schedule_free_eval_params"]
 __all__ += ["schedule_free_train_params"]
+__all__ += ["optimizer_state_bytes"]

@@ -1,15 +1,20 @@
 """What every optimizer shell does the same way, whatever its math.
 
-The shells (``SGD``, ``Adam``, ...) hold no math; the few steps they share are written once here.
+The shells (``SGD``, ``Adam``, ...) hold no math: each is a subclass of :class:`Shell`, which writes ``step()``
+once for all of them -- walk the parameter groups, skip a parameter without a gradient, create its state lazily,
+gather the group into parallel lists and call the family's pure update function on them (eagerly, or compiled:
+the fast path below). A family only says which state its update needs and which hyperparameters it takes.
 """
 
 from __future__ import annotations
 
 import types
 import warnings
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Optional, Sequence
 
 import torch
+
+from .._validation import check_bool, check_lr
 
 
 def evaluate_closure(closure: Optional[Callable[[], torch.Tensor]]) -> Optional[torch.Tensor]:
@@ -158,3 +163,109 @@ def apply_by_step(update: Callable, columns: Sequence[Sequence[Any]], steps: Seq
         rows = [i for i, s in enumerate(steps) if s == step]
         batch = [[column[i] for i in rows] for column in columns]
         apply_to_group(update, batch, {**hyper, "step": step}, fast=fast)
+
+
+# --------------------------------------------------------------------------------------------------- the shell
+
+
+class Shell(torch.optim.Optimizer):
+    """The base class of every optimizer of the course: everything ``step()`` does except the math.
+
+    A family's class (``SGD``, ``Adam``, ...) names its pure update function, ``update(param, grad, *state_args,
+    **hyper)``, and answers three questions, each a short method:
+
+    * :meth:`_init_state` -- which state a parameter needs (created on its first step with a gradient);
+    * :meth:`_state_args` -- which of that state the update takes, in order, after ``param`` and ``grad``;
+    * :meth:`_hyper` -- which hyperparameters of the group it takes as keywords.
+
+    ``step()`` then does the same for every family: evaluate the closure with gradients enabled; for each parameter
+    group, skip the parameters without a gradient, refuse sparse gradients (and complex parameters, unless
+    ``complex_ok``), negate the gradient for ``maximize``, create state, count steps (``counts_steps``), and apply
+    the update to the whole group at once -- compiled with ``torch.compile`` when the group asked for
+    ``foreach=True`` or ``fused=True`` (:func:`apply_to_group`). A family whose step is not one update per tensor
+    (SOAP) overrides :meth:`_step_group` and still walks the group with :meth:`_with_grad`.
+    """
+
+    update: ClassVar[Callable[..., Any]]
+    """The family's pure update function (set as ``update = staticmethod(adam_update)``)."""
+
+    complex_ok: ClassVar[bool] = False
+    """Accept complex parameters (torch's SGD does); otherwise they raise ``RuntimeError`` on the first step."""
+
+    counts_steps: ClassVar[bool] = False
+    """Keep torch's per-parameter ``state["step"]``: 0 when the state is created, +1 before each update."""
+
+    passes_step: ClassVar[bool] = False
+    """Hand that count to the update as ``step=`` (Adam's bias correction needs it; RMSprop only keeps it)."""
+
+    def __init__(self, params: Any, defaults: dict) -> None:
+        """Check the keywords every shell shares (``lr``, ``maximize``, and ``foreach`` / ``fused`` where the family
+        has a fast path), then let ``torch.optim.Optimizer`` build the groups. Each family checks its own first."""
+        check_lr(defaults["lr"])
+        check_bool("maximize", defaults["maximize"])
+        if "foreach" in defaults or "fused" in defaults:
+            check_fast_flags(defaults.get("foreach"), defaults.get("fused"))
+        super().__init__(params, defaults)
+
+    # ------------------------------------------------------------------------------------- what a family says
+
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        """Create whatever state ``param`` lacks (called before every update; a no-op once it exists)."""
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        """The state the update takes after ``(param, grad)``, in its order."""
+        return ()
+
+    def _hyper(self, group: dict) -> dict:
+        """The update's keyword arguments for this group."""
+        raise NotImplementedError  # pragma: no cover - every family defines it
+
+    def _can_compile(self, group: dict, columns: Sequence[list]) -> bool:
+        """Whether this step may take the compiled path (when the group asked for it)."""
+        return True
+
+    def _store(self, params: Sequence[torch.Tensor], results: Sequence[Any]) -> None:
+        """Keep what the update returned for each parameter (SGD: its new momentum buffer); nothing by default."""
+
+    # ----------------------------------------------------------------------------- the same for every family
+
+    def _state_of(self, param: torch.Tensor, group: dict) -> dict:
+        """``param``'s state dict (schedule-free returns one that can also compute ``x``)."""
+        return self.state[param]
+
+    @torch.no_grad()
+    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = evaluate_closure(closure)
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _with_grad(self, group: dict) -> Iterator[tuple[torch.Tensor, torch.Tensor, dict]]:
+        """``(param, grad, state)`` for each parameter of ``group`` that has a gradient, its state created."""
+        name, check = type(self).__name__, check_dense if self.complex_ok else check_dense_real
+        for param in group["params"]:
+            if param.grad is None:
+                continue  # a parameter that took no part in the loss is left alone
+            check(name, param)
+            state = self._state_of(param, group)
+            if self.counts_steps and "step" not in state:
+                state["step"] = 0
+            self._init_state(state, param, group)
+            yield param, gradient(param, group.get("maximize", False)), state
+
+    def _step_group(self, group: dict) -> None:
+        """Gather the group into parallel lists ``param, grad, *state_args`` and apply the update to them."""
+        rows, steps = [], []
+        for param, grad, state in self._with_grad(group):
+            if self.counts_steps:
+                state["step"] += 1
+                steps.append(state["step"])
+            rows.append((param, grad, *self._state_args(state, group)))
+        columns = [list(column) for column in zip(*rows)]
+        fast = wants_fast_path(group) and self._can_compile(group, columns)
+        if self.passes_step:
+            apply_by_step(self.update, columns, steps, self._hyper(group), fast=fast)
+        else:
+            results = apply_to_group(self.update, columns, self._hyper(group), fast=fast)
+            self._store(columns[0] if columns else [], results)

@@ -10,20 +10,12 @@ single-tensor code path, in the same order, so trajectories agree with ``torch.o
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 import torch
 
-from ._shell import (
-    apply_by_step,
-    check_dense_real,
-    check_fast_flags,
-    evaluate_closure,
-    gradient,
-    scalar,
-    wants_fast_path,
-)
-from ._validation import check_betas, check_bool, check_lr, check_nonnegative
+from ._shell import Shell, scalar
+from .._validation import check_betas, check_bool, check_nonnegative
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -108,7 +100,7 @@ def adam_update(
     param.addcdiv_(exp_avg, denom, value=-(lr / bias_correction1))  # (eq-adam-update), (eq-adamw-update)
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(Shell):
     r"""Adam: momentum on the gradient, divided by the root of a running mean of squared gradients.
 
     The update is :func:`adam_update`; this class reproduces ``torch.optim.Adam`` step for step (same keywords,
@@ -149,6 +141,9 @@ class Adam(torch.optim.Optimizer):
         "On the Convergence of Adam and Beyond", ICLR, for AMSGrad.
     """
 
+    update = staticmethod(adam_update)
+    counts_steps = passes_step = True  # the bias corrections need t
+
     def __init__(
         self,
         params: Iterable,
@@ -163,58 +158,30 @@ class Adam(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_betas("betas", betas)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
         check_bool("amsgrad", amsgrad)
         check_bool("decoupled_weight_decay", decoupled_weight_decay)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
-        defaults = dict(
-            maximize=maximize,
-            foreach=foreach,
-            fused=fused,
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+                        fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        name = type(self).__name__
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real(name, param)
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"] if group["amsgrad"] else None)
-                steps.append(state["step"])
-            hyper = dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
-                         weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"])
-            apply_by_step(adam_update, (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs), steps, hyper,
-                          fast=wants_fast_path(group))
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"] if group["amsgrad"] else None
+
+    def _hyper(self, group: dict) -> dict:
+        beta1, beta2 = group["betas"]
+        return dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+                    weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"])
 
 
 class AdamW(Adam):

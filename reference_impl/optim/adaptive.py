@@ -1,8 +1,8 @@
 """Adaptive methods: Adagrad, RMSprop and Adadelta (per-coordinate step sizes from squared gradients).
 
 Each optimizer is a **pure update function** holding the math (one equation per line, tagged with the book's
-equation label) and a **thin shell**, a ``torch.optim.Optimizer`` subclass that validates hyperparameters, walks
-the parameter groups, creates state lazily and evaluates the closure (see :mod:`reference_impl.optim.sgd`).
+equation label) and a **thin shell**, a ``torch.optim.Optimizer`` subclass that validates hyperparameters and says which state and
+hyperparameters the update takes (see :mod:`reference_impl.optim.sgd`).
 
 The functions update the parameter and the state tensors *in place*, with the same floating-point operations in
 the same order as PyTorch's single-tensor code paths, so the trajectories agree with ``torch.optim`` to rounding.
@@ -12,21 +12,12 @@ the docstring says so.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 import torch
 
-from ._shell import (
-    apply_by_step,
-    apply_to_group,
-    check_dense_real,
-    check_fast_flags,
-    evaluate_closure,
-    gradient,
-    scalar,
-    wants_fast_path,
-)
-from ._validation import check_bool, check_lr, check_nonnegative, check_unit_interval
+from ._shell import Shell, scalar
+from .._validation import check_bool, check_nonnegative, check_unit_interval
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta", "adagrad_update", "rmsprop_update", "adadelta_update"]
 
@@ -79,7 +70,7 @@ def adagrad_update(
     param.addcdiv_(grad, denom, value=-decayed_lr)  # (eq-adagrad)
 
 
-class Adagrad(torch.optim.Optimizer):
+class Adagrad(Shell):
     r"""Adagrad: each coordinate's step is divided by the root of the sum of its past squared gradients.
 
     The update is :func:`adagrad_update`; this class reproduces ``torch.optim.Adagrad`` step for step (same
@@ -116,6 +107,9 @@ class Adagrad(torch.optim.Optimizer):
         Optimization", JMLR 12.
     """
 
+    update = staticmethod(adagrad_update)
+    counts_steps = passes_step = True  # lr_decay needs t
+
     def __init__(
         self,
         params: Iterable,
@@ -129,50 +123,26 @@ class Adagrad(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_nonnegative("lr_decay", lr_decay)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("initial_accumulator_value", initial_accumulator_value)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
         check_nonnegative("eps", eps)
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            maximize=maximize,
-            foreach=foreach,
-            fused=fused,
-        )
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
+                        foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads, sums, steps = [], [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real("Adagrad", param)
-                    state["step"] = 0
-                    state["sum"] = torch.full_like(
-                        param, group["initial_accumulator_value"], memory_format=torch.preserve_format
-                    )
-                state["step"] += 1
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                sums.append(state["sum"])
-                steps.append(state["step"])
-            hyper = dict(lr=scalar(group["lr"]), lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                         eps=group["eps"])
-            apply_by_step(adagrad_update, (params, grads, sums), steps, hyper, fast=wants_fast_path(group))
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "sum" not in state:
+            state["sum"] = torch.full_like(param, group["initial_accumulator_value"],
+                                           memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return (state["sum"],)
+
+    def _hyper(self, group: dict) -> dict:
+        return dict(lr=scalar(group["lr"]), lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                    eps=group["eps"])
 
 
 # ----------------------------------------------------------------------------------------------------- RMSprop
@@ -239,7 +209,7 @@ def rmsprop_update(
         param.addcdiv_(grad, denom, value=-lr)  # (eq-rmsprop)
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSprop(Shell):
     r"""RMSprop: divide the gradient by a running root mean square of recent gradients.
 
     The update is :func:`rmsprop_update`; this class reproduces ``torch.optim.RMSprop`` step for step (same
@@ -274,6 +244,9 @@ class RMSprop(torch.optim.Optimizer):
         Graves (2013), "Generating Sequences With Recurrent Neural Networks", for the centered form.
     """
 
+    update = staticmethod(rmsprop_update)
+    counts_steps = True  # not used by the math; kept so that the state looks like torch's
+
     def __init__(
         self,
         params: Iterable,
@@ -288,48 +261,28 @@ class RMSprop(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_unit_interval("alpha", alpha, closed_right=True)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("momentum", momentum)
         check_bool("centered", centered)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
                         maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads, square_avgs, grad_avgs, buffers = [], [], [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real("RMSprop", param)
-                    state["step"] = 0
-                    state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                # buffers appear when a flag asks for them (also if the group is changed after some steps)
-                if group["momentum"] > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1  # not used by the math; kept so that state looks like torch's
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                square_avgs.append(state["square_avg"])
-                grad_avgs.append(state.get("grad_avg") if group["centered"] else None)
-                buffers.append(state.get("momentum_buffer"))
-            hyper = dict(lr=scalar(group["lr"]), alpha=group["alpha"], eps=group["eps"],
-                         weight_decay=group["weight_decay"], momentum=group["momentum"])
-            apply_to_group(rmsprop_update, (params, grads, square_avgs, grad_avgs, buffers), hyper,
-                           fast=wants_fast_path(group))
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        # buffers appear when a flag asks for them (also if the group is changed after some steps)
+        for key, wanted in (("square_avg", True), ("momentum_buffer", group["momentum"] > 0),
+                            ("grad_avg", group["centered"])):
+            if wanted and key not in state:
+                state[key] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return state["square_avg"], state["grad_avg"] if group["centered"] else None, state.get("momentum_buffer")
+
+    def _hyper(self, group: dict) -> dict:
+        return dict(lr=scalar(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], momentum=group["momentum"])
 
 
 # ---------------------------------------------------------------------------------------------------- Adadelta
@@ -382,7 +335,7 @@ def adadelta_update(
     param.add_(delta, alpha=-lr)  # (eq-adadelta)
 
 
-class Adadelta(torch.optim.Optimizer):
+class Adadelta(Shell):
     r"""Adadelta: RMSprop whose step is rescaled by a running RMS of past steps (no learning rate needed).
 
     The update is :func:`adadelta_update`; this class reproduces ``torch.optim.Adadelta`` step for step (same
@@ -416,6 +369,9 @@ class Adadelta(torch.optim.Optimizer):
         Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701.
     """
 
+    update = staticmethod(adadelta_update)
+    counts_steps = True  # not used by the math; kept so that the state looks like torch's
+
     def __init__(
         self,
         params: Iterable,
@@ -428,37 +384,20 @@ class Adadelta(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_unit_interval("rho", rho, closed_right=True)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads, square_avgs, acc_deltas = [], [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real("Adadelta", param)
-                    state["step"] = 0
-                    state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                    state["acc_delta"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1  # not used by the math; kept so that state looks like torch's
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                square_avgs.append(state["square_avg"])
-                acc_deltas.append(state["acc_delta"])
-            hyper = dict(lr=scalar(group["lr"]), rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"])
-            apply_to_group(adadelta_update, (params, grads, square_avgs, acc_deltas), hyper,
-                           fast=wants_fast_path(group))
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "square_avg" not in state:
+            state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["acc_delta"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return state["square_avg"], state["acc_delta"]
+
+    def _hyper(self, group: dict) -> dict:
+        return dict(lr=scalar(group["lr"]), rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"])

@@ -8,12 +8,12 @@ stated exactly in :func:`lamb_update`.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Iterable
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import check_bool, check_lr, check_betas, check_nonnegative
+from ._shell import Shell, scalar
+from .._validation import check_betas, check_nonnegative
 
 __all__ = ["Lamb", "lamb_update"]
 
@@ -90,7 +90,7 @@ def lamb_update(
     return trust_ratio
 
 
-class Lamb(torch.optim.Optimizer):
+class Lamb(Shell):
     r"""LAMB: layer-wise adaptive moments for large-batch training (Adam direction times a per-tensor trust ratio).
 
     The update is :func:`lamb_update` (its docstring states the exact variant); this class manages parameter
@@ -118,6 +118,9 @@ class Lamb(torch.optim.Optimizer):
         (Algorithm 2).
     """
 
+    update = staticmethod(lamb_update)
+    counts_steps = passes_step = True  # the bias corrections need t
+
     def __init__(
         self,
         params: Iterable,
@@ -128,40 +131,21 @@ class Lamb(torch.optim.Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        check_lr(lr)
-        check_bool("maximize", maximize)
         check_betas("betas", betas)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real("Lamb", param)
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1
-                lamb_update(
-                    param,
-                    gradient(param, group.get("maximize", False)),
-                    state["exp_avg"],
-                    state["exp_avg_sq"],
-                    step=state["step"],
-                    lr=scalar(group["lr"]),
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                )
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return state["exp_avg"], state["exp_avg_sq"]
+
+    def _hyper(self, group: dict) -> dict:
+        beta1, beta2 = group["betas"]
+        return dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+                    weight_decay=group["weight_decay"])

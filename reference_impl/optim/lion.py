@@ -7,20 +7,12 @@ of :mod:`reference_impl.optim.sgd`). The operations and their order are those of
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 import torch
 
-from ._shell import (
-    apply_to_group,
-    check_dense_real,
-    check_fast_flags,
-    evaluate_closure,
-    gradient,
-    scalar,
-    wants_fast_path,
-)
-from ._validation import check_betas, check_bool, check_lr, check_nonnegative
+from ._shell import Shell, scalar
+from .._validation import check_betas, check_nonnegative
 
 __all__ = ["Lion", "lion_update"]
 
@@ -79,7 +71,7 @@ def lion_update(
     exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)  # (eq-lion-momentum)
 
 
-class Lion(torch.optim.Optimizer):
+class Lion(Shell):
     r"""Lion: a sign update on an interpolation of momentum and gradient, with decoupled weight decay.
 
     The update is :func:`lion_update`; this class reproduces the authors' Lion (``lion_pytorch.Lion``) step for
@@ -113,6 +105,8 @@ class Lion(torch.optim.Optimizer):
         code in google/automl (``lion``).
     """
 
+    update = staticmethod(lion_update)
+
     def __init__(
         self,
         params: Iterable,
@@ -124,32 +118,19 @@ class Lion(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_betas("betas", betas)
         check_nonnegative("weight_decay", weight_decay)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            params, grads, exp_avgs = [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    check_dense_real("Lion", param)
-                    state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                exp_avgs.append(state["exp_avg"])
-            hyper = dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"])
-            apply_to_group(lion_update, (params, grads, exp_avgs), hyper, fast=wants_fast_path(group))
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return (state["exp_avg"],)
+
+    def _hyper(self, group: dict) -> dict:
+        beta1, beta2 = group["betas"]
+        return dict(lr=scalar(group["lr"]), beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"])

@@ -19,13 +19,12 @@ meant for AdamW, in a second optimizer (see the example of :class:`Muon`).
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import (
-    check_lr,
+from ._shell import Shell, scalar
+from .._validation import (
     check_bool,
     check_choice,
     check_finite_reals,
@@ -151,7 +150,7 @@ def muon_update(
     param.add_(ortho, alpha=-muon_adjusted_lr(lr, param.shape, adjust_lr_fn))  # (eq-muon-update)
 
 
-class Muon(torch.optim.Optimizer):
+class Muon(Shell):
     r"""Muon: SGD with Nesterov momentum whose step is orthogonalised by Newton–Schulz; 2-D parameters only.
 
     The update is :func:`muon_update`; this class only manages parameter groups, state and validation. It
@@ -189,6 +188,8 @@ class Muon(torch.optim.Optimizer):
         Training*; Bernstein & Newhouse (2024), *Old optimizer, new norm*.
     """
 
+    update = staticmethod(muon_update)
+
     def __init__(
         self,
         params: Iterable,
@@ -203,8 +204,6 @@ class Muon(torch.optim.Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        check_lr(lr)
-        check_bool("maximize", maximize)
         check_nonnegative("weight_decay", weight_decay)
         check_unit_interval("momentum", momentum)
         check_bool("nesterov", nesterov)
@@ -228,29 +227,14 @@ class Muon(torch.optim.Optimizer):
                         f"{tuple(param.shape)}; give biases, gains, embeddings and heads to AdamW"
                     )
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                check_dense_real("Muon", param)
-                state = self.state[param]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(param.grad)  # M_0 = 0
-                muon_update(
-                    param,
-                    gradient(param, group.get("maximize", False)),
-                    state["momentum_buffer"],
-                    lr=scalar(group["lr"]),
-                    weight_decay=group["weight_decay"],
-                    momentum=group["momentum"],
-                    nesterov=group["nesterov"],
-                    ns_coefficients=group["ns_coefficients"],
-                    eps=group["eps"],
-                    ns_steps=group["ns_steps"],
-                    adjust_lr_fn=group["adjust_lr_fn"],
-                )
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(param.grad)  # M_0 = 0
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return (state["momentum_buffer"],)
+
+    def _hyper(self, group: dict) -> dict:
+        return dict(lr=scalar(group["lr"]), weight_decay=group["weight_decay"], momentum=group["momentum"],
+                    nesterov=group["nesterov"], ns_coefficients=group["ns_coefficients"], eps=group["eps"],
+                    ns_steps=group["ns_steps"], adjust_lr_fn=group["adjust_lr_fn"])

@@ -62,23 +62,8 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from ._shell import (
-    apply_to_group,
-    check_dense,
-    check_fast_flags,
-    evaluate_closure,
-    gradient,
-    scalar,
-    wants_fast_path,
-)
-from ._validation import (
-    check_bool,
-    check_lr,
-    check_betas,
-    check_nonnegative,
-    check_nonnegative_int,
-    check_open_unit_interval,
-)
+from ._shell import Shell, scalar
+from .._validation import check_betas, check_nonnegative, check_nonnegative_int, check_open_unit_interval
 
 __all__ = [
     "SGDScheduleFree",
@@ -327,8 +312,19 @@ class _LazyXState(dict):
         return (dict, (dict(self),))
 
 
-class _ScheduleFreeBase(torch.optim.Optimizer):
-    """Mode switching and the per-group step bookkeeping shared by both schedule-free shells."""
+class _ScheduleFreeBase(Shell):
+    """What both schedule-free shells share: the averaging hyperparameters, train/eval mode, the state that
+    answers ``["x"]``, and the per-group bookkeeping of the averaging weights."""
+
+    complex_ok = True  # as the authors' package
+
+    def __init__(self, params: Iterable, defaults: dict) -> None:
+        """Check the averaging hyperparameters, then add the per-group bookkeeping (saved with ``state_dict``)."""
+        check_nonnegative("weight_decay", defaults["weight_decay"])
+        check_nonnegative_int("warmup_steps", defaults["warmup_steps"])
+        check_nonnegative("r", defaults["r"])
+        check_nonnegative("weight_lr_power", defaults["weight_lr_power"])
+        super().__init__(params, dict(defaults, k=0, lr_max=-1.0, weight_sum=0.0, train_mode=True))
 
     def _beta(self, group: dict) -> float:
         raise NotImplementedError  # pragma: no cover - defined by each subclass
@@ -355,7 +351,17 @@ class _ScheduleFreeBase(torch.optim.Optimizer):
                         schedule_free_train_params(param, state["z"], self._beta(group))
                 group["train_mode"] = True
 
-    def _state(self, param: torch.Tensor, group: dict) -> dict:
+    def state_dict(self) -> dict:
+        """``torch.optim.Optimizer.state_dict``, each parameter's state a plain ``dict``.
+
+        The live state is a :class:`_LazyXState` (a ``dict`` subclass); pickled as it is, it would need the global
+        ``builtins.dict`` to load, which ``torch.load`` refuses by default (``weights_only=True``).
+        """
+        saved = super().state_dict()
+        saved["state"] = {index: dict(state) for index, state in saved["state"].items()}
+        return saved
+
+    def _state_of(self, param: torch.Tensor, group: dict) -> dict:
         """The parameter's state, as a dict that also answers ``["x"]`` (after ``load_state_dict`` too)."""
         state = self.state[param]
         if not isinstance(state, _LazyXState):
@@ -370,7 +376,17 @@ class _ScheduleFreeBase(torch.optim.Optimizer):
                 "evaluating or saving."
             )
 
+    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
+        """Perform one optimization step (in train mode); ``closure`` re-evaluates the model and returns the loss."""
+        self._check_train_mode()
+        return super().step(closure)
+
+    def _step_group(self, group: dict) -> None:
+        super()._step_group(group)
+        group["k"] += 1
+
     def _next_weight(self, group: dict) -> tuple[float, float]:
+        """This step's warmed-up lr and averaging weight; advances the group's running max lr and weight sum."""
         lr_t, c, group["lr_max"], group["weight_sum"] = schedule_free_weight(
             group["k"],
             scalar(group["lr"]),
@@ -420,6 +436,8 @@ class SGDScheduleFree(_ScheduleFreeBase):
         github.com/facebookresearch/schedule_free.
     """
 
+    update = staticmethod(schedule_free_sgd_update_yz)
+
     def __init__(
         self,
         params: Iterable,
@@ -434,47 +452,24 @@ class SGDScheduleFree(_ScheduleFreeBase):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_open_unit_interval("momentum", momentum)
-        check_nonnegative("weight_decay", weight_decay)
-        check_nonnegative_int("warmup_steps", warmup_steps)
-        check_nonnegative("r", r)
-        check_nonnegative("weight_lr_power", weight_lr_power)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
-        defaults = dict(
-            maximize=maximize, foreach=foreach, fused=fused,
-            lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
-            weight_lr_power=weight_lr_power,
-            k=0, lr_max=-1.0, weight_sum=0.0, train_mode=True,  # per-group bookkeeping, saved with state_dict
-        )
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                        weight_lr_power=weight_lr_power, maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     def _beta(self, group: dict) -> float:
         return group["momentum"]
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step (in train mode); ``closure`` re-evaluates the model and returns the loss."""
-        self._check_train_mode()
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            lr_t, c = self._next_weight(group)
-            params, grads, zs = [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                check_dense("SGDScheduleFree", param)
-                state = self._state(param, group)
-                if "z" not in state:
-                    state["z"] = param.detach().clone()  # z_1 = x_1 = y_1 = the initial weights
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                zs.append(state["z"])
-            hyper = dict(lr=lr_t, c=c, momentum=group["momentum"], weight_decay=group["weight_decay"])
-            apply_to_group(schedule_free_sgd_update_yz, (params, grads, zs), hyper, fast=wants_fast_path(group))
-            group["k"] += 1
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "z" not in state:
+            state["z"] = param.detach().clone()  # z_1 = x_1 = y_1 = the initial weights
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return (state["z"],)
+
+    def _hyper(self, group: dict) -> dict:
+        lr_t, c = self._next_weight(group)
+        return dict(lr=lr_t, c=c, momentum=group["momentum"], weight_decay=group["weight_decay"])
 
 
 class AdamWScheduleFree(_ScheduleFreeBase):
@@ -515,6 +510,8 @@ class AdamWScheduleFree(_ScheduleFreeBase):
         github.com/facebookresearch/schedule_free.
     """
 
+    update = staticmethod(schedule_free_adamw_update_yz)
+
     def __init__(
         self,
         params: Iterable,
@@ -530,50 +527,25 @@ class AdamWScheduleFree(_ScheduleFreeBase):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_betas("betas", betas)
         check_open_unit_interval("betas[0] (beta1)", betas[0])  # beta1 = 0 would make eval() divide by zero
         check_nonnegative("eps", eps)
-        check_nonnegative("weight_decay", weight_decay)
-        check_nonnegative_int("warmup_steps", warmup_steps)
-        check_nonnegative("r", r)
-        check_nonnegative("weight_lr_power", weight_lr_power)
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
-        defaults = dict(
-            maximize=maximize, foreach=foreach, fused=fused,
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
-            weight_lr_power=weight_lr_power,
-            k=0, lr_max=-1.0, weight_sum=0.0, train_mode=True,
-        )
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                        weight_lr_power=weight_lr_power, maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     def _beta(self, group: dict) -> float:
         return group["betas"][0]
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step (in train mode); ``closure`` re-evaluates the model and returns the loss."""
-        self._check_train_mode()
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            lr_t, c = self._next_weight(group)
-            params, grads, zs, exp_avg_sqs = [], [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                check_dense("AdamWScheduleFree", param)
-                state = self._state(param, group)
-                if "z" not in state:
-                    state["z"] = param.detach().clone()
-                    state["exp_avg_sq"] = torch.zeros_like(param)
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                zs.append(state["z"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-            hyper = dict(step=group["k"] + 1, lr=lr_t, c=c, betas=group["betas"], eps=group["eps"],
-                         weight_decay=group["weight_decay"])
-            apply_to_group(schedule_free_adamw_update_yz, (params, grads, zs, exp_avg_sqs), hyper,
-                           fast=wants_fast_path(group))
-            group["k"] += 1
-        return loss
+    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
+        if "z" not in state:
+            state["z"] = param.detach().clone()
+            state["exp_avg_sq"] = torch.zeros_like(param)
+
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return state["z"], state["exp_avg_sq"]
+
+    def _hyper(self, group: dict) -> dict:
+        lr_t, c = self._next_weight(group)
+        return dict(step=group["k"] + 1, lr=lr_t, c=c, betas=group["betas"], eps=group["eps"],
+                    weight_decay=group["weight_decay"])

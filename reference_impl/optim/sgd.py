@@ -5,8 +5,9 @@ The pattern every optimizer of the course follows:
 1. a **pure update function** (:func:`sgd_update`) that holds the math, one equation per line, each line tagged
    with the label of the equation in the book (``# (eq-heavy-ball)`` is equation ``eq-heavy-ball`` in the
    momentum chapter);
-2. a **thin shell** (:class:`SGD`), a ``torch.optim.Optimizer`` subclass that validates hyperparameters, walks the
-   parameter groups, creates state lazily and evaluates the closure. It contains no math.
+2. a **thin shell** (:class:`SGD`), a ``torch.optim.Optimizer`` subclass that validates hyperparameters and tells
+   the shared :class:`~reference_impl.optim._shell.Shell` which state and hyperparameters the update takes; the
+   shell walks the parameter groups, creates state lazily and evaluates the closure. It contains no math.
 
 "Pure" means the function depends only on its arguments and keeps no state of its own; for speed it updates the
 parameter and the momentum buffer *in place*, exactly as ``torch.optim.SGD`` does, so the two agree bit for bit.
@@ -14,20 +15,12 @@ parameter and the momentum buffer *in place*, exactly as ``torch.optim.SGD`` doe
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import torch
 
-from ._shell import (
-    apply_to_group,
-    check_dense,
-    check_fast_flags,
-    evaluate_closure,
-    gradient,
-    scalar,
-    wants_fast_path,
-)
-from ._validation import check_bool, check_lr, check_nonnegative
+from ._shell import Shell, scalar
+from .._validation import check_nonnegative
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -89,10 +82,11 @@ def sgd_update(
     return momentum_buffer
 
 
-class SGD(torch.optim.Optimizer):
+class SGD(Shell):
     r"""Stochastic gradient descent, optionally with momentum (heavy ball or Nesterov) and L2 weight decay.
 
-    The update is :func:`sgd_update`; this class only manages parameter groups, state and validation.
+    The update is :func:`sgd_update`; this class only validates the hyperparameters and says which state and
+    hyperparameters the update takes (its base class, ``Shell``, walks the groups and keeps the state).
     It reproduces ``torch.optim.SGD`` step for step (same keywords, same defaults, same state key
     ``"momentum_buffer"``).
 
@@ -126,6 +120,9 @@ class SGD(torch.optim.Optimizer):
         for the Nesterov form used here.
     """
 
+    update = staticmethod(sgd_update)
+    complex_ok = True  # as torch.optim.SGD
+
     def __init__(
         self,
         params: Iterable,
@@ -139,36 +136,26 @@ class SGD(torch.optim.Optimizer):
         foreach: Optional[bool] = None,
         fused: Optional[bool] = None,
     ) -> None:
-        check_lr(lr)
         check_nonnegative("momentum", momentum)
         check_nonnegative("dampening", dampening)
         check_nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Invalid nesterov: Nesterov momentum requires momentum > 0 and dampening == 0")
-        check_bool("maximize", maximize)
-        check_fast_flags(foreach, fused)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
                         maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads, buffers = [], [], []
-            for param in group["params"]:
-                if param.grad is None:
-                    continue  # a parameter that took no part in the loss is left alone
-                check_dense("SGD", param)
-                params.append(param)
-                grads.append(gradient(param, group.get("maximize", False)))
-                buffers.append(self.state[param].get("momentum_buffer"))
-            hyper = dict(lr=scalar(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
-                         weight_decay=group["weight_decay"], nesterov=group["nesterov"])
-            # the first momentum step creates the buffers (a clone of the gradient): done eagerly, once
-            fast = wants_fast_path(group) and not any(b is None for b in buffers if group["momentum"] != 0)
-            new_buffers = apply_to_group(sgd_update, (params, grads, buffers), hyper, fast=fast)
-            for param, buffer in zip(params, new_buffers):
-                self.state[param]["momentum_buffer"] = buffer
-        return loss
+    def _state_args(self, state: dict, group: dict) -> tuple:
+        return (state.get("momentum_buffer"),)  # None until the first momentum step
+
+    def _hyper(self, group: dict) -> dict:
+        return dict(lr=scalar(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
+                    weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+
+    def _can_compile(self, group: dict, columns: Sequence[list]) -> bool:
+        # the first momentum step creates the buffers (a clone of the gradient): done eagerly, once
+        return group["momentum"] == 0 or not columns or all(buffer is not None for buffer in columns[2])
+
+    def _store(self, params: Sequence[torch.Tensor], results: Sequence[Optional[torch.Tensor]]) -> None:
+        for param, buffer in zip(params, results):
+            self.state[param]["momentum_buffer"] = buffer

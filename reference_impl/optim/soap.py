@@ -57,13 +57,12 @@ batches); see ``tests/optim_cases/soap.py``.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import torch
 
-from ._shell import check_dense_real, evaluate_closure, gradient, scalar
-from ._validation import (
-    check_lr,
+from ._shell import Shell, scalar
+from .._validation import (
     check_betas,
     check_bool,
     check_nonnegative,
@@ -275,7 +274,7 @@ def soap_update(
         param.mul_(1 - lr * weight_decay)  # decoupled decay after the step (eq-decoupled-decay)
 
 
-class SOAP(torch.optim.Optimizer):
+class SOAP(Shell):
     r"""SOAP: Adam run in the slowly refreshed eigenbasis of Shampoo's preconditioner.
 
     The math is in the pure functions :func:`soap_update`, :func:`soap_update_preconditioner`,
@@ -341,8 +340,6 @@ class SOAP(torch.optim.Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        check_lr(lr)
-        check_bool("maximize", maximize)
         check_betas("betas", betas)
         if not (isinstance(shampoo_beta, (int, float)) and not isinstance(shampoo_beta, bool)
                 and shampoo_beta == shampoo_beta and shampoo_beta < 0):  # NaN fails shampoo_beta == shampoo_beta
@@ -363,42 +360,34 @@ class SOAP(torch.optim.Optimizer):
         )
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], torch.Tensor]] = None) -> Optional[torch.Tensor]:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            shampoo_beta = group["shampoo_beta"] if group["shampoo_beta"] >= 0 else group["betas"][1]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                check_dense_real("SOAP", param)
-                grad, state = gradient(param, group.get("maximize", False)), self.state[param]
-                shape = _working_shape(param.shape, group["merge_dims"], group["max_precond_dim"])
-                if not state:  # first call: statistics and eigenbases from this gradient, no step
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(param)
-                    state["exp_avg_sq"] = torch.zeros_like(param)
-                    state["GG"] = soap_init_factors(
-                        param.shape, dtype=param.dtype, device=param.device,
-                        max_precond_dim=group["max_precond_dim"], precondition_1d=group["precondition_1d"],
-                        merge_dims=group["merge_dims"],
-                    )
-                    soap_update_preconditioner(state["GG"], grad.reshape(shape), shampoo_beta=shampoo_beta)
-                    state["Q"] = soap_init_eigenbases(state["GG"])
-                    continue
-                state["step"] += 1
-                soap_update(
-                    param, grad, state["exp_avg"], state["exp_avg_sq"], state["Q"], shape=shape,
-                    step=state["step"], lr=scalar(group["lr"]), betas=group["betas"], eps=group["eps"],
-                    weight_decay=group["weight_decay"], normalize_grads=group["normalize_grads"],
-                    correct_bias=group["correct_bias"],
+    def _step_group(self, group: dict) -> None:
+        # not one update per tensor: the first call only initialises, and the statistics and bases follow the step
+        shampoo_beta = group["shampoo_beta"] if group["shampoo_beta"] >= 0 else group["betas"][1]
+        for param, grad, state in self._with_grad(group):
+            shape = _working_shape(param.shape, group["merge_dims"], group["max_precond_dim"])
+            if not state:  # first call: statistics and eigenbases from this gradient, no step
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(param)
+                state["exp_avg_sq"] = torch.zeros_like(param)
+                state["GG"] = soap_init_factors(
+                    param.shape, dtype=param.dtype, device=param.device,
+                    max_precond_dim=group["max_precond_dim"], precondition_1d=group["precondition_1d"],
+                    merge_dims=group["merge_dims"],
                 )
-                # the statistics see the gradient only after it was used: the step never rotates G by its own basis
                 soap_update_preconditioner(state["GG"], grad.reshape(shape), shampoo_beta=shampoo_beta)
-                if state["step"] % group["precondition_frequency"] == 0:
-                    state["Q"], exp_avg_sq = soap_refresh_eigenbases(
-                        state["GG"], state["Q"], state["exp_avg_sq"].reshape(shape)
-                    )
-                    state["exp_avg_sq"] = exp_avg_sq.reshape(param.shape)
-        return loss
+                state["Q"] = soap_init_eigenbases(state["GG"])
+                continue
+            state["step"] += 1
+            soap_update(
+                param, grad, state["exp_avg"], state["exp_avg_sq"], state["Q"], shape=shape,
+                step=state["step"], lr=scalar(group["lr"]), betas=group["betas"], eps=group["eps"],
+                weight_decay=group["weight_decay"], normalize_grads=group["normalize_grads"],
+                correct_bias=group["correct_bias"],
+            )
+            # the statistics see the gradient only after it was used: the step never rotates G by its own basis
+            soap_update_preconditioner(state["GG"], grad.reshape(shape), shampoo_beta=shampoo_beta)
+            if state["step"] % group["precondition_frequency"] == 0:
+                state["Q"], exp_avg_sq = soap_refresh_eigenbases(
+                    state["GG"], state["Q"], state["exp_avg_sq"].reshape(shape)
+                )
+                state["exp_avg_sq"] = exp_avg_sq.reshape(param.shape)

@@ -1,4 +1,4 @@
-"""Hyperparameter validation shared by every optimizer shell.
+"""Argument validation shared by the whole package: optimizer shells, schedules, data sets, models, problems.
 
 torch.optim validates hyperparameters in ``__init__`` and raises ``ValueError`` with a message that names the
 argument ("Invalid learning rate: -1"). We do the same, with the argument's keyword in the message so that a student
