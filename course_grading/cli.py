@@ -5,6 +5,10 @@
     python -m course_grading grade ASSIGNMENT SUBMISSIONS [--out DIR] # instructors: grade a class
     python -m course_grading grade ASSIGNMENT SUBMISSIONS --shard i/N --out DIR_i   # one slice of a class
     python -m course_grading merge ASSIGNMENT DIR_0 ... DIR_N-1 --out DIR        # the shards as one class
+    python -m course_grading gradescope ASSIGNMENT --out DIR [--secret FILE]  # DIR/autograder.zip for Gradescope
+    python -m course_grading similarity ASSIGNMENT SUBMISSIONS [--out DIR]    # answers alike (copies) -> report
+    python -m course_grading written ASSIGNMENT SUBMISSIONS --out DIR         # written answers as PDFs
+    python -m course_grading release ASSIGNMENT [--out DIR]                   # deliver the feedback pages
 
 Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
 nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
     merge.add_argument("--out", type=Path, required=True, help="folder for the class's CSVs, report and feedback")
     merge.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    _integrity_parsers(sub)
     args = parser.parse_args(argv)
     try:
         root = course.find_root(args.course)
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from .check import check_notebooks
 
         return check_notebooks(root, args.notebooks, _limits(args), use_sandbox=not args.no_sandbox)
+    if args.command in INTEGRITY_COMMANDS:
+        return _integrity_command(root, args)
     if args.command == "merge":
         from .shards import merge as run_merge
 
@@ -172,3 +179,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 1 if summary["failed"] else 0
+
+
+# --------------------------------------------------------------------------------------------- where instructors work
+# (issue 27) Gradescope, written answers as PDFs, similarity, feedback delivered: one block of subcommands.
+
+INTEGRITY_COMMANDS = ("gradescope", "similarity", "written", "release")
+
+
+def _integrity_parsers(sub) -> None:
+    gs = sub.add_parser("gradescope", help="write a Gradescope autograder (autograder.zip) for one assignment")
+    gs.add_argument("assignment")
+    gs.add_argument("--out", type=Path, required=True, help="folder for autograder.zip (outside the repository when "
+                                                            "it holds the term's secret)")
+    gs.add_argument("--secret", type=Path, default=None, metavar="FILE",
+                    help="the term's secret, baked into the zip (as `grade` takes it; default: "
+                         "$COURSE_GRADING_SECRET_FILE, else none: hidden tests use the default inputs)")
+
+
+def _integrity_command(root: Path, args) -> int:
+    try:
+        if args.command == "gradescope":
+            from .gradescope import build
+
+            secret = read_secret(args.secret)
+            path = build(root, args.assignment, args.out, secret)
+            print(f"{path}: upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu "
+                  f"24.04); {'the term secret is inside: keep the zip private' if secret else 'no term secret: hidden tests use the default inputs'}")
+            return 0
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)
