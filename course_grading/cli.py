@@ -195,6 +195,15 @@ def _integrity_parsers(sub) -> None:
     gs.add_argument("--secret", type=Path, default=None, metavar="FILE",
                     help="the term's secret, baked into the zip (as `grade` takes it; default: "
                          "$COURSE_GRADING_SECRET_FILE, else none: hidden tests use the default inputs)")
+    sim = sub.add_parser("similarity", help="list students whose answer code is alike, and answers that match the "
+                                            "published solution up to renaming")
+    sim.add_argument("assignment")
+    sim.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks (as for `grade`)")
+    sim.add_argument("--out", type=Path, default=None, help="output folder (default: grades/ in the course); "
+                                                             "writes ASSIGNMENT/similarity.json and report.html")
+    sim.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
+    sim.add_argument("--threshold", type=float, default=None,
+                     help="share of an answer's fingerprinted code found in the other (default 0.6)")
 
 
 def _integrity_command(root: Path, args) -> int:
@@ -206,6 +215,12 @@ def _integrity_command(root: Path, args) -> int:
             path = build(root, args.assignment, args.out, secret)
             print(f"{path}: upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu "
                   f"24.04); {'the term secret is inside: keep the zip private' if secret else 'no term secret: hidden tests use the default inputs'}")
+            return 0
+        if args.command == "similarity":
+            from .similarity import THRESHOLD, run
+
+            run(root, args.assignment, args.submissions, args.out, layout=args.layout,
+                threshold=THRESHOLD if args.threshold is None else args.threshold)
             return 0
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
