@@ -204,6 +204,12 @@ def _integrity_parsers(sub) -> None:
     sim.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
     sim.add_argument("--threshold", type=float, default=None,
                      help="share of an answer's fingerprinted code found in the other (default 0.6)")
+    wr = sub.add_parser("written", help="the written answers (graded by hand) as PDFs: one per student, one for "
+                                        "the class")
+    wr.add_argument("assignment")
+    wr.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks (as for `grade`)")
+    wr.add_argument("--out", type=Path, required=True, help="folder for <student>.pdf and class.pdf")
+    wr.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
 
 
 def _integrity_command(root: Path, args) -> int:
@@ -215,6 +221,11 @@ def _integrity_command(root: Path, args) -> int:
             path = build(root, args.assignment, args.out, secret)
             print(f"{path}: upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu "
                   f"24.04); {'the term secret is inside: keep the zip private' if secret else 'no term secret: hidden tests use the default inputs'}")
+            return 0
+        if args.command == "written":
+            from .written import run as run_written
+
+            run_written(root, args.assignment, args.submissions, args.out, layout=args.layout)
             return 0
         if args.command == "similarity":
             from .similarity import THRESHOLD, run

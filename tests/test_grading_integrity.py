@@ -274,3 +274,44 @@ def test_the_section_escapes_what_students_wrote(tmp_path):
     page = (tmp_path / "out" / ASSIGNMENT / "report.html").read_text()
     assert "alice ~ mallory" in page
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
+
+
+# --------------------------------------------------------------------------------------------- written answers as PDFs
+
+
+def _pdf_text(path: Path) -> str:
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.fail("pdftotext is needed to read the PDFs back (Debian/Ubuntu: apt-get install poppler-utils)")
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_written_answers_as_pdfs_math_rendered_nothing_run(tmp_path):
+    answers = {
+        "zoe": "The gradient at the look-ahead point $\\theta_t - \\eta\\mu v_t$ already points back: ZOE-ANSWER.",
+        "mallory": ("<img src=x onerror=\"document.body.innerHTML='PWNED-BY-IMG'\">MALLORY-ANSWER "
+                    "<script>document.write('PWNED-BY-SCRIPT')</script>"),
+        "adam": "ADAM-ANSWER: it damps because $$\\mu (g_t - g_{t-1})$$ opposes sign changes.",
+    }
+    subs = tmp_path / "class"
+    for student, text in answers.items():
+        nb = pipeline.student_notebook(ROOT, ASSIGNMENT, NB, [pipeline.Edit("written_lookahead", None, text)])
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / NB)
+    out = tmp_path / "pdfs"
+    assert cli(["--course", str(ROOT), "written", ASSIGNMENT, str(subs), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["adam.pdf", "class.pdf", "mallory.pdf", "zoe.pdf"]
+    whole = _pdf_text(out / "class.pdf")
+    # every answer, in id order, under the question
+    positions = [whole.index(f"{s.upper()}-ANSWER") for s in ("adam", "mallory", "zoe")]
+    assert positions == sorted(positions) and whole.index("In your own words") < positions[0]
+    # nothing of mallory's ran: her text is there, the payloads' effects are not
+    mallory = _pdf_text(out / "mallory.pdf")
+    assert "MALLORY-ANSWER" in mallory and "PWNED-BY-IMG" not in mallory
+    assert "PWNED-BY-SCRIPT" not in mallory.replace("document.write('PWNED-BY-SCRIPT')", "")
+    # math typeset by MathJax: the TeX source is gone, its symbols are there
+    zoe = _pdf_text(out / "zoe.pdf")
+    assert "ZOE-ANSWER" in zoe and "\\theta" not in zoe and "\\eta" not in zoe and "θ" in zoe and "μ" in zoe
+    assert "\\mu" not in whole and "\\theta" not in whole   # the question's math too
