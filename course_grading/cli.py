@@ -8,7 +8,6 @@
     python -m course_grading gradescope ASSIGNMENT --out DIR [--secret FILE]  # DIR/autograder.zip for Gradescope
     python -m course_grading similarity ASSIGNMENT SUBMISSIONS [--out DIR]    # answers alike (copies) -> report
     python -m course_grading written ASSIGNMENT SUBMISSIONS --out DIR         # written answers as PDFs
-    python -m course_grading release ASSIGNMENT [--out DIR]                   # deliver the feedback pages
 
 Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
 nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
@@ -182,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------- where instructors work
-# (issue 27) Gradescope, written answers as PDFs, similarity, feedback delivered: one block of subcommands.
+# (issue 27) Gradescope, similarity, written answers as PDFs: one block of subcommands.
 
-INTEGRITY_COMMANDS = ("gradescope", "similarity", "written", "release")
+INTEGRITY_COMMANDS = ("gradescope", "similarity", "written")
 
 
 def _integrity_parsers(sub) -> None:
