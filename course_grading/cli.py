@@ -6,6 +6,9 @@
     python -m course_grading grade ASSIGNMENT SUBMISSIONS --shard i/N --out DIR_i   # one slice of a class
     python -m course_grading merge ASSIGNMENT DIR_0 ... DIR_N-1 --out DIR        # the shards as one class
     python -m course_grading remove ASSIGNMENT STUDENT [STUDENT ...] [--yes]     # the only way a student leaves
+    python -m course_grading gradescope ASSIGNMENT --out DIR [--secret FILE]  # DIR/autograder.zip for Gradescope
+    python -m course_grading similarity ASSIGNMENT SUBMISSIONS [--out DIR]    # answers alike (copies) -> report
+    python -m course_grading written ASSIGNMENT SUBMISSIONS --out DIR         # written answers as PDFs
 
 Every command takes ``--course DIR`` (the folder with ``nbgrader_config.py``; default: the current folder or the
 nearest one above it). ``check`` and ``grade`` run the same rule, worker and judge; ``check`` runs the released
@@ -194,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
     merge.add_argument("--out", type=Path, required=True, help="folder for the class's CSVs, report and feedback")
     merge.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    _integrity_parsers(sub)
     args = parser.parse_args(argv)
     try:
         root = course.find_root(args.course)
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_notebooks(root, args.notebooks, _limits(args), use_sandbox=not args.no_sandbox)
     if args.command == "remove":
         return _remove(root, args)
+    if args.command in INTEGRITY_COMMANDS:
+        return _integrity_command(root, args)
     if args.command == "merge":
         from .shards import merge as run_merge
 
@@ -253,3 +259,61 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped (Ctrl-C).", file=sys.stderr)   # grade() said how far it got
         return 130
     return 1 if summary["failed"] else 0
+
+
+# --------------------------------------------------------------------------------------------- where instructors work
+# (issue 27) Gradescope, similarity, written answers as PDFs: one block of subcommands.
+
+INTEGRITY_COMMANDS = ("gradescope", "similarity", "written")
+
+
+def _integrity_parsers(sub) -> None:
+    gs = sub.add_parser("gradescope", help="write a Gradescope autograder (autograder.zip) for one assignment")
+    gs.add_argument("assignment")
+    gs.add_argument("--out", type=Path, required=True, help="folder for autograder.zip (outside the repository when "
+                                                            "it holds the term's secret)")
+    gs.add_argument("--secret", type=Path, default=None, metavar="FILE",
+                    help="the term's secret, baked into the zip (as `grade` takes it; default: "
+                         "$COURSE_GRADING_SECRET_FILE, else none: hidden tests use the default inputs)")
+    sim = sub.add_parser("similarity", help="list students whose answer code is alike, and answers that match the "
+                                            "published solution up to renaming")
+    sim.add_argument("assignment")
+    sim.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks (as for `grade`)")
+    sim.add_argument("--out", type=Path, default=None, help="output folder (default: grades/ in the course); "
+                                                             "writes ASSIGNMENT/similarity.json and report.html")
+    sim.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
+    sim.add_argument("--threshold", type=float, default=None,
+                     help="share of an answer's fingerprinted code found in the other (default 0.6)")
+    wr = sub.add_parser("written", help="the written answers (graded by hand) as PDFs: one per student, one for "
+                                        "the class")
+    wr.add_argument("assignment")
+    wr.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks (as for `grade`)")
+    wr.add_argument("--out", type=Path, required=True, help="folder for <student>.pdf and class.pdf")
+    wr.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
+
+
+def _integrity_command(root: Path, args) -> int:
+    try:
+        if args.command == "gradescope":
+            from .gradescope import build
+
+            secret = read_secret(args.secret)
+            path = build(root, args.assignment, args.out, secret)
+            print(f"{path}: upload it as the autograder of a Gradescope programming assignment (base image: Ubuntu "
+                  f"24.04); {'the term secret is inside: keep the zip private' if secret else 'no term secret: hidden tests use the default inputs'}")
+            return 0
+        if args.command == "written":
+            from .written import run as run_written
+
+            run_written(root, args.assignment, args.submissions, args.out, layout=args.layout)
+            return 0
+        if args.command == "similarity":
+            from .similarity import THRESHOLD, run
+
+            run(root, args.assignment, args.submissions, args.out, layout=args.layout,
+                threshold=THRESHOLD if args.threshold is None else args.threshold)
+            return 0
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)

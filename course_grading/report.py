@@ -212,11 +212,20 @@ most common first line of what those students were told, numbers masked (#), so 
 <table><tr><th>notebook</th><th>test cell</th><th>points</th><th>failed</th><th>most common message</th>
 <th>students with it</th></tr>
 {"".join(rows)}</table>
+{similarity_section(path.parent)}
 </body></html>
 """
     tmp = path.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def similarity_section(folder: Path) -> str:
+    """The "Similar answers" section, from ``similarity.json`` beside the report when the ``similarity`` command
+    wrote one (course_grading/similarity.py renders it, escaped), else nothing."""
+    from .similarity import report_section
+
+    return report_section(folder)
 
 
 def write_outputs(records: list, assignment: str, layout: str, max_score: float, out_a: Path, *,
