@@ -1,6 +1,6 @@
 """Simulated students for 06-adam-adamw (adam_adamw.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "06-adam-adamw"
 

@@ -1,6 +1,6 @@
 """Simulated students for 02-gradient-descent (gradient_descent.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "02-gradient-descent"
 

@@ -1,6 +1,6 @@
 """Simulated students for 04-weight-decay (weight_decay.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "04-weight-decay"
 

@@ -1,6 +1,6 @@
 """Simulated students for 05-adaptive-methods (adaptive_methods.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "05-adaptive-methods"
 

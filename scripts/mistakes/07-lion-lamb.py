@@ -1,6 +1,6 @@
 """Simulated students for 07-lion-lamb (lion_lamb.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "07-lion-lamb"
 

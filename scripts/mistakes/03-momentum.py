@@ -1,6 +1,6 @@
 """Simulated students for 03-momentum (momentum.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "03-momentum"
 

@@ -1,6 +1,6 @@
 """Simulated students for 08-soap-muon (soap_muon.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "08-soap-muon"
 

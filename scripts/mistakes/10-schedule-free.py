@@ -1,6 +1,6 @@
 """Simulated students for 10-schedule-free (schedule_free.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "10-schedule-free"
 

@@ -1,6 +1,6 @@
 """Simulated students for 09-schedules (schedules.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "09-schedules"
 
