@@ -15,7 +15,11 @@ per bug and notebook, shared by every student of a grading run). A student's fai
    values got to the test's relative tolerance 1e-6 (:func:`same_message`), the same gradient, the same count of
    elements that differ -- the test's own account of the steps it checked;
 2. nothing the student passed fails for ``B`` (a test the student passes and ``B`` fails proves it is not ``B``);
-3. and ``B`` is the only such bug, or, when several are, the only one whose every test result equals the
+3. every test that calls a function ``B``'s edits change, or a function of the answers that it calls, says the
+   same of the student and of ``B`` (passed, or failed with the same message): the whole trajectory of that
+   function, as the tests see it. Tests of other functions may differ (a second bug of the student's, in a
+   function the bug's function does not use, does not hide the first);
+4. and ``B`` is the only such bug, or, when several are, the only one whose every test result equals the
    student's (the whole notebook matches). Otherwise nothing is named.
 
 The line added to the message (:func:`hint`) is the catalogue's fixed text and a link to the chapter's section:
@@ -206,7 +210,7 @@ def same_message(a: str, b: str, rtol: float = 1e-6, atol: float = 1e-12) -> boo
 
 # -------------------------------------------------------------------------------------------------- the runs
 
-class _OutOfTime(Exception):
+class _OutOfTime(BaseException):   # not caught by a test's own `except Exception`
     pass
 
 
@@ -352,22 +356,52 @@ class Diagnoser:
                 self.spec, answers, hidden=self.hidden, secret=self.secret, budget_s=self.budget_s)
         return self.table[variant.name]
 
+    def touched(self, variant: Variant) -> set:
+        """grade_ids of the tests whose source calls a function that ``variant``'s edits change, or a function of
+        the answers that such a function calls (its failures could be why the changed function fails)."""
+        from .course import defined_names
+
+        if self._answers is None:
+            self._answers = solution_answers(self.spec)
+        edited = apply_edits(self._answers, variant.edits, self.spec.name)
+        where = {}   # function name -> the sources of the cells that define it (solution and bug)
+        for gid in self._answers:
+            for source in (self._answers[gid], edited[gid]):
+                for name in defined_names(source):
+                    where.setdefault(name, []).append(source)
+        names = set()
+        for edit in variant.edits:
+            names.update(defined_names(self._answers.get(edit.cell, "")) + defined_names(edited[edit.cell]))
+        grown = True
+        while grown:
+            calls = {other for n in names for source in where.get(n, []) for other in where
+                     if re.search(rf"\b{re.escape(other)}\b", source)}
+            grown = not calls <= names
+            names |= calls
+        return {t.grade_id for t in self.spec.tests
+                if any(re.search(rf"\b{re.escape(n)}\b", t.source) for n in names)}
+
     def diagnose(self, grade_id: str, message: str, student: dict) -> Optional[Variant]:
         """The catalogued bug that the failure ``message`` of test ``grade_id`` shows, or ``None``. ``student``:
-        grade_id -> the student's message (``None``: passed) for the other tests that ran (see the module)."""
+        grade_id -> the student's message (``None``: passed) for the tests that ran (see the module)."""
+        def same(mine, theirs):
+            return (mine is None) == (theirs is None) and (mine is None or same_message(mine, theirs))
+
         candidates = []
         for variant in self.variants:
             theirs = self.results(variant)
             got = theirs.get(grade_id)
             if got is None or not same_message(got, message):
                 continue
-            if any(mine is None and theirs.get(gid) is not None for gid, mine in student.items() if gid in theirs):
+            if any(mine is None and theirs.get(gid) is not None for gid, mine in student.items()):
                 continue   # the student passes a test this bug fails: not this bug
+            if not all(same(student[gid], theirs[gid]) for gid in self.touched(variant)
+                       if gid in student and gid in theirs):
+                continue   # the tests of the function this bug changes do not all say the same of both
             candidates.append(variant)
-        if len(candidates) > 1:
-            candidates = [v for v in candidates if all(
-                gid not in self.results(v) or (mine is None) == (self.results(v)[gid] is None)
-                and (mine is None or same_message(mine, self.results(v)[gid])) for gid, mine in student.items())]
+        if len(candidates) > 1:   # several: the one whose every test result is the student's, if only one is
+            candidates = [v for v in candidates if all(same(mine, self.results(v).get(gid))
+                                                       for gid, mine in student.items() if gid in self.results(v))]
         return candidates[0] if len(candidates) == 1 else None
 
     def line(self, variant: Variant) -> str:
