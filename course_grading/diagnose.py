@@ -15,10 +15,10 @@ per bug and notebook, shared by every student of a grading run). A student's fai
    values got to the test's relative tolerance 1e-6 (:func:`same_message`), the same gradient, the same count of
    elements that differ -- the test's own account of the steps it checked;
 2. nothing the student passed fails for ``B`` (a test the student passes and ``B`` fails proves it is not ``B``);
-3. every test that calls a function ``B``'s edits change, or a function of the answers that it calls, says the
-   same of the student and of ``B`` (passed, or failed with the same message): the whole trajectory of that
-   function, as the tests see it. Tests of other functions may differ (a second bug of the student's, in a
-   function the bug's function does not use, does not hide the first);
+3. every test that calls a function ``B``'s edits change, or a function of the answers linked to it (one it calls
+   or one that calls it, directly or not), says the same of the student and of ``B`` (passed, or failed with the
+   same message): the whole trajectory of those functions, as the tests see it. Tests of unrelated functions may
+   differ (a second bug of the student's there does not hide the first);
 4. and ``B`` is the only such bug, or, when several are, the only one whose every test result equals the
    student's (the whole notebook matches). Otherwise nothing is named.
 
@@ -357,8 +357,9 @@ class Diagnoser:
         return self.table[variant.name]
 
     def touched(self, variant: Variant) -> set:
-        """grade_ids of the tests whose source calls a function that ``variant``'s edits change, or a function of
-        the answers that such a function calls (its failures could be why the changed function fails)."""
+        """grade_ids of the tests whose source calls a function that ``variant``'s edits change, a function of the
+        answers that such a function calls (its failures could be why the changed function fails) or one that calls
+        it (directly or not)."""
         from .course import defined_names
 
         if self._answers is None:
@@ -372,12 +373,16 @@ class Diagnoser:
         names = set()
         for edit in variant.edits:
             names.update(defined_names(self._answers.get(edit.cell, "")) + defined_names(edited[edit.cell]))
+        def mentions(source, name):
+            return re.search(rf"\b{re.escape(name)}\b", source) is not None
+
         grown = True
-        while grown:
-            calls = {other for n in names for source in where.get(n, []) for other in where
-                     if re.search(rf"\b{re.escape(other)}\b", source)}
-            grown = not calls <= names
-            names |= calls
+        while grown:   # the functions these call, and those that call them: all of their tests must agree
+            linked = {other for n in names for source in where.get(n, []) for other in where if mentions(source, other)}
+            linked |= {other for other, sources in where.items() for source in sources
+                       if any(mentions(source, n) for n in names)}
+            grown = not linked <= names
+            names |= linked
         return {t.grade_id for t in self.spec.tests
                 if any(re.search(rf"\b{re.escape(n)}\b", t.source) for n in names)}
 

@@ -263,3 +263,29 @@ def test_the_mutant_generator_changes_the_code():
         gid = label.split(":")[0]
         assert ast.dump(ast.parse(answers[gid])) != ast.dump(ast.parse(original[gid])), label
     assert re.fullmatch(r"\w+:(op|cmp|const|swap|neg)@\d+", made[0][0])
+
+
+# ------------------------------------------------------------------------------------- through the worker and judge
+
+def test_make_check_prints_the_named_mistake_and_a_fix_removes_it(tmp_path):
+    """``make check`` on a notebook with the bias correction forgotten: the failed visible test's message ends with
+    the catalogue's line for it, which is the whole added text; with the bug fixed the line is gone."""
+    from course_grading import check, pipeline, sandbox
+
+    bug = next(v for v in _bugs("06-adam-adamw") if v.name == "no-bias-correction")
+    folder = tmp_path / "06-adam-adamw"
+    folder.mkdir()
+    lines = {}
+    for label, edits in (("bug", bug.edits), ("fixed", ())):
+        nb = pipeline.student_notebook(ROOT, "06-adam-adamw", "adam_adamw.ipynb", edits)
+        import nbformat
+
+        nbformat.write(nb, folder / "adam_adamw.ipynb")
+        out = []
+        check.check_notebooks(ROOT, [folder / "adam_adamw.ipynb"], sandbox.Limits(), use_sandbox=sandbox.probe() is None,
+                              out=out.append)
+        lines[label] = out
+    expected = diagnose.hint(bug, diagnose.find_section(ROOT, bug.section))
+    assert f"          {expected}" in lines["bug"]
+    assert sum(expected in line for line in lines["bug"]) == 2   # test_adam_visible and test_adamw_visible
+    assert not any("known mistake" in line for line in lines["fixed"])
