@@ -57,7 +57,11 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
                 out(f"  passed  {v.grade_id} ({v.points:g} points)")
             else:
                 failed += 1
-                out(f"  FAILED  {v.grade_id} ({v.points:g} points): {v.message}")
+                # the message's lines, the diagnosis (a known mistake the failure matches) on its own line
+                first, *rest = v.message.splitlines() or [""]
+                out(f"  FAILED  {v.grade_id} ({v.points:g} points): {first}")
+                for line in rest:
+                    out(f"          {line}")
         for gid, points in spec.written.items():
             out(f"  by hand {gid} ({points:g} point{'s' if points != 1 else ''}): a written answer, graded by the "
                 "instructor")

@@ -72,6 +72,7 @@ class NotebookSpec:
     released_tests: set = field(default_factory=set)          # stripped sources (copies of them are not run)
     written: dict = field(default_factory=dict)               # grade_id -> points of written answers (by hand)
     functions: list = field(default_factory=list)             # names the answer cells define: all the judge calls
+    path: Path | None = None                                  # the notebook it was read from
 
     @property
     def written_points(self) -> float:
@@ -137,7 +138,7 @@ def read_notebook(path: Path):
 
 def read_spec(path: Path, *, hidden: bool = True) -> NotebookSpec:
     nb = read_notebook(path)
-    spec = NotebookSpec(name=Path(path).name)
+    spec = NotebookSpec(name=Path(path).name, path=Path(path))
     answer = None
     for cell in nb.cells:
         m = meta(cell)

@@ -49,6 +49,7 @@ class Verdict:
     passed: bool
     message: str = ""          # why it failed, in the words the student sees
     hidden_only: bool = False  # (check mode) the cell has only hidden tests: not run
+    diagnosis: str = ""        # the catalogued mistake the failure matches (its name in scripts/mistakes), or ""
 
 
 @dataclass
@@ -175,7 +176,7 @@ def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secr
             ns[name] = RemoteFunction(channel, name, name)
     if steps is None:
         steps = [("test", t) for t in spec.tests]
-    verdicts, cell_errors = {}, {}
+    verdicts, cell_errors, comparable = {}, {}, {}
     for kind, item in steps:
         if kind == "cells":
             if channel is None or worker.stopped:
@@ -212,11 +213,43 @@ def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secr
             has_hidden = hidden and strip_hidden(test.source) != "\n".join(test.source.splitlines())
             verdicts[test.grade_id] = Verdict(test.grade_id, test.points, False,
                                               failure_message(err, has_hidden, seen))
+            if isinstance(err, AssertionError) and not wire.from_other_side(err):
+                # the test's own account of the values: a known mistake may match it. Compared unscrubbed (a bug
+                # run in the judge sends no text to scrub); only the catalogue's line is ever added to the message
+                comparable[test.grade_id] = failure_message(err, has_hidden, ())
         sink.seek(0)
         sink.truncate()
+    if comparable:
+        add_diagnoses(spec, verdicts, comparable, hidden=hidden, secret=secret)
     ordered = [verdicts.get(t.grade_id) or Verdict(t.grade_id, t.points, False, stopped or "not run")
                for t in spec.tests]
     return ordered, cell_errors
+
+
+DIAGNOSIS_BUDGET_S = 30.0   # seconds one catalogued bug's run may take (once per notebook and grading process)
+
+
+def add_diagnoses(spec: NotebookSpec, verdicts: dict, failed: dict, *, hidden: bool, secret) -> None:
+    """Name the catalogued mistake (:mod:`course_grading.diagnose`) that each test of ``failed`` (grade_id -> its
+    message before scrubbing) shows, if one does: one line appended to its verdict's message, the mistake's name in
+    ``Verdict.diagnosis``. Nothing of the student's runs: the catalogued bugs are the instructor's solution with an
+    edit, run here."""
+    from . import diagnose
+
+    try:
+        doctor = diagnose.Diagnoser(spec, hidden=hidden, secret=secret, budget_s=DIAGNOSIS_BUDGET_S)
+        if not doctor.variants:
+            return
+        seen = {gid: (None if v.passed else failed.get(gid, v.message)) for gid, v in verdicts.items()
+                if not v.hidden_only}
+        for gid, message in failed.items():
+            verdict = verdicts[gid]
+            found = doctor.diagnose(gid, message, seen)
+            if found is not None:
+                verdict.diagnosis = found.name
+                verdict.message = f"{verdict.message}\n{doctor.line(found)}"
+    except Exception:  # noqa: BLE001 - a diagnosis is a courtesy: the verdicts stand without it
+        return
 
 
 def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbox: bool = True,

@@ -31,6 +31,7 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 import nbformat
 
 from .authoring import answer_source
+from .diagnose import Edit, Variant, apply_edits   # the catalogue's types (scripts/mistakes/NN-slug.py)
 
 BIN = Path(sys.executable).parent
 
@@ -51,29 +52,6 @@ __all__ = [
     "submit",
     "validate_notebook",
 ]
-
-
-@dataclass(frozen=True)
-class Edit:
-    """A change to one answer cell (by grade_id) of the solution: replace ``old`` by ``new`` (exactly once).
-
-    ``old=None`` replaces the whole cell source by ``new``.
-    """
-
-    cell: str
-    old: Optional[str]
-    new: str
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A simulated student: the solution's answers with some edits. ``full_marks`` is what the grader must give."""
-
-    name: str
-    edits: tuple[Edit, ...]
-    full_marks: bool = False
-    why: str = ""
-    notebook: Optional[str] = None  # the notebook file the edits apply to (None: the assignment's only notebook)
 
 
 @dataclass
@@ -151,16 +129,7 @@ def student_notebook(course: Path, assignment: str, notebook: str, edits: Sequen
     solution = nbformat.read(course / "solutions" / assignment / notebook, as_version=4)
     release = nbformat.read(course / "exercises" / assignment / notebook, as_version=4)
     answers = {gid: answer_source(cell.source) for gid, cell in answer_cells(solution).items()}
-    for edit in edits:
-        if edit.cell not in answers:
-            raise ValueError(f"{notebook}: no answer cell {edit.cell!r} (have {sorted(answers)})")
-        if edit.old is None:
-            answers[edit.cell] = edit.new
-            continue
-        count = answers[edit.cell].count(edit.old)
-        if count != 1:
-            raise ValueError(f"{notebook}, cell {edit.cell!r}: {edit.old!r} occurs {count} times (need exactly 1)")
-        answers[edit.cell] = answers[edit.cell].replace(edit.old, edit.new)
+    answers = apply_edits(answers, edits, notebook)
     for gid, cell in answer_cells(release).items():
         cell.source = answers[gid]
     return release

@@ -3,7 +3,8 @@
 ``graded(assignment)`` copies the course into a temporary folder, regenerates the release there (nbgrader
 ``generate_assignment``), and grades with the course's grader (``course_grading.grade``: sandboxed worker, judge,
 nbgrader's gradebook) the students ``solution`` (the solution's answers in the release notebook), ``release`` (the
-untouched release) and one student per variant of ``tests/grader_bugs/<assignment>.py``. Returns the course folder,
+untouched release) and one student per variant of ``scripts/mistakes/<assignment>.py`` (copied into the course
+with the chapters, so that the grader names the catalogued mistakes). Returns the course folder,
 the scores read back from its gradebook and the timing. The result is cached for the test session.
 
 With ``$COURSE_GRADING_SECRET_FILE`` set, the hidden tests draw their inputs from that term secret (as
@@ -64,6 +65,11 @@ def graded(assignment: str) -> Graded:
     tmp = Path(tempfile.mkdtemp(prefix=f"grade-{assignment}-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     course = pipeline.make_course(tmp / "course", [assignment], root=ROOT, release=False)
+    # what the grader reads to name a catalogued mistake: the catalogue and the chapters its sections are in
+    (course / "scripts" / "mistakes").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "mistakes" / f"{assignment}.py", course / "scripts" / "mistakes")
+    shutil.copytree(ROOT / "chapters", course / "chapters")
+    shutil.copy2(ROOT / "_config.yml", course / "_config.yml")
     start = time.perf_counter()
     pipeline.generate_assignment(course, assignment, timeout=300)
     generate_seconds = time.perf_counter() - start

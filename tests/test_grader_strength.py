@@ -1,7 +1,8 @@
 """A grader is only as good as the wrong answers it rejects.
 
-For every assignment with a catalogue ``tests/grader_bugs/<assignment>.py``: each realistic student bug loses
-points, each correct but differently written answer keeps full marks. All students of an assignment are graded in
+For every assignment with a catalogue ``scripts/mistakes/<assignment>.py``: each realistic student bug loses
+points and its feedback names it (never another mistake), each correct but differently written answer keeps full
+marks and is named nothing. All students of an assignment are graded in
 one grading run (shared with test_nbgrader_pipeline.py through ``_grading.graded``).
 """
 
@@ -17,7 +18,7 @@ CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]
 
 def test_every_assignment_has_a_catalogue():
     for assignment in ASSIGNMENTS:
-        assert assignment in CATALOGUE, f"tests/grader_bugs/{assignment}.py is missing"
+        assert assignment in CATALOGUE, f"scripts/mistakes/{assignment}.py is missing"
         variants = CATALOGUE[assignment].VARIANTS
         bugs = [v for v in variants if not v.full_marks]
         alternatives = [v for v in variants if v.full_marks]
@@ -51,3 +52,26 @@ def test_variant_score(assignment, variant):
         assert score.score == auto_max, f"{variant.name} ({variant.why}) is correct but loses {lost}"
     else:
         assert score.score < auto_max, f"{variant.name} ({variant.why}) keeps full marks: the grader misses it"
+    named = _named(result, assignment, variant.name)
+    others = {v.says for v in CATALOGUE[assignment].VARIANTS if not v.full_marks and v.name != variant.name}
+    assert not named & others, f"{variant.name} is named as another mistake: {named}"
+    if not variant.full_marks:
+        assert variant.says in named, f"{variant.name}: its feedback does not name it ({named or 'nothing'})"
+    else:
+        assert not named, f"{variant.name} is correct but named {named}"
+
+
+MARK = "Your code matches a known mistake, "
+
+
+def _named(result, assignment: str, student: str) -> set:
+    """The mistakes the feedback of ``student`` names (the ``says`` of each diagnosis line of records.jsonl)."""
+    from course_grading.report import read_records
+
+    (record,) = [r for r in read_records(result.course.parent / "out" / assignment / "records.jsonl")
+                 if r["student"] == student]
+    lines = [line for v in record["verdicts"] for line in v["message"].splitlines() if line.startswith(MARK)]
+    says = {v.says for v in CATALOGUE[assignment].VARIANTS if v.says}
+    named = {s for s in says for line in lines if line.startswith(f"{MARK}{s}: ")}
+    assert len(named) >= bool(lines), f"{student}: a diagnosis line names no catalogued mistake: {lines}"
+    return named

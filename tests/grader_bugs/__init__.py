@@ -1,32 +1,28 @@
-"""Catalogue of simulated students, one module per assignment (``NN-slug.py``), used by test_grader_strength.
+"""The catalogue of simulated students, as the tests read it: ``scripts/mistakes/NN-slug.py`` of the course.
 
-Each module defines ``ASSIGNMENT`` (the nbgrader assignment name) and ``VARIANTS``, a list of
-:class:`course_grading.pipeline.Variant`: a name, the edits applied to the solution's answer cells
-(:class:`~course_grading.pipeline.Edit`: grade_id, old text, new text; ``old=None`` replaces the whole
-cell), whether the result must keep full marks (a correct answer written differently) or lose points (a
-realistic bug), and why. A variant whose ``notebook`` is ``None`` applies to the assignment's only notebook.
+The catalogue lives in the course's files because the grader reads it at grading time (a failed test that one of
+its bugs reproduces names the mistake: :mod:`course_grading.diagnose`). Each module defines ``ASSIGNMENT`` (the
+nbgrader assignment name) and ``VARIANTS``, a list of :class:`course_grading.diagnose.Variant`: a name, the edits
+applied to the solution's answer cells (:class:`~course_grading.diagnose.Edit`: grade_id, old text, new text;
+``old=None`` replaces the whole cell), whether the result must keep full marks (a correct answer written
+differently) or lose points (a realistic bug), why, and for a bug what a student whose code matches it reads
+(``says``, ``look``) and the chapter section that explains it (``section``, a ``(label)=`` target). A variant
+whose ``notebook`` is ``None`` applies to the assignment's only notebook.
 
-To add an assignment: write ``tests/grader_bugs/NN-slug.py`` with at least three bugs and one correct
-alternative; ``test_grader_strength.py`` picks it up.
+To add an assignment: write ``scripts/mistakes/NN-slug.py`` with at least three bugs and one correct alternative;
+``test_grader_strength.py`` and ``test_diagnosis.py`` pick it up.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-HERE = Path(__file__).resolve().parent
+from course_grading import diagnose
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def catalogue() -> dict[str, ModuleType]:
-    """assignment name -> catalogue module, for every ``NN-slug.py`` here."""
-    modules = {}
-    for path in sorted(HERE.glob("[0-9][0-9]-*.py")):
-        spec = importlib.util.spec_from_file_location(f"grader_bugs_{path.stem.replace('-', '_')}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if module.ASSIGNMENT != path.stem:
-            raise ValueError(f"{path.name}: ASSIGNMENT is {module.ASSIGNMENT!r}, expected {path.stem!r}")
-        modules[path.stem] = module
-    return modules
+    """assignment name -> catalogue module, for every ``NN-slug.py`` of ``scripts/mistakes``."""
+    return diagnose.catalogue(ROOT)

@@ -1,12 +1,15 @@
 """Simulated students for 06-adam-adamw (adam_adamw.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "06-adam-adamw"
 
 VARIANTS = [
     Variant("eps-inside-sqrt", (Edit("adam_step", "(v_hat.sqrt() + eps)", "(v_hat + eps).sqrt()"),),
-            why="the slides' eq. 12: eps inside the root"),
+            why="the slides' eq. 12: eps inside the root",
+            says="Adam with eps inside the square root (the slides' eq. 12)",
+            look='eps is added after the square root of v_hat',
+            section='sec-adam-eps-inside-root'),
     Variant("no-bias-correction", (Edit("adam_step", None,
                                         "def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,"
                                         " weight_decay=0.0, amsgrad=False):\n"
@@ -18,14 +21,23 @@ VARIANTS = [
                                         "    vmax = torch.maximum(state.get('vmax', torch.zeros_like(param)), v)\n"
                                         "    state.update(m=m, v=v, vmax=vmax)\n"
                                         "    return param - lr * m / ((vmax if amsgrad else v).sqrt() + eps)\n"),),
-            why="forgets the bias correction"),
+            why="forgets the bias correction",
+            says='Adam without bias correction',
+            look='the first steps are too small because m and v start at zero',
+            section='sec-adam-bias-correction'),
     Variant("bias-correction-from-zero", (Edit("adam_step", "state[\"step\"] += 1\n    t = state[\"step\"]",
                                                "t = state[\"step\"]\n    state[\"step\"] += 1"),),
-            why="counts steps from 0 in the bias correction (1 - beta^0 = 0 at the first step)"),
+            why="counts steps from 0 in the bias correction (1 - beta^0 = 0 at the first step)",
+            says='a bias correction that counts steps from 0',
+            look='the step count t is 1 at the first step (1 - beta^0 is 0)',
+            section='sec-adam-bias-correction'),
     Variant("moments-overwritten", (Edit("adam_step", "return param - lr * m_hat / (v_hat.sqrt() + eps)",
                                          "state[\"exp_avg\"], state[\"exp_avg_sq\"] = m_hat, v_hat\n"
                                          "    return param - lr * m_hat / (v_hat.sqrt() + eps)"),),
-            why="the slides' notation coded literally: the running averages are replaced by their corrected values"),
+            why="the slides' notation coded literally: the running averages are replaced by their corrected values",
+            says="the slides' Adam, which overwrites the moments",
+            look='keep the running averages m and v in the state; their bias-corrected values are for the step only',
+            section='sec-adam-overwritten-moments'),
     Variant("amsgrad-max-of-corrected", (Edit("adam_step", None,
                                               "def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,"
                                               " weight_decay=0.0, amsgrad=False):\n"
@@ -41,16 +53,25 @@ VARIANTS = [
                                               "        state['vmax'] = v_hat\n"
                                               "    state.update(t=t, m=m, v=v)\n"
                                               "    return param - lr * m / (1 - b1 ** t) / (v_hat.sqrt() + eps)\n"),),
-            why="AMSGrad maximum over the bias-corrected v_hat instead of the raw v (not what PyTorch does)"),
+            why="AMSGrad maximum over the bias-corrected v_hat instead of the raw v (not what PyTorch does)",
+            says="AMSGrad's maximum taken over the corrected v_hat",
+            look='PyTorch keeps the maximum of the raw second moment and bias-corrects it afterwards',
+            section='sec-amsgrad'),
     Variant("adamw-coupled", (Edit("adamw_step", None,
                                    "def adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,"
                                    " weight_decay=1e-2, amsgrad=False):\n"
                                    "    return adam_step(param, grad, state, lr=lr, betas=betas, eps=eps,"
                                    " weight_decay=weight_decay, amsgrad=amsgrad)\n"),),
-            why="coupled instead of decoupled decay: this is Adam with an L2 penalty"),
+            why="coupled instead of decoupled decay: this is Adam with an L2 penalty",
+            says="Adam with an L2 penalty instead of AdamW's decoupled decay",
+            look='AdamW shrinks the weights outside the adaptive step',
+            section='sec-adamw'),
     Variant("adamw-decay-without-lr", (Edit("adamw_step", "param * (1 - lr * weight_decay)",
                                             "param * (1 - weight_decay)"),),
-            why="the paper's lambda read as PyTorch's: shrinks by lambda, not lr * lambda"),
+            why="the paper's lambda read as PyTorch's: shrinks by lambda, not lr * lambda",
+            says='a decay that shrinks by lambda instead of lr * lambda',
+            look="PyTorch's AdamW multiplies weight_decay by the learning rate",
+            section='sec-adamw'),
     Variant("alt-in-place-folded", (
         Edit("adam_step", None,
              "def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):\n"

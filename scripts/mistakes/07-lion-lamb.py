@@ -1,13 +1,16 @@
 """Simulated students for 07-lion-lamb (lion_lamb.ipynb)."""
 
-from course_grading.pipeline import Edit, Variant
+from course_grading.diagnose import Edit, Variant
 
 ASSIGNMENT = "07-lion-lamb"
 
 VARIANTS = [
     Variant("lion-sign-in-momentum", (Edit("lion_step", "new_buf = beta2 * buf + (1 - beta2) * grad",
                                            "new_buf = beta2 * buf + (1 - beta2) * torch.sign(grad)"),),
-            why="averages the signs of the gradients in the momentum instead of the raw gradients"),
+            why="averages the signs of the gradients in the momentum instead of the raw gradients",
+            says='a Lion momentum that averages signs',
+            look="Lion's momentum averages the raw gradients; only the update takes the sign",
+            section='sec-lion-update'),
     Variant("lion-momentum-first", (Edit("lion_step", None,
                                          "def lion_step(param, grad, buf, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):\n"
                                          "    beta1, beta2 = betas\n"
@@ -16,20 +19,38 @@ VARIANTS = [
                                          "    buf = beta2 * buf + (1 - beta2) * grad\n"
                                          "    c = beta1 * buf + (1 - beta1) * grad\n"
                                          "    return param - lr * (torch.sign(c) + weight_decay * param), buf\n"),),
-            why="updates the momentum before the interpolation, so c_t uses m_t instead of m_{t-1}"),
+            why="updates the momentum before the interpolation, so c_t uses m_t instead of m_{t-1}",
+            says='a Lion that updates the momentum before the interpolation',
+            look="the update's interpolation uses m_{t-1}; the momentum is updated afterwards",
+            section='sec-lion-update'),
     Variant("lion-betas-swapped", (Edit("lion_step", "beta1, beta2 = betas", "beta2, beta1 = betas"),),
-            why="swaps the roles of beta1 (interpolation) and beta2 (momentum decay)"),
+            why="swaps the roles of beta1 (interpolation) and beta2 (momentum decay)",
+            says='Lion with beta1 and beta2 swapped',
+            look='beta1 interpolates for the update, beta2 decays the momentum',
+            section='sec-lion-update'),
     Variant("lion-slides-eq14", (Edit("lion_step", "c = beta1 * buf + (1 - beta1) * grad",
                                       "c = beta2 * buf + (1 - beta2) * grad"),),
-            why="the slides' single-beta Lion: the sign of the new momentum m_t"),
+            why="the slides' single-beta Lion: the sign of the new momentum m_t",
+            says="the slides' single-beta Lion (eq. 14)",
+            look='the update takes the sign of an interpolation of m_{t-1} and g_t with beta1, not of the new momentum',
+            section='sec-lion-slides'),
     Variant("lion-decay-without-lr", (Edit("lion_step", "param - lr * (torch.sign(c) + weight_decay * param)",
                                            "param * (1 - weight_decay) - lr * torch.sign(c)"),),
-            why="shrinks by lambda instead of lr * lambda"),
+            why="shrinks by lambda instead of lr * lambda",
+            says='a Lion decay that shrinks by lambda instead of lr * lambda',
+            look="Lion's decoupled decay is multiplied by the learning rate",
+            section='sec-lion-weight-decay'),
     Variant("trust-ratio-zero-norm", (Edit("lamb_trust_ratio", "return 1.0", "return 0.0"),),
-            why="a zero norm gives ratio 0 instead of 1: a tensor initialised to zeros never moves"),
+            why="a zero norm gives ratio 0 instead of 1: a tensor initialised to zeros never moves",
+            says='a trust ratio of 0 where a norm is 0',
+            look='when either norm is zero the ratio is 1, so the step is not switched off',
+            section='sec-lamb-update'),
     Variant("trust-ratio-inverted", (Edit("lamb_trust_ratio", "(param_norm / update_norm)",
                                           "(update_norm / param_norm)"),),
-            why="||r|| / ||theta|| instead of ||theta|| / ||r||"),
+            why="||r|| / ||theta|| instead of ||theta|| / ||r||",
+            says='an inverted trust ratio',
+            look="the ratio is the parameter's norm over the update's norm",
+            section='sec-lamb-update'),
     Variant("trust-ratio-per-row", (Edit("lamb_trust_ratio", None,
                                          "def lamb_trust_ratio(param, update):\n"
                                          "    p = param.norm(dim=-1, keepdim=True) if param.dim() > 1 else param.norm()\n"
@@ -37,19 +58,31 @@ VARIANTS = [
                                          "    if (p > 0).all() and (u > 0).all():\n"
                                          "        return (p / u).mean().item()\n"
                                          "    return 1.0\n"),),
-            why="norms per row of a matrix instead of over the whole tensor"),
+            why="norms per row of a matrix instead of over the whole tensor",
+            says='a trust ratio per row',
+            look="LAMB's norms are over the whole tensor (one layer), not per row",
+            section='sec-lamb-update'),
     Variant("lamb-decay-in-gradient", (
         Edit("lamb_step", "    state[\"step\"] += 1\n", "    grad = grad + weight_decay * param\n    state[\"step\"] += 1\n"),
         Edit("lamb_step", "update = m_hat / (v_hat.sqrt() + eps) + weight_decay * param",
              "update = m_hat / (v_hat.sqrt() + eps)"),
-    ), why="adds the weight decay to the gradient (Adam's L2 penalty) instead of to the update"),
+    ), why="adds the weight decay to the gradient (Adam's L2 penalty) instead of to the update",
+            says='LAMB with the decay in the gradient',
+            look="the weight decay is added to Adam's direction (the update r), not to the gradient",
+            section='sec-lamb-update'),
     Variant("lamb-no-bias-correction", (Edit("lamb_step", "m_hat = state[\"exp_avg\"] / (1 - beta1 ** t)\n"
                                                           "    v_hat = state[\"exp_avg_sq\"] / (1 - beta2 ** t)",
                                              "m_hat = state[\"exp_avg\"]\n    v_hat = state[\"exp_avg_sq\"]"),),
-            why="drops Adam's bias correction (some LAMB implementations do; the assignment's variant has it)"),
+            why="drops Adam's bias correction (some LAMB implementations do; the assignment's variant has it)",
+            says='LAMB without bias correction',
+            look="the assignment's LAMB bias-corrects m and v as Adam does",
+            section='sec-lamb-update'),
     Variant("lamb-ratio-from-gradient", (Edit("lamb_step", "lamb_trust_ratio(param, update)",
                                               "lamb_trust_ratio(param, grad)"),),
-            why="LARS-style ratio ||theta|| / ||g|| instead of ||theta|| / ||r||"),
+            why="LARS-style ratio ||theta|| / ||g|| instead of ||theta|| / ||r||",
+            says='a LARS-style trust ratio from the gradient',
+            look="LAMB's ratio divides the parameter's norm by the norm of the update, not of the gradient",
+            section='sec-lamb-update'),
     Variant("lamb-decay-outside-ratio", (Edit("lamb_step", None,
                                               "def lamb_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-6,"
                                               " weight_decay=0.0):\n"
@@ -61,7 +94,10 @@ VARIANTS = [
                                               "    adam = (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + eps)\n"
                                               "    return param - lr * lamb_trust_ratio(param, adam) * adam"
                                               " - lr * weight_decay * param\n"),),
-            why="applies the weight decay separately, after the trust ratio (AdamW-style)"),
+            why="applies the weight decay separately, after the trust ratio (AdamW-style)",
+            says='LAMB with the decay outside the trust ratio',
+            look='the decay is part of the update that the trust ratio scales',
+            section='sec-lamb-update'),
     Variant("alt-in-place", (
         Edit("lion_step", None,
              "def lion_step(param, grad, buf, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):\n"
