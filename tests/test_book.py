@@ -25,8 +25,14 @@ pytestmark = pytest.mark.slow
 def toc_files() -> list[str]:
     toc = yaml.safe_load((SOURCE / "_toc.yml").read_text())
     files = []
+
+    def walk(entries):
+        for entry in entries or []:
+            files.append(entry["file"])
+            walk(entry.get("sections"))  # a chapter's further pages
+
     for part in toc.get("parts", []):
-        files += [entry["file"] for entry in part.get("chapters", [])]
+        walk(part.get("chapters"))
     return files
 
 

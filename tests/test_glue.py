@@ -40,8 +40,15 @@ ALLOW_DIR = ROOT / "tests" / "glue_allow"
 def prose_pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if entry["file"].startswith("chapters/"):
+                pages.append(entry["file"])
+            walk(entry.get("sections"))  # a chapter's further pages
+
     for part in toc.get("parts", []):
-        pages += [entry["file"] for entry in part.get("chapters", []) if entry["file"].startswith("chapters/")]
+        walk(part.get("chapters"))
     return pages
 
 
@@ -50,9 +57,10 @@ def page_path(page: str) -> Path:
 
 
 def glue_prefix(page: str) -> str:
-    """Glue keys of chapters/NN-slug start with chNN_; the intro's with intro_."""
+    """Glue keys of chapters/NN-slug (or NNb-slug, a chapter's second page) start with chNN_ (chNNb_); the
+    intro's with intro_."""
     name = Path(page).name
-    match = re.match(r"(\d\d)-", name)
+    match = re.match(r"(\d\d[a-z]?)-", name)
     return f"ch{match.group(1)}_" if match else f"{name}_"
 
 
