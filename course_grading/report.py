@@ -54,7 +54,9 @@ def record_of(row: dict, results: list) -> dict:
     """The JSON record of one student: ``row`` (the grade-table row) and the judge's ``results``."""
     return {"student": row["student_id"], "row": row,
             "verdicts": [{"notebook": r.name, "grade_id": v.grade_id, "points": v.points, "passed": v.passed,
-                          "message": "" if v.passed else v.message} for r in results for v in r.verdicts]}
+                          "message": "" if v.passed else v.message,
+                          "diagnosis": "" if v.passed else getattr(v, "diagnosis", "")}
+                         for r in results for v in r.verdicts]}
 
 
 def write_records(records: list, path: Path) -> None:
@@ -130,6 +132,22 @@ def message_form(message: str) -> str:
     return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", line)
 
 
+def mistake_counts(records: list) -> list:
+    """``[(notebook, grade_id, mistake, what it is, students)]``, most students first: the catalogued mistakes the
+    grader recognised in failed tests (``diagnosis``), each student counted once per test cell. "What it is" is the
+    catalogue's own sentence, read from the line the feedback showed."""
+    counts, said = Counter(), {}
+    for rec in records:
+        for v in rec["verdicts"]:
+            name = v.get("diagnosis") or ""
+            if name and not v["passed"]:
+                key = (v["notebook"], v["grade_id"], name)
+                counts[key] += 1
+                line = next((ln for ln in (v["message"] or "").splitlines() if "known mistake" in ln), "")
+                said.setdefault(key, line.split("known mistake", 1)[-1].lstrip(", ").split(". See ")[0][:300])
+    return [(*key, said[key], n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def histogram(totals: list, max_score: float) -> list:
     """``[(low, high, count)]``. Up to 30 points: one bin per whole score ``[k, k+1)`` for k = 0..max (a half
     point counts with the whole score below it, full marks have their own bin); above, 20 equal bins over
@@ -185,6 +203,11 @@ def write_report(records: list, assignment: str, max_score: float, path: Path, i
         rows.append(f'<tr data-cell="{e(gid)}" data-failed="{failed}" data-graded="{n}" '
                     f'data-message-count="{count}"><td>{e(nb)}</td><td>{e(gid)}</td><td>{points:g}</td>'
                     f'<td>{failed} / {n} ({share:.0%})</td><td>{e(message)}</td><td>{count or ""}</td></tr>')
+    mistakes = "".join(f'<tr data-mistake="{e(name)}" data-cell="{e(gid)}" data-students="{n}"><td>{e(nb)}</td>'
+                       f'<td>{e(gid)}</td><td>{e(what)}</td><td>{n}</td></tr>'
+                       for nb, gid, name, what, n in mistake_counts(graded))
+    mistakes = (f"<table><tr><th>notebook</th><th>test cell</th><th>mistake</th><th>students</th></tr>{mistakes}"
+                "</table>") if mistakes else "<p>None recognised.</p>"
     bin_rows = "".join(f'<tr data-bin-low="{lo:g}" data-bin-high="{hi:g}" data-count="{c}"><td>{lo:g}</td>'
                        f'<td>{hi:g}</td><td>{c}</td></tr>' for lo, hi, c in bins)
     page = f"""<!DOCTYPE html>
@@ -206,6 +229,10 @@ with an unreadable notebook, {ignored} submitted file(s) ignored (see the gradin
 {_svg(bins)}
 <details><summary>as a table</summary><table><tr><th>from</th><th>to (excl.)</th><th>students</th></tr>
 {bin_rows}</table></details>
+<h2>Known mistakes the class made</h2>
+<p>Failed tests whose results match a mistake of the course's catalogue (scripts/mistakes), as the feedback named
+it; each student counted once per test cell.</p>
+{mistakes}
 <h2>Test cells, in notebook order</h2>
 <p>Failed: students whose notebook failed the cell (a notebook not submitted fails every cell). The message is the
 most common first line of what those students were told, numbers masked (#), so the same mistake counts once.</p>

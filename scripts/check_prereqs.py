@@ -29,7 +29,7 @@ NEEDS = {
     "book": ["python", "make", "node", "npm"],
     "check": ["python", "make"],
     "grade": ["python", "make", "bwrap"],
-    "test": ["python", "make", "node", "npm", "git", "chromium", "bwrap"],
+    "test": ["python", "make", "node", "npm", "git", "chromium", "bwrap", "pdftotext"],
 }
 # Debian/Ubuntu packages that provide each piece (NodeSource's `nodejs` carries npm and conflicts with Debian's
 # `npm`: npm is only installed when it is missing)
@@ -41,6 +41,7 @@ APT = {
     "git": ["git"],
     "chromium": ["chromium"],
     "bwrap": ["bubblewrap"],
+    "pdftotext": ["poppler-utils"],
 }
 MACOS = {
     "python": "Python 3.11+ from python.org or `brew install python@3.11`",
@@ -52,6 +53,7 @@ MACOS = {
                 "`export CHROMIUM=\"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome\"` (or Chromium's)",
     "bwrap": "bubblewrap exists only on Linux (it uses Linux namespaces): run the tests and the grading in a "
              "Linux virtual machine or container",
+    "pdftotext": "`brew install poppler`",
 }
 WHAT = {
     "python": "Python >= %d.%d (with its venv module)" % MIN_PYTHON,
@@ -61,6 +63,7 @@ WHAT = {
     "git": "git (the tests copy the tracked files)",
     "chromium": "Chromium or Chrome (the browser tests open the built book in it)",
     "bwrap": "bubblewrap, `bwrap` (student code runs in its sandbox), able to create namespaces",
+    "pdftotext": "pdftotext (poppler; the tests read back the written answers' PDFs)",
 }
 
 
@@ -112,6 +115,10 @@ def check_make():
 
 def check_git():
     return [] if shutil.which("git") else ["no `git` on PATH"]
+
+
+def check_pdftotext():
+    return [] if shutil.which("pdftotext") else ["no `pdftotext` on PATH"]
 
 
 def _check_version(name, minimum):
@@ -173,7 +180,7 @@ NOT_FIXED_BY_APT = set()
 
 
 CHECKS = {"python": check_python, "make": check_make, "node": check_node, "npm": check_npm, "git": check_git,
-          "chromium": check_chromium, "bwrap": check_bwrap}
+          "chromium": check_chromium, "bwrap": check_bwrap, "pdftotext": check_pdftotext}
 
 
 def needs_of(targets):

@@ -80,6 +80,10 @@ def test_report_groups_messages_by_form_and_counts_every_status(tmp_path):
     records = [{"student": r["student_id"], "row": r, "verdicts": [
         {"notebook": "n.ipynb", "grade_id": "t1", "points": 1.0, "passed": False,
          "message": f"adam_step(lr=0.1): at step {i + 2}, expected 0.{i}5, got 1.{i}"}]} for i, r in enumerate(rows)]
+    records[0]["verdicts"][0].update(diagnosis="adam-no-bias-correction", message="adam_step(lr=0.1): at step 9, expected 0.1, got 2\n"
+                                     "Your code matches a known mistake, Adam without bias correction: m and v start "
+                                     "at zero. See chapter 6, 'Bias correction' (https://example.org/06.html#x).")
+    records[1]["verdicts"][0].update(diagnosis="adam-no-bias-correction")
     report.write_report(records, ASSIGNMENT, 10.0, tmp_path / "r.html", ignored=3)
     page = (tmp_path / "r.html").read_text()
     assert 'data-message-count="5"' in page, "five students told the same thing with other numbers: one group"
@@ -88,6 +92,9 @@ def test_report_groups_messages_by_form_and_counts_every_status(tmp_path):
                     ("ignored", 3)):
         assert f'data-{attr}="{n}"' in page, attr
     assert "/ 10" in page
+    assert 'data-mistake="adam-no-bias-correction" data-cell="t1" data-students="2"' in page, \
+        "students per recognised mistake, for the lecture"
+    assert "Adam without bias correction: m and v start at zero" in page
 
 
 def _class(folder: Path) -> dict:
