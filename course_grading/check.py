@@ -33,7 +33,7 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
         path = Path(path)
         # the worker first: it imports torch in the sandbox while this process imports torch (in Worker), then
         # reads the notebook (as JSON: nbformat takes seconds to import) and the tests
-        worker = sandbox.Worker(limits, sandbox=use_sandbox)
+        worker = sandbox.Worker(limits, sandbox=use_sandbox, modules=sandbox.student_modules(path.resolve().parent))
         from .course import read_notebook
 
         try:

@@ -140,7 +140,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 counts["skipped"] += 1
                 continue
             todo.append((sub, digests))
-        grader.plan([(s.student, name) for s, _ in todo for name in names if name in s.notebooks])
+        grader.plan([(s.student, name, s.notebooks[name]) for s, _ in todo for name in names if name in s.notebooks])
         others = _others(record, earlier, done)
 
         def write() -> list:
@@ -284,8 +284,10 @@ class _Grader:
         self.order, self.step = order, 0
 
     def _prefetch(self, index: int) -> None:
-        if index < len(self.order) and self.order[index] not in self.prefetched:
-            self.prefetched[self.order[index]] = sandbox.Worker(self.limits, sandbox=self.use_sandbox)
+        if index < len(self.order) and self.order[index][:2] not in self.prefetched:
+            student, name, path = self.order[index]
+            self.prefetched[(student, name)] = sandbox.Worker(
+                self.limits, sandbox=self.use_sandbox, modules=sandbox.student_modules(Path(path).parent))
 
     def _worker(self, student: str, name: str):
         self._prefetch(self.step)

@@ -16,6 +16,7 @@ cap on the bytes of one reply.
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -94,8 +95,34 @@ def _bind_system(cmd: list) -> None:
             cmd += ["--ro-bind", f, f]
 
 
-def command(sandbox: bool = True, tmp_mb: int = Limits.tmp_mb) -> list:
-    """The command line that starts a worker (under bwrap when ``sandbox``)."""
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\.py")
+MAX_MODULES, MAX_MODULE_BYTES = 32, 1 << 20
+
+
+def student_modules(folder: Path) -> list:
+    """The student's own modules beside a notebook (``helpers.py``, which the notebook imports as in Jupyter):
+    regular files with importable names, at most 32 of at most 1 MB, inside ``folder`` (a link that leads out of it
+    is left out). The worker sees them read-only in its working folder."""
+    folder = Path(folder)
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    found = []
+    for path in entries:
+        try:
+            if not (MODULE_NAME.fullmatch(path.name) and path.is_file() and not path.is_symlink()
+                    and path.resolve().parent == folder.resolve() and path.stat().st_size <= MAX_MODULE_BYTES):
+                continue
+        except OSError:
+            continue
+        found.append(path)
+    return found[:MAX_MODULES]
+
+
+def command(sandbox: bool = True, tmp_mb: int = Limits.tmp_mb, modules: list = ()) -> list:
+    """The command line that starts a worker (under bwrap when ``sandbox``); ``modules`` are bound read-only into
+    its working folder, /tmp."""
     python = sys.executable
     if not sandbox:
         return [python, "-I", "-c", BOOT.format(path=str(PACKAGE.parent))]
@@ -104,6 +131,8 @@ def command(sandbox: bool = True, tmp_mb: int = Limits.tmp_mb) -> list:
            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "MPLBACKEND", "Agg",
            "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--tmpfs", "/dev/shm",
            "--size", str(tmp_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    for module in modules:
+        cmd += ["--ro-bind", str(module), f"/tmp/{Path(module).name}"]
     _bind_system(cmd)
     bound = []
     for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}:
@@ -286,13 +315,21 @@ class Worker:
     synced argument).
     """
 
-    def __init__(self, limits: Limits, sandbox: bool = True):
+    def __init__(self, limits: Limits, sandbox: bool = True, modules: list = ()):
         self.limits = limits
         self.sandbox = sandbox
+        self.workdir = None   # without bubblewrap: a private working folder with copies of the student's modules
         limits_env = ",".join(f"{k}={v}" for k, v in (
             ("memory_mb", limits.memory_mb), ("cpu_seconds", limits.cpu_seconds),
             ("processes", _nproc_limit(limits.processes)), ("file_mb", limits.file_mb)))
-        cmd = command(sandbox, limits.tmp_mb)
+        modules = [Path(m) for m in modules if MODULE_NAME.fullmatch(Path(m).name)]
+        cmd = command(sandbox, limits.tmp_mb, modules)
+        if not sandbox:
+            import tempfile
+
+            self.workdir = tempfile.mkdtemp(prefix="grading-worker-")
+            for module in modules:
+                shutil.copyfile(module, Path(self.workdir) / module.name)
         if sandbox:
             env = None
             cmd[cmd.index("--clearenv") + 1:cmd.index("--clearenv") + 1] = ["--setenv", "GRADER_LIMITS", limits_env]
@@ -309,7 +346,7 @@ class Worker:
                    'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
             cmd = ["/bin/sh", "-c", join, "sh", *[str(g / "cgroup.procs") for g in self.cgroups], "--", *cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=env, start_new_session=True, bufsize=0)
+                                     env=env, start_new_session=True, bufsize=0, cwd=self.workdir)
         os.set_blocking(self.proc.stdin.fileno(), False)   # writes wait in select, with the notebook's deadline
         self.deadline: float | None = None       # the start-up deadline, while the judge waits for "ready"
         self.budget = float(limits.notebook_seconds)
@@ -487,6 +524,9 @@ class Worker:
         for group in getattr(self, "cgroups", []):
             remove_cgroup(group)
         self.cgroups = []
+        if getattr(self, "workdir", None):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()

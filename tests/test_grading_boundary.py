@@ -219,3 +219,40 @@ def test_an_alias_bound_in_one_cell_is_followed_into_the_next():
 
     assert rules.violations([("cell 3", "import torch as th"), ("gd_step", "Opt = th.optim.SGD")])
     assert rules.violations([("cell 3", "import torch as th"), ("gd_step", "x = th.zeros(3)")]) == []
+
+
+@needs_bwrap
+def test_the_students_own_module_beside_the_notebook_imports_in_check_and_grading(tmp_path):
+    """README: helper modules are fine. ``helpers.py`` beside the notebook imports in the worker, as in Jupyter,
+    under ``make check`` and in grading; a link out of the folder is not bound."""
+    from course_grading.check import check_notebooks
+
+    assignment, name = "02-gradient-descent", "gradient_descent.ipynb"
+    nb = _with_cells(pipeline.student_notebook(ROOT, assignment, name),
+                     answers="from helpers import scaled\ndef gd_step(param, grad, lr):\n"
+                             "    return param - scaled(lr, grad)\n" + _solution_rest(assignment, name))
+    folder = tmp_path / "class" / "ann"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / name)
+    (folder / "helpers.py").write_text("def scaled(lr, grad):\n    return lr * grad\n")
+    (folder / "secret.py").symlink_to(ROOT / "solutions" / assignment / name)
+    assert [p.name for p in sandbox.student_modules(folder)] == ["helpers.py"]
+    out: list = []
+    status = check_notebooks(ROOT, [folder / name], sandbox.Limits(), out=out.append)
+    assert status == 0, "\n".join(out)
+    log: list = []
+    grade(ROOT, assignment, tmp_path / "class", out=tmp_path / "out", db_url="sqlite:///" + str(tmp_path / "g.db"),
+          layout="folders", feedback_pages=False, log=log.append)
+    with open(tmp_path / "out" / assignment / "grades.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert float(row["total"]) == 11, row["reasons"]
+
+
+def _solution_rest(assignment: str, name: str) -> str:
+    """The solution's answer cells after the first, as one source (the first answer is the test's own)."""
+    from course_grading.authoring import answer_source
+
+    solution = nbformat.read(ROOT / "solutions" / assignment / name, as_version=4)
+    answers = [answer_source(c.source) for c in solution.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    return "\n".join(answers[1:])
