@@ -256,3 +256,26 @@ def _solution_rest(assignment: str, name: str) -> str:
     answers = [answer_source(c.source) for c in solution.cells
                if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     return "\n".join(answers[1:])
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_validate_check_and_grade_agree_on_honest_notebooks(tmp_path):
+    """The same notebook passes nbgrader's Validate (its kernel, notebook order), ``make check`` (the worker and
+    judge, released tests) and gets every autograded point in grading -- a later ``from numpy import *`` included."""
+    from course_grading.check import check_notebooks
+
+    assignment, name = "09-schedules", "schedules.ipynb"
+    honest = pipeline.student_notebook(ROOT, assignment, name)
+    star = _with_cells(honest, last="from numpy import *\nbool = int\n")
+    students = {"honest": honest, "star": star}
+    for student, nb in students.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "class" / student / name)
+        assert pipeline.validate_notebook(tmp_path / "class" / student / name) == {}, student
+        out: list = []
+        assert check_notebooks(ROOT, [tmp_path / "class" / student / name], sandbox.Limits(), out=out.append) == 0, \
+            "\n".join(out)
+    rows = _grade_class(tmp_path, assignment, {s: {name: nb} for s, nb in students.items()}, notebook_seconds=60)
+    full = sum(t.points for t in course.read_spec(ROOT / "solutions" / assignment / name).tests)
+    assert [float(rows[s]["total"]) for s in students] == [full, full], {s: rows[s]["reasons"] for s in students}
