@@ -35,6 +35,7 @@ import json
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,9 @@ def release_exchange(root: Path, assignment: str, out_a: Path, notebooks: list, 
             config.Exchange.root = str(exchange)
             config.NbGraderAPI.log_level = "ERROR"
             api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-            result = api.release_feedback(assignment)
+            with warnings.catch_warnings():   # nbgrader 0.9.6 passes its authenticator as "authentictor"
+                warnings.simplefilter("ignore", DeprecationWarning)
+                result = api.release_feedback(assignment)
             if not result.get("success"):
                 raise RuntimeError("nbgrader release_feedback failed: "
                                    + (result.get("error") or result.get("log") or "")[-2000:])

@@ -85,6 +85,17 @@ def test_one_archive_per_student_with_exactly_their_pages(folders_class):
     assert "failed" in zipfile.ZipFile(out / ASSIGNMENT / "release" / "bob.zip").read("grades.txt").decode()
 
 
+def test_the_command(folders_class, tmp_path):
+    from course_grading import cli
+
+    tmp, _ = folders_class
+    out = tmp_path / "out"
+    shutil.copytree(tmp / "out", out)
+    assert cli.main(["--course", str(ROOT), "release", ASSIGNMENT, "--out", str(out), "--bundle"]) == 0
+    assert sorted(p.name for p in (out / ASSIGNMENT / "release").iterdir()) == ["alice.zip", "bob.zip"]
+    assert cli.main(["--course", str(ROOT), "release", ASSIGNMENT, "--out", str(tmp_path / "none")]) == 2
+
+
 def test_a_student_without_pages_is_listed_not_given_someone_elses(folders_class, tmp_path):
     tmp, _ = folders_class
     out = tmp_path / "out"
@@ -141,6 +152,7 @@ def test_canvas_bundle_names_each_page_after_the_students_submitted_file(tmp_pat
     assert any("--submissions" in line for line in log)
 
 
+@pytest.mark.filterwarnings("ignore:Passing unrecognized arguments:DeprecationWarning")   # nbgrader's own typo
 def test_exchange_round_trip_fetch_feedback_finds_each_students_own_pages(tmp_path):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.auth import Authenticator
