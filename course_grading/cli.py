@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------- where instructors work
 # (issue 27) Gradescope, similarity, written answers as PDFs: one block of subcommands.
 
-INTEGRITY_COMMANDS = ("gradescope", "similarity", "written")
+INTEGRITY_COMMANDS = ("gradescope", "similarity", "written", "release")
 
 
 def _integrity_parsers(sub) -> None:
@@ -290,6 +290,18 @@ def _integrity_parsers(sub) -> None:
     wr.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks (as for `grade`)")
     wr.add_argument("--out", type=Path, required=True, help="folder for <student>.pdf and class.pdf")
     wr.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"])
+    rel = sub.add_parser("release", help="deliver the feedback pages of a graded assignment: through nbgrader's "
+                                         "exchange when nbgrader_config.py sets c.Exchange.root, else one zip per "
+                                         "student (and Canvas's Re-Upload Submissions zip)")
+    rel.add_argument("assignment")
+    rel.add_argument("--out", type=Path, default=None, help="the grading output folder (as for `grade`; default: "
+                                                             "grades/ in the course); archives go to "
+                                                             "ASSIGNMENT/release/ in it")
+    rel.add_argument("--bundle", action="store_true", help="make the archives even when the course has an exchange")
+    rel.add_argument("--submissions", type=Path, default=None,
+                     help="exchange: the collected submissions (default: the course's submitted/), whose "
+                          "submission_secret.txt nbgrader's fetch_feedback needs; Canvas: the Download Submissions "
+                          "zip the class was graded from (its names carry the attachment ids Canvas routes by)")
 
 
 def _integrity_command(root: Path, args) -> int:
@@ -307,6 +319,11 @@ def _integrity_command(root: Path, args) -> int:
 
             run_written(root, args.assignment, args.submissions, args.out, layout=args.layout)
             return 0
+        if args.command == "release":
+            from .release import release
+
+            done = release(root, args.assignment, out=args.out, bundle=args.bundle, submissions=args.submissions)
+            return 1 if done.skipped else 0
         if args.command == "similarity":
             from .similarity import THRESHOLD, run
 
