@@ -490,7 +490,8 @@ def test_figures_are_never_shrunk_below_natural_size(browser, site):
         sizes = re.findall(r"fontsize\s*=\s*([0-9.]+)", text)
         assert all(float(v) >= 7 for v in sizes), f"{chapter.name}: figure text below 7 pt: {sizes}"
         assert "xx-small" not in text, f"{chapter.name}: figure text 'xx-small'"
-        assert not re.search(r"figure\.dpi\"\]\s*=\s*(?!100\b)", text), f"{chapter.name}: figure dpi is not 100"
+        dpis = re.findall(r"(?:figure\.dpi\"\]\s*=|\bdpi\s*=)\s*([0-9.]+)", text)
+        assert all(float(v) == 100 for v in dpis), f"{chapter.name}: figure dpi is not 100: {dpis}"
     shrunk = []
     for width in WIDTHS:
         for path in CHAPTER_PAGES:

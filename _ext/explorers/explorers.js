@@ -15,6 +15,11 @@
 
   var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+  // The mode bar's icons in a colour that reads on the figure's white paper (plotly's default is 30 % opaque).
+  function withBar(layout) {
+    layout.modebar = {color: "#4a4a4a", activecolor: "#000", bgcolor: "rgba(255,255,255,0.85)"};
+    return layout;
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -168,7 +173,7 @@
                                 tickvals: o.betas.map(function (_, j) { return j; }), ticktext: o.betas.map(fmt)};
       });
       root.setAttribute("data-state", JSON.stringify({optimizer: state.opt, lr: state.lr, beta: b}));
-      Plotly.react(plot, traces, layout, CONFIG);
+      Plotly.react(plot, traces, withBar(layout), CONFIG);
     }
     rebuild();
   }
@@ -230,7 +235,7 @@
                     legend: {orientation: "h", y: -0.2}};
       if (plateau) layout.yaxis2 = {overlaying: "y", side: "right", title: {text: "validation loss"},
                                     rangemode: "tozero", showgrid: false};
-      Plotly.react(plot, traces, layout, CONFIG);
+      Plotly.react(plot, traces, withBar(layout), CONFIG);
     }
     build(0); build(1); draw();
   }
@@ -262,14 +267,14 @@
       ];
       var view = data.view;
       root.setAttribute("data-state", JSON.stringify({eps: eps}));
-      Plotly.react(plot, traces, {
+      Plotly.react(plot, traces, withBar({
         height: 440, margin: {t: 40, l: 60, r: 20, b: 50}, legend: {orientation: "h", y: -0.18},
         xaxis: {type: "log", domain: [0, 0.45], title: {text: "gradient coordinate g"}},
         yaxis: {type: "log", range: [-7, 1], title: {text: "|step| / lr"}},
         xaxis2: {domain: [0.55, 1], range: view[0], anchor: "y2"}, yaxis2: {range: view[1], anchor: "x2"},
         annotations: [{text: "eps = " + fmt(eps) + (run.diverged ? " — diverged" : " — loss after " +
                        (run.x.length - 1) + " steps: " + fmt(run.loss)), xref: "paper", yref: "paper", x: 0.5,
-                       y: 1.08, showarrow: false}]}, CONFIG);
+                       y: 1.08, showarrow: false}]}), CONFIG);
     }
     draw();
   }
@@ -331,7 +336,7 @@
                                     transition: {duration: 0}}).catch(function () {});
     });
     root.insertBefore(el("div", {"class": "course-explorer-controls"}, [play, pause, scrub]), plot);
-    Plotly.newPlot(plot, {data: traces, layout: layout, frames: frames, config: CONFIG}).then(function () {
+    Plotly.newPlot(plot, {data: traces, layout: withBar(layout), frames: frames, config: CONFIG}).then(function () {
       plot.on("plotly_animatingframe", function (event) {
         var i = marks.indexOf(+event.name);
         if (i >= 0) {
@@ -427,7 +432,7 @@
                    "loss after " + data.steps + " steps: " + fmt(run.loss[run.loss.length - 1])) +
                   " · rate per step " + fmt(rate) + (rate >= 1 ? " (≥ 1: no convergence)" : "");
       root.setAttribute("data-state", JSON.stringify({lr: state.lr, momentum: state.momentum}));
-      Plotly.react(plot, traces, {
+      Plotly.react(plot, traces, withBar({
         height: narrow ? 760 : 440, margin: {t: 50, l: 60, r: 20, b: 50}, showlegend: false, font: {size: 12},
         annotations: [{text: title, xref: "paper", yref: "paper", x: 0.5, y: 1.0, yanchor: "bottom",
                        showarrow: false}],
@@ -436,7 +441,7 @@
         xaxis2: {domain: narrow ? [0, 1] : [0.62, 1], range: [0, data.steps], anchor: "y2", title: {text: "step"}},
         yaxis2: {domain: narrow ? [0, 0.38] : [0, 0.92], type: "log", anchor: "x2", title: {text: "loss"},
                  exponentformat: "power"}
-      }, CONFIG);
+      }), CONFIG);
     }
     lrControl.update();
     betaControl.update();
@@ -460,7 +465,11 @@
     ".course-explorer input[type=range]{accent-color:var(--pst-color-primary,#0a7d91);max-width:100%}" +
     ".course-explorer-value{min-width:4em;font-variant-numeric:tabular-nums}" +
     ".course-explorer{margin:1em 0;padding:.5em;border:1px solid var(--pst-color-border,#ddd);border-radius:6px;" +
-    "max-width:100%;overflow-x:auto}";
+    "max-width:100%;overflow-x:auto;background:var(--pst-color-background,#fff);color:var(--pst-color-text-base,#222)}" +
+    // The figure itself keeps plotly's white paper in both themes (like the book's matplotlib figures); its mode bar
+    // buttons carry the colour their icons are drawn in (withBar).
+    ".course-explorer .js-plotly-plot{background:#fff}" +
+    ".course-explorer .js-plotly-plot .plotly .modebar-btn{color:#4a4a4a}";
 
   function init() {
     if (!document.getElementById("course-explorer-style")) {
