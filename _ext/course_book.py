@@ -24,6 +24,16 @@
    and ``myst_nb`` imports (they still run; :func:`notebook_export.strip_plumbing`), and a cell left empty loses its
    input box. A ``literalinclude`` of a documented function shows the docstring rendered (math typeset) above the
    code instead of raw reStructuredText inside it.
+8. **Light pages.** The theme loads Font Awesome twice for about seventeen icons: a 1.5 MB script
+   (``fontawesome.js``, which redraws every icon as SVG) and its web fonts (270 kB) through the theme's CSS. After the
+   build the script tag is removed from every page and the two fonts are subset to the icons the pages use
+   (fontTools, a matplotlib dependency) and served from ``<html>/_static/course/``, declared after the theme's fonts
+   (``icons.css``) so that the browser never fetches the full ones. The theme's CSS keeps the icon rules of those icons only.
+   The pages other than ``search.html`` stop loading the 150 kB search index and its scripts (the theme loads them
+   everywhere for a search-as-you-type mode this book leaves off), and pages without a sphinx-design element stop
+   loading its CSS and script. MathJax
+   is loaded as components (``_config.yml``: startup, TeX input with the AMS package, CHTML output), not as the
+   combined bundle with MathML input and the menu.
 6. **Code fits the page.** ``_ext/course.css`` (copied to ``<html>/_static/course/``, linked from every page) sets
    the code font so that an 88-character line fits a laptop-width content column and wraps longer lines (the
    library's source, wide outputs) instead of scrolling sideways.
@@ -31,6 +41,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -69,6 +80,101 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
             target = Path(app.outdir) / "_static" / folder
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / source.name)
+
+
+FA_WEBFONTS = ("vendor/fontawesome/webfonts/fa-solid-900.ttf", "vendor/fontawesome/webfonts/fa-brands-400.ttf")
+FA_FAMILIES = {"fa-solid-900.ttf": ("Font Awesome 6 Free", 900), "fa-brands-400.ttf": ("Font Awesome 6 Brands", 400)}
+ICONS_CSS = "icons.css"
+
+
+def icon_codepoints(theme_css: str) -> dict[str, int]:
+    """Font Awesome icon name -> code point, read from the theme's CSS (``.fa-bars:before{content:"\\f0c9"}``)."""
+    found: dict[str, int] = {}
+    for selectors, code in re.findall(r'((?:\.fa-[a-z0-9-]+:(?::)?before,?)+)\{content:"\\([0-9a-f]+)"\}', theme_css):
+        for name in re.findall(r"\.fa-([a-z0-9-]+):", selectors):
+            found.setdefault(name, int(code, 16))
+    return found
+
+
+def css_codepoints(css: str) -> set[int]:
+    """Private-use code points a stylesheet draws outside the ``.fa-NAME`` classes: the theme's ``--pst-icon-*``
+    variables (admonition and external-link icons) and ``content:`` rules of its own."""
+    css = re.sub(r'(?:\.fa-[a-z0-9-]+:(?::)?before,?)+\{content:"[^"]*"\}', "", css)
+    found = set()
+    for value in re.findall(r'(?:--pst-icon-[a-z-]+|content)\s*:\s*"(\\[0-9a-fA-F]{4}|[\ue000-\uf8ff])"', css):
+        found.add(int(value[1:], 16) if value.startswith("\\") else ord(value))
+    return {c for c in found if 0xE000 <= c <= 0xF8FF}
+
+
+def used_icons(pages: list[Path]) -> set[str]:
+    """The ``fa-NAME`` classes the built pages use (style and size classes included; they simply match no icon)."""
+    names: set[str] = set()
+    for page in pages:
+        names |= set(re.findall(r"\bfa-([a-z0-9-]+)", page.read_text(encoding="utf-8")))
+    return names
+
+
+def _slim_theme_assets(app: Sphinx, exception: Exception | None) -> None:
+    """Subset Font Awesome to the icons in use, drop its script and the search index from pages that do not need
+    them (see 8. above)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from fontTools import subset
+
+    out = Path(app.outdir)
+    static = out / "_static"
+    pages = sorted(out.rglob("*.html"))
+    theme_css = [(static / "styles" / name).read_text(encoding="utf-8")
+                 for name in ("pydata-sphinx-theme.css", "sphinx-book-theme.css")]
+    codes = icon_codepoints(theme_css[0])
+    in_pages = {codes[n] for n in used_icons(pages) if n in codes}
+    if not in_pages:
+        raise ExtensionError("No Font Awesome icon found in the built pages: the theme's markup changed.")
+    wanted = sorted(in_pages.union(*(css_codepoints(css) for css in theme_css)))
+    target = static / "course"
+    target.mkdir(parents=True, exist_ok=True)
+    rules = []
+    for font in FA_WEBFONTS:
+        source = static / font
+        name = Path(font).name.replace(".ttf", "-subset.woff")
+        options = subset.Options()
+        options.flavor, options.layout_features = "woff", []
+        fonts = subset.load_font(str(source), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=wanted)
+        subsetter.subset(fonts)
+        subset.save_font(fonts, str(target / name), options)
+        family, weight = FA_FAMILIES[Path(font).name]
+        rules.append(f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: {weight}; '
+                     f'font-display: block; src: url("{name}") format("woff"); }}')
+    (target / ICONS_CSS).write_text(
+        "/* Font Awesome subset to the icons the book's pages use (written by _ext/course_book.py); declared after the\n"
+        "   theme's own @font-face rules, so the browser uses these and never fetches the full fonts. */\n"
+        + "\n".join(rules) + "\n")
+    # the theme's CSS keeps the rules of the icons in use only (it carries ~2,400 `.fa-NAME:before` rules)
+    names = used_icons(pages) | {"search"}
+    css_file = static / "styles" / "pydata-sphinx-theme.css"
+
+    def keep(rule: re.Match) -> str:
+        return rule.group(0) if set(re.findall(r"\.fa-([a-z0-9-]+):", rule.group(1))) & names else ""
+
+    css_file.write_text(re.sub(r'((?:\.fa-[a-z0-9-]+:(?::)?before,?)+)\{content:"[^"]*"\}', keep,
+                               css_file.read_text(encoding="utf-8")), encoding="utf-8")
+    script = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
+    search = re.compile(r'\s*<script src="[^"]*(?:searchindex|_static/searchtools|_static/language_data)\.js">'
+                        r"</script>")
+    design = re.compile(r'\s*<link rel="stylesheet" type="text/css" href="[^"]*_static/sphinx-design\.min\.css[^"]*" />'
+                        r'|\s*<script data-sd-tabs-storage-prefix="[^"]*" src="[^"]*_static/design-tabs\.js[^"]*">'
+                        r"</script>")
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        slim = script.sub("", text)
+        if page.name != "search.html":
+            slim = search.sub("", slim)
+        if 'class="sd-' not in slim and "class='sd-" not in slim:
+            slim = design.sub("", slim)
+        if slim != text:
+            page.write_text(slim, encoding="utf-8")
 
 
 def _add_explorer_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -225,9 +331,11 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("literalinclude", DocumentedLiteralInclude, override=True)
     app.connect("doctree-read", _hide_plumbing)
     app.add_css_file("course/" + COURSE_CSS.name)
+    app.add_css_file("course/" + ICONS_CSS)
     app.add_config_value("course_publish_branch", "gh-pages", "html")
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _write_colab_notebooks)
+    app.connect("build-finished", _slim_theme_assets)
     app.connect("html-page-context", _add_explorer_scripts)
     app.connect("html-page-context", _point_launchers_at_notebooks, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)

@@ -9,7 +9,10 @@ only *chooses* among the precomputed results (it never re-implements an update r
   and the loss it ended at (the lr x beta map of the explorer).
 * :func:`schedule_grid` -- every schedule of :mod:`reference_impl.schedules` over a training run, for every
   combination of its parameters on a small grid.
-* :func:`adam_eps_grid` -- Adam's first step per coordinate and its path on the quadratic, for eps from 1e-8 to 1.
+* :func:`adam_eps_grid` -- Adam's first step per coordinate and its path on the quadratic scaled so that gradients are
+  about 1e-6 (where eps matters), for eps from 1e-8 to 1.
+* :func:`momentum_live` -- what the page needs to run heavy-ball momentum *itself* on the quadratic, over continuous
+  step size and momentum (the one explorer computed in the page; the tests compare it with :class:`~.optim.SGD`).
 * :func:`race` -- two or more optimizers run side by side, recorded step by step (the animations).
 * :class:`Figure` -- wraps a figure specification for a notebook: its HTML is a placeholder ``<div>`` holding the
   data as JSON, which the book's script (served with the book, like MathJax) turns into a plotly figure.
@@ -44,6 +47,7 @@ __all__ = [
     "SCHEDULES",
     "schedule_grid",
     "adam_eps_grid",
+    "momentum_live",
     "race",
     "contour_grid",
     "Figure",
@@ -245,14 +249,17 @@ ReduceLROnPlateau is fed a fixed made-up validation loss (:func:`_plateau_metric
 def schedule_grid(every: int = 5) -> dict[str, Any]:
     """The learning rate at steps ``0, every, 2*every, ..., TOTAL_STEPS``, every schedule, every parameter combination.
 
-    Returns ``{"steps": [...], "schedules": {name: {"params": {param: values}, "curves": {key: [lr, ...]}}}}`` where
+    Returns ``{"steps": [...], "plateau_metric": [...], "schedules": {name: {"params": {param: values}, "curves":
+    {key: [lr, ...]}}}}`` (``plateau_metric``: the made-up validation loss ReduceLROnPlateau reacts to) where
     ``key`` joins the parameter indices with commas (``"2,0"``: third value of the first parameter, first of the
     second; ``""`` for a schedule without parameters).
     """
     if not (isinstance(every, int) and 1 <= every <= TOTAL_STEPS):
         raise ValueError(f"Invalid every: {every!r} (expected an integer in [1, {TOTAL_STEPS}])")
     steps = list(range(0, TOTAL_STEPS + 1, every))
-    out: dict[str, Any] = {"steps": steps, "total_steps": TOTAL_STEPS, "schedules": {}}
+    # the validation loss ReduceLROnPlateau is fed (the value of step t is fed after step t: the lr at t+1 reacts)
+    out: dict[str, Any] = {"steps": steps, "total_steps": TOTAL_STEPS, "schedules": {},
+                           "plateau_metric": _rounded([_plateau_metric(t) for t in steps])}
     for name, (make, params) in SCHEDULES.items():
         curves = {}
         for index in itertools.product(*(range(len(v)) for v in params.values())):
@@ -274,28 +281,70 @@ EPSILONS = tuple(10.0 ** (k / 2) for k in range(-16, 1))
 """eps from 1e-8 to 1, two values per decade."""
 
 
-def adam_eps_grid(lr: float = 0.2, steps: int = 60) -> dict[str, Any]:
-    """For every eps of :data:`EPSILONS`: Adam's first step per coordinate, and Adam's path on the quadratic.
+EPS_SCALE = 1e-6
+"""The Adam-eps explorer's path runs on the quadratic multiplied by this: gradients of about 1e-6 to 1e-4, the range
+in which eps from 1e-8 to 1 turns Adam from sign-like to SGD-like (on the unscaled quadratic, with gradients of
+order 1 to 100, every eps up to about 1e-4 gives the same path)."""
+
+
+def adam_eps_grid(lr: float = 0.2, steps: int = 60, scale: float = EPS_SCALE) -> dict[str, Any]:
+    """For every eps of :data:`EPSILONS`: Adam's first step per coordinate, and Adam's path on a scaled quadratic.
 
     ``first_step``: one :class:`~reference_impl.optim.Adam` step (lr 1) on a parameter whose gradient
     coordinates are ``g = 10**k`` for k from -6 to 2: the returned ``|step|`` is 1 for every coordinate when the
-    step is sign-like, and proportional to ``g`` (``g / eps``) when it is SGD-like. ``paths``: ``lr``-Adam on the
-    quadratic of :data:`PROBLEMS` from its start.
+    step is sign-like, and proportional to ``g`` (``g / eps``) when it is SGD-like. ``paths``: ``lr``-Adam from the
+    start of :data:`PROBLEMS`' quadratic on that quadratic times ``scale`` (same contours, gradients ``scale`` times
+    smaller); its ``loss`` is the scaled loss.
     """
+    if not (isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"Invalid scale: {scale!r} (expected a number > 0)")
     grads = torch.logspace(-6, 2, 33, dtype=torch.float64)
     spec = PROBLEMS["quadratic"]
+    base = spec["f"]
+    f = Quadratic(curvatures=tuple(scale * c for c in base.curvatures), minimum=base.minimum, angle=base.angle)
     out: dict[str, Any] = {"eps": [_round(e) for e in EPSILONS], "grads": _rounded(grads), "lr": lr,
                            "first_step": [], "paths": [], "contour": contour_grid("quadratic"),
-                           "view": [list(v) for v in spec["view"]]}
+                           "view": [list(v) for v in spec["view"]], "scale": scale,
+                           "problem": f"quadratic × {scale:g}: gradients ~{scale:g}–{50 * 3 * scale:.0e}"}
     for eps in EPSILONS:
         w = torch.zeros_like(grads, requires_grad=True)
         opt = Adam([w], lr=1.0, eps=eps)
         w.grad = grads.clone()
         opt.step()
         out["first_step"].append(_rounded(w.detach().abs()))
-        path = explorer_path(lambda p, eps=eps: Adam(p, lr=lr, eps=eps), "quadratic", steps)
-        out["paths"].append(_path_record(path, steps, spec["f"]))
+        path = run_trajectory(lambda p, eps=eps: Adam(p, lr=lr, eps=eps), f, spec["start"], steps, escape=ESCAPE)
+        out["paths"].append(_path_record(path[np.all(np.isfinite(path), axis=1)], steps, f))
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# momentum computed in the page
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def momentum_live(problem: str = "quadratic", steps: int = 80, lr: float = 0.02, momentum: float = 0.9,
+                  lr_range: Sequence[float] = (1e-3, 0.06), momentum_range: Sequence[float] = (0.0, 0.99)
+                  ) -> dict[str, Any]:
+    """The data of the live momentum explorer: the quadratic's Hessian, minimizer and start, the number of steps,
+    the initial slider values and their ranges, and the contours. The page computes heavy-ball paths itself, with
+    torch.optim.SGD's update; nothing here is a precomputed path."""
+    if problem not in PROBLEMS or not isinstance(PROBLEMS[problem]["f"], Quadratic):
+        quads = [n for n, p in PROBLEMS.items() if isinstance(p["f"], Quadratic)]
+        raise ValueError(f"Invalid problem: {problem!r} (expected a quadratic of PROBLEMS: {quads})")
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"Invalid steps: {steps!r} (expected an integer >= 1)")
+    if not (len(lr_range) == 2 and 0 < lr_range[0] < lr_range[1] and lr_range[0] <= lr <= lr_range[1]):
+        raise ValueError(f"Invalid lr_range: {lr_range!r} (expected 0 < low < high, with lr {lr!r} inside)")
+    if not (len(momentum_range) == 2 and 0 <= momentum_range[0] < momentum_range[1] < 1
+            and momentum_range[0] <= momentum <= momentum_range[1]):
+        raise ValueError(f"Invalid momentum_range: {momentum_range!r} (expected 0 <= low < high < 1, with momentum "
+                         f"{momentum!r} inside)")
+    spec = PROBLEMS[problem]
+    f = spec["f"]
+    return {"problem": problem, "hessian": f.hessian.tolist(), "minimum": list(f.minimum),
+            "curvatures": list(f.curvatures), "start": list(spec["start"]), "steps": steps, "escape": ESCAPE,
+            "lr": lr, "momentum": momentum, "lr_range": list(lr_range), "momentum_range": list(momentum_range),
+            "view": [list(v) for v in spec["view"]], "contour": contour_grid(problem)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -338,7 +387,7 @@ class Figure:
     (Jupyter, Colab) the div stays a placeholder: the text says so.
     """
 
-    KINDS = ("trajectory", "schedules", "adam-eps", "race")
+    KINDS = ("trajectory", "schedules", "adam-eps", "race", "momentum-live")
 
     def __init__(self, kind: str, data: Mapping[str, Any], ident: str, caption: str = "") -> None:
         if kind not in self.KINDS:

@@ -189,9 +189,34 @@ def test_adam_eps_first_step_is_its_closed_form():
 def test_adam_eps_paths_equal_a_plain_loop():
     data = E.adam_eps_grid(lr=0.2, steps=30)
     spec = E.PROBLEMS["quadratic"]
+    base = spec["f"]
+    scaled = Quadratic(curvatures=[E.EPS_SCALE * c for c in base.curvatures], minimum=base.minimum, angle=base.angle)
     for eps, record in zip(data["eps"][::4], data["paths"][::4]):
-        ref = plain_path(lambda p: Adam(p, lr=0.2, eps=eps), spec["f"], spec["start"], 30)
+        ref = plain_path(lambda p: Adam(p, lr=0.2, eps=eps), scaled, spec["start"], 30)
         assert_path(record, ref)
+
+
+def test_adam_eps_moves_the_path():
+    """On the scaled quadratic eps decides where Adam gets: the paths' end points spread over most of the window
+    (on the unscaled one they moved by at most 1e-4 up to eps = 1e-4)."""
+    data = E.adam_eps_grid(lr=0.2, steps=60)
+    ends = np.array([[p["x"][-1], p["y"][-1]] for p in data["paths"]])
+    assert np.linalg.norm(ends[0] - ends[-1]) > 1.0
+    # monotone: a larger eps never gets closer to the minimum on this problem
+    losses = [p["loss"] for p in data["paths"]]
+    assert all(a <= b * (1 + 1e-9) for a, b in zip(losses, losses[1:]))
+
+
+def test_schedule_grid_carries_the_plateau_metric():
+    data = E.schedule_grid(every=5)
+    np.testing.assert_allclose(data["plateau_metric"], [E._plateau_metric(t) for t in data["steps"]], rtol=RTOL)
+
+
+def test_momentum_live_is_the_quadratic():
+    data = E.momentum_live()
+    f = E.PROBLEMS["quadratic"]["f"]
+    assert np.allclose(data["hessian"], f.hessian.numpy(), rtol=0, atol=0)
+    assert data["start"] == list(E.PROBLEMS["quadratic"]["start"]) and data["escape"] == E.ESCAPE
 
 
 def test_race_equals_a_plain_loop_with_and_without_schedule():
@@ -242,6 +267,11 @@ def test_figure_html_carries_the_json_safely():
     lambda: E.schedule_grid(every=0),
     lambda: E.race({}, "himmelblau", 3),
     lambda: E.contour_grid("himmelblau"),
+    lambda: E.adam_eps_grid(scale=0.0),
+    lambda: E.momentum_live(problem="rosenbrock"),
+    lambda: E.momentum_live(steps=0),
+    lambda: E.momentum_live(lr=1.0),
+    lambda: E.momentum_live(momentum=1.0),
 ])
 def test_invalid_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
