@@ -92,10 +92,10 @@ def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
 
-def _first_mismatch(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float):
+def _first_mismatch(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float, equal_nan: bool = False):
     a = actual.detach().to(torch.float64).reshape(-1)
     e = expected.detach().to(torch.float64).reshape(-1)
-    bad = ~torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=False)
+    bad = ~torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan)
     if not bool(bad.any()):
         return None
     flat = int(torch.nonzero(bad)[0])
@@ -103,8 +103,12 @@ def _first_mismatch(actual: torch.Tensor, expected: torch.Tensor, rtol: float, a
     return [int(i) for i in index], float(a[flat]), float(e[flat]), int(bad.sum())
 
 
-def assert_close(actual, expected: torch.Tensor, *, what: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
-    """Assert that tensor ``actual`` equals ``expected`` within tolerance; ``what`` names it in the message."""
+def assert_close(actual, expected: torch.Tensor, *, what: str, rtol: float = 1e-6, atol: float = 1e-9,
+                 equal_nan: bool = False) -> None:
+    """Assert that tensor ``actual`` equals ``expected`` within tolerance; ``what`` names it in the message.
+
+    With ``equal_nan``, a NaN matches a NaN at the same place.
+    """
     if not isinstance(actual, torch.Tensor):
         raise AssertionError(f"{what}: expected a torch.Tensor, got {brief(actual)}")
     if tuple(actual.shape) != tuple(expected.shape):
@@ -112,7 +116,7 @@ def assert_close(actual, expected: torch.Tensor, *, what: str, rtol: float = 1e-
                              f"got shape {tuple(actual.shape)}")
     if actual.is_floating_point() != expected.is_floating_point():
         raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {actual.dtype}")
-    found = _first_mismatch(actual, expected, rtol, atol)
+    found = _first_mismatch(actual, expected, rtol, atol, equal_nan)
     if found is None:
         return
     index, a, e, count = found
@@ -148,12 +152,61 @@ def with_buffer(fn: Callable, **hyper) -> Stepper:
 
 
 def with_state_dict(fn: Callable, **hyper) -> Stepper:
-    """Stepper for ``fn(param, grad, state, **hyper) -> new_param`` with ``state`` a dict, empty at first."""
+    """Stepper for ``fn(param, grad, state, **hyper) -> new_param`` with ``state`` a dict, empty at first.
+
+    After each call the values in ``state`` must be tensors, numbers, strings, ``None`` or lists, tuples and dicts of
+    those (what the grader can receive); anything else (a numpy array, say) fails here with a message that names the
+    key and the type, in Jupyter as in grading.
+    """
     def step(param, grad, state):
         state = {} if state is None else state
-        return _check_param(fn(param, grad, state, **hyper), fn, hyper), state
+        new_param = _check_param(fn(param, grad, state, **hyper), fn, hyper)
+        _check_state(state, fn, hyper)
+        return new_param, state
     step.function = describe(fn.__name__, hyper)
     return step
+
+
+_STATE_TYPES = (torch.Tensor, int, float, str, type(None))
+
+
+def _bad_state_value(value, where: str, depth: int = 0):
+    """``(where, type name)`` of the first value in ``value`` the grader cannot receive, or ``None``."""
+    if isinstance(value, _STATE_TYPES) or (depth > 0 and isinstance(value, torch.Generator)):
+        return None
+    if isinstance(value, (list, tuple)) and depth < 4:
+        for i, item in enumerate(value[:1000]):
+            found = _bad_state_value(item, f"{where}[{i}]", depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, dict) and depth < 4:
+        for key, item in list(value.items())[:1000]:
+            found = _bad_state_value(item, f"{where}[{key!r:.40}]", depth + 1)
+            if found:
+                return found
+        return None
+    try:
+        import numbers
+        if isinstance(value, numbers.Number):   # numpy scalars are numbers: the grader receives them as numbers
+            return None
+    except Exception:   # pragma: no cover
+        pass
+    received = getattr(value, "type_name", None)   # a value the grader could not receive names its type
+    name = received if isinstance(received, str) else type(value).__name__
+    return where, name[:40]
+
+
+def _check_state(state, fn, hyper):
+    if not isinstance(state, dict):
+        return
+    found = _bad_state_value(state, "state", depth=1) if state else None
+    if found:
+        where, name = found
+        hint = " (a numpy array)" if name == "ndarray" else ""
+        raise AssertionError(f"{describe(fn.__name__, hyper)}: {where} is of type {name}{hint}; keep torch tensors "
+                             f"(or Python numbers) in state: the grader cannot pass a {name} back to your "
+                             f"function at the next step")
 
 
 def _check_param(new_param, fn, hyper):
@@ -220,13 +273,38 @@ def fixed_gradients(shape, *, seed: int = 0, scale: float = 1.0, zero_steps: Ite
 
 
 def assert_same_trajectory(student: Stepper, reference: Stepper, param0: torch.Tensor, grads: Gradients,
-                           steps: int, *, rtol: float = 1e-6, atol: float = 1e-9) -> list[torch.Tensor]:
+                           steps: int, *, rtol: float = 1e-6, atol: float = 1e-9,
+                           built_on: Optional[Stepper] = None) -> list[torch.Tensor]:
     """Run both steppers for ``steps`` steps from ``param0``; fail at the first step whose parameters differ.
 
     Each stepper takes its gradient at its own iterate (``grads(param, k)``, ``k`` from 0), so a wrong step is
     reported where it happens. The student's stepper receives clones, and its result is copied, so in-place and
     functional implementations are treated alike. Returns the reference trajectory (``steps`` tensors).
+
+    ``built_on`` makes one bug cost one function's points: it is the same algorithm as ``reference`` computed with
+    the student's *own* version of a function the tested one may call (AdamW from the student's ``adam_step``, say).
+    A trajectory that differs from ``reference`` but matches ``built_on`` passes: the tested function is right and
+    the fault lies in the function it builds on, whose own tests take the points. When both differ, the message is
+    the one against ``reference``.
     """
+    if built_on is None:
+        return _same_trajectory(student, reference, param0, grads, steps, rtol, atol)
+    try:
+        return _same_trajectory(student, reference, param0, grads, steps, rtol, atol)
+    except AssertionError as err:
+        against_reference = err
+    try:
+        # NaN for NaN too: a helper that divides by zero makes the function built on it NaN where it is right
+        _same_trajectory(student, built_on, param0, grads, steps, rtol, atol, equal_nan=True)
+    except Exception as err:   # a helper of the student's that raises: the message stays the one against reference
+        if getattr(err, "stops_channel", False):   # the grader's channel to the student's code is gone
+            raise
+        raise against_reference from None
+    return _same_trajectory(reference, reference, param0, grads, steps, rtol, atol)
+
+
+def _same_trajectory(student: Stepper, reference: Stepper, param0: torch.Tensor, grads: Gradients, steps: int,
+                     rtol: float, atol: float, equal_nan: bool = False) -> list[torch.Tensor]:
     name = getattr(student, "function", "the function")
     mine, theirs = param0.detach().clone(), param0.detach().clone()
     state_s = state_r = None
@@ -239,7 +317,7 @@ def assert_same_trajectory(student: Stepper, reference: Stepper, param0: torch.T
         before = "the first step" if k == 0 else f"steps 1-{k} matched" if k > 1 else "step 1 matched"
         try:
             assert_close(new_s, theirs, what=f"{name}: parameter after step {k + 1} of {steps}", rtol=rtol,
-                         atol=atol)
+                         atol=atol, equal_nan=equal_nan)
         except AssertionError as err:
             raise AssertionError(f"{err} [{before}; gradient at this step: "
                                  f"{_short(grad_s)}]") from None

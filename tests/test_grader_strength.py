@@ -75,3 +75,27 @@ def _named(result, assignment: str, student: str) -> set:
     named = {s for s in says for line in lines if line.startswith(f"{MARK}{s}: ")}
     assert len(named) >= bool(lines), f"{student}: a diagnosis line names no catalogued mistake: {lines}"
     return named
+
+
+#: assignment -> (the answer cell another answer's solution calls, the test cells of that other answer): a bug in the
+#: first must cost nothing in the second's tests (one bug, one function's points), because those tests also accept
+#: the answer computed with the student's own version of the function it builds on
+BUILT_ON = {
+    "06-adam-adamw": ("adam_step", ("test_adamw_visible", "test_adamw_trajectory", "test_adamw_edges")),
+}
+HELPER_BUGS = [(a, v) for a, (cell, _) in sorted(BUILT_ON.items()) for v in CATALOGUE[a].VARIANTS
+               if not v.full_marks and {e.cell for e in v.edits} == {cell}]
+
+
+def test_every_built_on_function_has_catalogued_bugs():
+    for assignment, (cell, _) in BUILT_ON.items():
+        assert any(a == assignment for a, _ in HELPER_BUGS), f"{assignment}: no catalogued bug of {cell} alone"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment,variant", HELPER_BUGS, ids=[f"{a}:{v.name}" for a, v in HELPER_BUGS])
+def test_a_bug_costs_only_its_own_function(assignment, variant):
+    cell, dependent = BUILT_ON[assignment]
+    cells = graded(assignment).scores[variant.name].cells
+    lost = {k: cells[k] for k in dependent if cells[k][0] != cells[k][1]}
+    assert not lost, f"{variant.name} (a bug in {cell} only) also costs the tests of the function built on it: {lost}"

@@ -124,3 +124,41 @@ def test_assert_same_schedule_reports_the_first_wrong_step():
         assert_same_schedule(shifted, reference, range(15), what="cosine(lr=0.1)")
     with pytest.raises(AssertionError, match=r"at step 0, expected a number, got tuple"):
         assert_same_schedule(lambda t: (0.1, 0.9), reference, range(3), what="one_cycle")
+
+
+def test_a_numpy_array_in_state_is_named_with_the_type_expected():
+    import numpy as np
+    from reference_impl.optim import Adam
+    from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+
+    def keeps_numpy(param, grad, state, lr=0.1):
+        state["m"] = np.zeros(3)
+        return param - lr * grad
+
+    with pytest.raises(AssertionError, match=r"state\['m'\] is of type ndarray \(a numpy array\); keep torch tensors"):
+        assert_same_trajectory(with_state_dict(keeps_numpy, lr=0.1), optimizer(Adam, lr=0.1),
+                               torch.zeros(3, dtype=torch.float64), fixed_gradients(3), steps=2)
+
+
+def test_built_on_accepts_a_function_right_given_its_faulty_helper():
+    from reference_impl.optim import AdamW
+    from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
+
+    def faulty_adam(param, grad, state, lr=0.1, weight_decay=0.0):   # not Adam at all: plain gradient descent
+        return param - lr * grad
+
+    def adamw(param, grad, state, lr=0.1, weight_decay=0.1):
+        return faulty_adam(param * (1 - lr * weight_decay), grad, state, lr=lr)
+
+    def built(param, grad, state, lr=0.1, weight_decay=0.1):
+        return faulty_adam(param * (1 - lr * weight_decay), grad, state, lr=lr)
+
+    def wrong(param, grad, state, lr=0.1, weight_decay=0.1):
+        return faulty_adam(param, grad, state, lr=lr)
+
+    args = (optimizer(AdamW, lr=0.1, weight_decay=0.1), torch.ones(3, dtype=torch.float64), fixed_gradients(3))
+    with pytest.raises(AssertionError):
+        assert_same_trajectory(with_state_dict(adamw), *args, steps=3)
+    assert_same_trajectory(with_state_dict(adamw), *args, steps=3, built_on=with_state_dict(built))
+    with pytest.raises(AssertionError, match=r"wrong\(\): parameter after step 1"):
+        assert_same_trajectory(with_state_dict(wrong), *args, steps=3, built_on=with_state_dict(built))

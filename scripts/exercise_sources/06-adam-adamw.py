@@ -97,14 +97,18 @@ def adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_
     ### END SOLUTION
 
 # %% [tests] id=test_adam_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8 against torch-style Adam.
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-8 against torch-style Adam; then the
+# two traps of section 1: a large eps (where its place, outside the root, shows) and AMSGrad on gradients that
+# vanish after two steps (where the maximum of the raw v differs from a maximum of the corrected v-hat).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adam
 
-hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8)
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper), theta0,
-                       fixed_gradients(3, seed=61), steps=5)
+for hyper, zero_steps in [(dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8), []),
+                          (dict(lr=0.1, betas=(0.9, 0.999), eps=0.1), []),
+                          (dict(lr=0.1, betas=(0.9, 0.9), eps=1e-8, amsgrad=True), [2, 3, 4])]:
+    assert_same_trajectory(with_state_dict(adam_step, **hyper), optimizer(Adam, **hyper), theta0,
+                           fixed_gradients(3, seed=61, zero_steps=zero_steps), steps=5)
 print("adam_step: visible tests passed")
 
 # %% [tests] id=test_adam_first_step points=1
@@ -187,7 +191,9 @@ for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.01, 0.04), weight_deca
 #
 # $$\theta_t = \theta_{t-1} - \eta\lambda\,\theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
 #
-# with $\hat m_t, \hat v_t$ (and AMSGrad) exactly as in Adam. You may call your `adam_step` inside `adamw_step`.
+# with $\hat m_t, \hat v_t$ (and AMSGrad) exactly as in Adam. You may call your `adam_step` inside `adamw_step`:
+# the AdamW tests accept an `adamw_step` that is right *given your `adam_step`*, so a bug in `adam_step` costs
+# only `adam_step`'s points.
 
 # %% [answer] id=adamw_step
 def adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
@@ -208,13 +214,20 @@ def adamw_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight
     ### END SOLUTION
 
 # %% [tests] id=test_adamw_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, weight_decay=0.1 (other arguments at their defaults) against torch-style AdamW.
+# Visible tests (1 point): five steps with lr=0.1, weight_decay=0.1 (other arguments at their defaults) against
+# torch-style AdamW, or against AdamW computed with your adam_step (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import AdamW
 
+def adamw_from_your_adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                              amsgrad=False):
+    """AdamW built on your adam_step: if adamw_step calls a faulty adam_step, only adam_step's tests lose points."""
+    return adam_step(param * (1 - lr * weight_decay), grad, state, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
+
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 assert_same_trajectory(with_state_dict(adamw_step, lr=0.1, weight_decay=0.1), optimizer(AdamW, lr=0.1, weight_decay=0.1),
-                       theta0, fixed_gradients(3, seed=66), steps=5)
+                       theta0, fixed_gradients(3, seed=66), steps=5,
+                       built_on=with_state_dict(adamw_from_your_adam_step, lr=0.1, weight_decay=0.1))
 print("adamw_step: visible tests passed")
 
 # %% [tests] id=test_adamw_trajectory points=1
@@ -223,6 +236,11 @@ print("adamw_step: visible tests passed")
 from reference_impl.testing import assert_same_trajectory, hidden_inputs, optimizer, quadratic, with_state_dict
 from reference_impl.optim import AdamW
 
+def adamw_from_your_adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                              amsgrad=False):
+    """AdamW built on your adam_step: if adamw_step calls a faulty adam_step, only adam_step's tests lose points."""
+    return adam_step(param * (1 - lr * weight_decay), grad, state, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
+
 h = hidden_inputs("06-adam-adamw/test_adamw_trajectory", globals().get("TERM_SECRET"))
 grads = quadratic(6, seed=h.seed("quadratic"))
 for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
@@ -230,7 +248,8 @@ for k, hyper in enumerate([dict(lr=h.log_uniform("lr0", 0.005, 0.02)),
                            dict(lr=h.log_uniform("lr2", 0.01, 0.04), betas=(h.uniform("beta1_2", 0.4, 0.6), h.uniform("beta2_2", 0.85, 0.95)),
                                 eps=h.log_uniform("eps2", 5e-4, 5e-3), weight_decay=h.log_uniform("weight_decay2", 1.0, 3.0))]):
     assert_same_trajectory(with_state_dict(adamw_step, **hyper), optimizer(AdamW, **hyper),
-                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120),
+                           built_on=with_state_dict(adamw_from_your_adam_step, **hyper))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adamw_edges points=1
@@ -240,20 +259,28 @@ from reference_impl.testing import assert_same_trajectory, fixed_gradients, hidd
 from reference_impl.optim import Adam, AdamW
 
 h = hidden_inputs("06-adam-adamw/test_adamw_edges", globals().get("TERM_SECRET"))
+def adamw_from_your_adam_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                              amsgrad=False):
+    """AdamW built on your adam_step: if adamw_step calls a faulty adam_step, only adam_step's tests lose points."""
+    return adam_step(param * (1 - lr * weight_decay), grad, state, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
+
 lr = h.log_uniform("lr_no_decay", 0.03, 0.08)
 assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=0.0), optimizer(Adam, lr=lr),
                        h.tensor("theta0_no_decay", 6, low=0.5, high=1.5), quadratic(6, seed=h.seed("quadratic_no_decay")),
-                       steps=h.integer("steps_no_decay", 30, 50))
+                       steps=h.integer("steps_no_decay", 30, 50),
+                       built_on=with_state_dict(adamw_from_your_adam_step, lr=lr, weight_decay=0.0))
 lr, wd = h.log_uniform("lr_amsgrad", 0.03, 0.08), h.log_uniform("weight_decay_amsgrad", 0.15, 0.6)
 assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=wd, amsgrad=True),
                        optimizer(AdamW, lr=lr, weight_decay=wd, amsgrad=True),
                        h.tensor("theta0_amsgrad", 6, low=2.5, high=3.5), quadratic(6, seed=h.seed("quadratic_amsgrad"), noise=0.01),
-                       steps=h.integer("steps_amsgrad", 50, 70))
+                       steps=h.integer("steps_amsgrad", 50, 70),
+                       built_on=with_state_dict(adamw_from_your_adam_step, lr=lr, weight_decay=wd, amsgrad=True))
 lr, wd = h.log_uniform("lr_zero_grad", 0.05, 0.2), h.log_uniform("weight_decay_zero_grad", 0.2, 1.0)
 assert_same_trajectory(with_state_dict(adamw_step, lr=lr, weight_decay=wd), optimizer(AdamW, lr=lr, weight_decay=wd),
                        h.tensor("theta0_zero_grad", 4, low=0.5, high=1.5),
                        fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 2]),
-                       steps=h.integer("steps_zero_grad", 5, 8))
+                       steps=h.integer("steps_zero_grad", 5, 8),
+                       built_on=with_state_dict(adamw_from_your_adam_step, lr=lr, weight_decay=wd))
 ### END HIDDEN TESTS
 
 # %% [markdown]
