@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from . import rules, sandbox, wire
 from .course import NotebookSpec, plan, strip_hidden, student_cells
+from .worker import strip_magics
 
 
 class RemoteFunction:
@@ -262,7 +263,13 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
             worker.stop("no notebook")
         verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=hidden)
         return NotebookResult(spec.name, verdicts, {}, ["no notebook was submitted"])
-    problems = rules.violations(student_cells(nb, spec))
+    modules = []   # the student's own modules beside the notebook, which its cells may import: the rule reads them
+    for path in getattr(worker, "modules", []) or []:
+        try:
+            modules.append((path.name, strip_magics(path.read_text(encoding="utf-8", errors="replace"))))
+        except OSError:
+            pass
+    problems = rules.violations(modules + student_cells(nb, spec))
     if problems:
         if worker:
             worker.stop("policy violation")

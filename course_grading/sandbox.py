@@ -323,6 +323,7 @@ class Worker:
             ("memory_mb", limits.memory_mb), ("cpu_seconds", limits.cpu_seconds),
             ("processes", _nproc_limit(limits.processes)), ("file_mb", limits.file_mb)))
         modules = [Path(m) for m in modules if MODULE_NAME.fullmatch(Path(m).name)]
+        self.modules = modules   # the course's rule reads them too (course_grading.judge)
         cmd = command(sandbox, limits.tmp_mb, modules)
         if not sandbox:
             import tempfile

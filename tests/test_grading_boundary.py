@@ -246,6 +246,12 @@ def test_the_students_own_module_beside_the_notebook_imports_in_check_and_gradin
     with open(tmp_path / "out" / assignment / "grades.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert float(row["total"]) == 11, row["reasons"]
+    # the rule reads the modules too: a helper module is no way round it
+    (folder / "helpers.py").write_text("import torch as th\nSGD = th.optim.SGD\ndef scaled(lr, grad):\n"
+                                       "    return lr * grad\n")
+    out = []
+    assert check_notebooks(ROOT, [folder / name], sandbox.Limits(), out=out.append) == 1
+    assert any("policy violation: helpers.py, line 2 uses torch.optim" in line for line in out), out
 
 
 def _solution_rest(assignment: str, name: str) -> str:
