@@ -82,6 +82,8 @@ class Variant:
     says: str = ""
     look: str = ""
     section: str = ""
+    random: bool = False   # its results depend on the worker's unseeded global random state: no re-run in the
+                           # judge reproduces them, so the grader cannot name it (it still loses its points)
 
 
 # ---------------------------------------------------------------------------------------------------- catalogue
@@ -336,7 +338,7 @@ class Diagnoser:
         if module is None:
             return
         single = len(list(path.parent.glob("*.ipynb"))) == 1
-        self.variants = [v for v in module.VARIANTS if not v.full_marks and v.says
+        self.variants = [v for v in module.VARIANTS if not v.full_marks and not v.random and v.says
                          and (v.notebook == path.name or (v.notebook is None and single))]
         cat = self.root / CATALOGUE_DIR / f"{assignment}.py"
         key = (str(path), path.stat().st_mtime_ns, cat.stat().st_mtime_ns, hidden, secret)

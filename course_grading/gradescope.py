@@ -282,7 +282,7 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
     """Grade the submission in ``root/submission`` and write ``root/results/results.json``; returns the object."""
     from . import judge, sandbox
     from .course import assignment_specs
-    from .grade import _read_notebook
+    from .grade import read_notebook
 
     start = time.perf_counter()
     _become_subreaper()
@@ -304,7 +304,7 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
         found, notes = _find_notebooks(Path(root) / "submission", assignment, [s.name for s in specs], scratch)
         for spec in specs:
             path = found.get(spec.name)
-            nb, problem_nb = _read_notebook(path) if path else (None, None)
+            nb, problem_nb = read_notebook(path) if path else (None, None)
             if problem_nb:
                 res = judge.judge_notebook(spec, None, limits, hidden=True)
                 res.notes = [problem_nb]

@@ -151,7 +151,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path | None = None,
 
     from . import intake
     from .course import assignment_specs
-    from .grade import _read_notebook
+    from .grade import read_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")
@@ -165,7 +165,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path | None = None,
             parts = []
             for spec in specs:
                 path = sub.notebooks.get(spec.name)
-                nb, problem = _read_notebook(path) if path else (None, None)
+                nb, problem = read_notebook(path) if path else (None, None)
                 if problem:
                     unread.append(f"{student}: {problem}")
                 if nb is not None:

@@ -27,7 +27,8 @@ MAX_VALUES = 100_000       # values decoded from one message (a tensor is one): 
                            # values would otherwise cost the judge ~80 s and ~0.5 GB to decode
 MAX_REFS = 4_096           # references (``R``) in one message: each is an object the caller already holds, so a
                            # reply of 10**6 of them costs nothing to send and the judge much to inspect and print
-MAX_TEXT = 100_000         # characters of text (strings, type names) in one message
+MAX_TEXT = 100_000         # characters of text (strings, type names) in one message from the worker (the cells the
+                           # judge sends, a student's long cell included, are not capped)
 CHECK_EVERY = 2_048        # decoded values between two calls of the decoder's ``check`` (the budget's clock)
 MAX_MESSAGE = 256 << 20    # bytes in one message (the output cap of the pipe)
 
@@ -215,7 +216,7 @@ class Decoder:
     """Decodes one message; ``refs`` is the list of values a reference ``R n`` points to."""
 
     def __init__(self, data: bytes, refs: list | None = None, make_handle=None, track: bool = False, check=None,
-                 text: list | None = None):
+                 text: list | None = None, max_text: int | None = None):
         if len(data) > MAX_MESSAGE:
             raise WireError("message too large")
         self.data, self.pos = memoryview(data), 0
@@ -224,6 +225,7 @@ class Decoder:
         self.track = track
         self.check = check          # called every CHECK_EVERY values (raises when the sender's budget is spent)
         self.text = text            # where the decoded strings and type names are recorded (the sender's words)
+        self.max_text = max_text    # characters of text allowed in the message (the judge's cap on the worker's)
         self.count = 0
         self.ref_count = 0
         self.text_chars = 0
@@ -247,8 +249,8 @@ class Decoder:
     def _str(self) -> str:
         n = _U64.unpack(self._take(8))[0]
         self.text_chars += n
-        if self.text_chars > MAX_TEXT:
-            raise WireError(f"more than {MAX_TEXT} characters of text in one message")
+        if self.max_text is not None and self.text_chars > self.max_text:
+            raise WireError(f"more than {self.max_text} characters of text in one message")
         text = bytes(self._take(n)).decode("utf-8", "surrogatepass")
         if self.text is not None and len(text) >= 3:
             self.text.append(text)
@@ -506,7 +508,8 @@ class Channel:
 
     def _decoder(self, body: bytes, **kw) -> "Decoder":
         check = self.meter.check if self.meter is not None else None
-        return Decoder(body, check=check, text=self.seen_text, **kw)
+        return Decoder(body, check=check, text=self.seen_text, max_text=MAX_TEXT if self.owner == "judge" else None,
+                       **kw)
 
     def _finish(self, kind: bytes, body: bytes, table: list):
         if kind != b"c":

@@ -142,7 +142,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path, *, layout: st
 
     from . import intake
     from .course import assignment_specs
-    from .grade import _read_notebook
+    from .grade import read_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")
@@ -160,7 +160,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path, *, layout: st
             mine = {}
             for spec in specs:
                 path = sub.notebooks.get(spec.name)
-                nb = _read_notebook(path)[0] if path else None
+                nb = read_notebook(path)[0] if path else None
                 mine.update({(spec.name, gid): text for gid, text in written_answers(nb, spec).items()})
             answers[student] = mine
     finally:

@@ -18,7 +18,7 @@ from _grading import ROOT
 from course_grading import pipeline, similarity
 from course_grading.cli import main as cli
 from course_grading.course import assignment_specs
-from course_grading.grade import _read_notebook
+from course_grading.grade import read_notebook
 
 ASSIGNMENT = "03-momentum"
 NB = "momentum.ipynb"
@@ -251,7 +251,7 @@ def test_the_exclusions_are_what_keep_honest_pairs_off_the_list(planted):
     """Without leaving out what most of the class wrote alike, an honest pair crosses the threshold: the exclusion
     is doing the work (and the honest students are alike enough for the test to mean something)."""
     specs = assignment_specs(ROOT, ASSIGNMENT)
-    docs = {d.name: similarity.answer_code(_read_notebook(d / NB)[0], specs[0]) for d in planted.iterdir()}
+    docs = {d.name: similarity.answer_code(read_notebook(d / NB)[0], specs[0]) for d in planted.iterdir()}
     solution, template = similarity._solution_and_template(ROOT, ASSIGNMENT, specs)
     kept = similarity.compare(docs, solution, template)
     loose = similarity.compare(docs, solution, template, common_share=1.0)

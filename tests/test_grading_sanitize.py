@@ -378,8 +378,9 @@ def test_leak_check_tells_a_visible_line_from_a_hidden_one():
 
     spec = course.read_spec(ROOT / "solutions" / ASSIGNMENT / NB)
     hidden = "from reference_impl.testing import assert_close"
-    visible = next(line.strip() for src in spec.released_tests for line in src.splitlines()
-                   if line.strip().startswith(hidden + ","))
+    visible = "from reference_impl.testing import assert_close, quadratic"   # a released line that contains it
+    spec.tests[0].source += f"\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS\n"
+    spec.released_tests.add(visible)
     assert hidden in feedback.hidden_lines(spec)
     assert feedback.leaks(f"<pre>{visible}</pre>", spec, []) == []
     assert feedback.leaks(f"<pre>{hidden}</pre>", spec, [])

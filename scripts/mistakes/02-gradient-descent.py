@@ -21,7 +21,7 @@ VARIANTS = [
             why="ignores the generator, so the epoch cannot be reproduced",
             says='a shuffle that ignores the generator',
             look='draw the permutation from the generator you were given, so that the same seed gives the same epoch',
-            section='sec-gd-update'),
+            section='sec-gd-update', random=True),
     Variant("momentum-dampened",
             (Edit("sgd_momentum_step", "momentum * buf + grad", "momentum * buf + (1 - momentum) * grad"),),
             why="EMA buffer where the heavy ball was asked for",
