@@ -140,6 +140,14 @@ def build(root: Path, assignment: str, out: Path, secret: bytes | None = None) -
                     _add(zf, f"course/{path.relative_to(root).as_posix()}", path.read_bytes())
         for path in sorted((root / "solutions" / assignment).glob("*.ipynb")):
             _add(zf, f"course/solutions/{assignment}/{path.name}", path.read_bytes())
+        # the catalogue of known mistakes, and where the book explains them, so that results.json names a mistake
+        # as the feedback page does (course_grading/diagnose.py)
+        mistakes = root / "scripts" / "mistakes" / f"{assignment}.py"
+        if mistakes.is_file():
+            _add(zf, f"course/scripts/mistakes/{mistakes.name}", mistakes.read_bytes())
+        for path in [root / "_config.yml", *sorted((root / "chapters").glob("[0-9][0-9]-*.md"))]:
+            if path.is_file():
+                _add(zf, f"course/{path.relative_to(root).as_posix()}", path.read_bytes())
         config = {"assignment": assignment, "notebooks": [s.name for s in specs],
                   "max_score": sum(s.max_score for s in specs), "written_points": sum(s.written_points for s in specs)}
         _add(zf, f"course/{CONFIG}", (json.dumps(config, indent=1) + "\n").encode())
