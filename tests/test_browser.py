@@ -645,7 +645,7 @@ def test_live_momentum_explorer_matches_reference_impl(browser, site):
     import numpy as np
     import torch
 
-    from reference_impl.explorers import PROBLEMS, record_path
+    from reference_impl.explorers import PROBLEMS, explorer_path
     from reference_impl.optim import SGD
 
     page, errors, blocked = open_offline(browser, site, "chapters/03-momentum.html")
@@ -666,9 +666,8 @@ def test_live_momentum_explorer_matches_reference_impl(browser, site):
                 }""", [lr, beta])
                 state = json.loads(page.get_attribute("#explorer-momentum-live", "data-state"))
                 shown = plotted(page, "momentum-live", "path")
-                param = torch.nn.Parameter(torch.tensor(spec["start"], dtype=torch.float64))
-                ref = record_path(SGD([param], lr=state["lr"], momentum=state["momentum"]), param, spec["f"],
-                                  data["steps"])
+                ref = explorer_path(lambda p: SGD(p, lr=state["lr"], momentum=state["momentum"]),  # noqa: B023
+                                    data["problem"], data["steps"])
                 assert abs(state["lr"] - lr) <= 1e-12 * lr and abs(state["momentum"] - beta) <= 1e-15
                 got = np.array([shown["x"], shown["y"]]).T
                 assert got.shape == ref.shape, (lr, beta, got.shape, ref.shape)
