@@ -334,3 +334,8 @@ def _integrity_command(root: Path, args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     raise AssertionError(args.command)
+
+
+def console() -> None:
+    """The ``course-grading`` console script (pyproject.toml): :func:`main` with its exit status."""
+    sys.exit(main())

@@ -278,3 +278,14 @@ def test_values_built_to_fool_a_comparison_score_no_more_than_the_release(name):
     tricked = judge.judge_notebook(spec, _with_answers(release, _TRICKS[name]), limits, use_sandbox=BWRAP)
     assert len(tricked.verdicts) == len(spec.tests) and not tricked.cell_errors, tricked.cell_errors
     assert tricked.score <= blank.score, [(v.grade_id, v.message) for v in tricked.verdicts if v.passed]
+
+
+def test_the_console_script_is_the_grading_command():
+    """``course-grading`` (pyproject's console script, installed by ``make setup``) is ``python -m course_grading``."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "course-grading"
+    assert script.is_file(), "make setup installs the console script (pyproject.toml [project.scripts])"
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "gradescope" in out.stdout and "remove" in out.stdout
