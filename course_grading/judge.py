@@ -29,18 +29,7 @@ from .course import NotebookSpec, plan, strip_hidden, student_cells
 from .worker import strip_magics
 
 
-class RemoteFunction:
-    """A function of the student's notebook, living in the worker."""
-
-    def __init__(self, channel: wire.Channel, target, name: str):
-        self._channel, self._target = channel, target
-        self.__name__ = self.__qualname__ = name
-
-    def __call__(self, *args, **kwargs):
-        return self._channel.call(self._target, args, kwargs)
-
-    def __repr__(self):
-        return f"<student function {self.__name__}>"
+RemoteFunction = wire.Remote   # a function of the student's notebook, living in the worker
 
 
 @dataclass

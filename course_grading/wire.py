@@ -63,6 +63,22 @@ class Unsupported:
     __hash__ = object.__hash__
 
 
+class Remote:
+    """A callable living on the other side of ``channel`` (a name or a handle number there): calling it sends the
+    arguments across and returns what comes back. The judge's proxies of the student's functions and the worker's
+    stand-ins for the judge's callbacks are both this."""
+
+    def __init__(self, channel: "Channel", target, name: str):
+        self._channel, self._target = channel, target
+        self.__name__ = self.__qualname__ = str(name)
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.call(self._target, args, kwargs)
+
+    def __repr__(self):
+        return f"<function {self.__name__} on the other side>"
+
+
 def _is_mutable(value) -> bool:
     return isinstance(value, (dict, list, torch.Tensor, torch.Generator))
 

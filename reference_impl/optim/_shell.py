@@ -209,12 +209,19 @@ class Shell(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------------------------- what a family says
 
+    # the zero-initialised buffers the update takes after ``(param, grad)``, in its order (a family whose state is
+    # only that declares the names; one with conditional or non-zero state overrides the two methods below)
+    _buffers: tuple = ()
+
     def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
         """Create whatever state ``param`` lacks (called before every update; a no-op once it exists)."""
+        for name in self._buffers:
+            if name not in state:
+                state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def _state_args(self, state: dict, group: dict) -> tuple:
         """The state the update takes after ``(param, grad)``, in its order."""
-        return ()
+        return tuple(state[name] for name in self._buffers)
 
     def _hyper(self, group: dict) -> dict:
         """The update's keyword arguments for this group."""

@@ -372,6 +372,8 @@ class Adadelta(Shell):
     update = staticmethod(adadelta_update)
     counts_steps = True  # not used by the math; kept so that the state looks like torch's
 
+    _buffers = ("square_avg", "acc_delta")
+
     def __init__(
         self,
         params: Iterable,
@@ -390,14 +392,6 @@ class Adadelta(Shell):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)
         super().__init__(params, defaults)
-
-    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
-        if "square_avg" not in state:
-            state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            state["acc_delta"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-
-    def _state_args(self, state: dict, group: dict) -> tuple:
-        return state["square_avg"], state["acc_delta"]
 
     def _hyper(self, group: dict) -> dict:
         return dict(lr=scalar(group["lr"]), rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"])

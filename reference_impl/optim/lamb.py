@@ -121,6 +121,8 @@ class Lamb(Shell):
     update = staticmethod(lamb_update)
     counts_steps = passes_step = True  # the bias corrections need t
 
+    _buffers = ("exp_avg", "exp_avg_sq")
+
     def __init__(
         self,
         params: Iterable,
@@ -136,14 +138,6 @@ class Lamb(Shell):
         check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
-
-    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
-        if "exp_avg" not in state:
-            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-
-    def _state_args(self, state: dict, group: dict) -> tuple:
-        return state["exp_avg"], state["exp_avg_sq"]
 
     def _hyper(self, group: dict) -> dict:
         beta1, beta2 = group["betas"]

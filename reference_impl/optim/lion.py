@@ -107,6 +107,8 @@ class Lion(Shell):
 
     update = staticmethod(lion_update)
 
+    _buffers = ("exp_avg",)
+
     def __init__(
         self,
         params: Iterable,
@@ -123,13 +125,6 @@ class Lion(Shell):
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)
         super().__init__(params, defaults)
-
-    def _init_state(self, state: dict, param: torch.Tensor, group: dict) -> None:
-        if "exp_avg" not in state:
-            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-
-    def _state_args(self, state: dict, group: dict) -> tuple:
-        return (state["exp_avg"],)
 
     def _hyper(self, group: dict) -> dict:
         beta1, beta2 = group["betas"]
