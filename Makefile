@@ -20,11 +20,14 @@ prereqs:
 setup-system:
 	$(PYTHON) scripts/check_prereqs.py --install setup book test grade
 
-# Create .venv, install the exact versions of requirements-lock.txt and reference_impl (editable).
+# Create .venv, install the exact versions of requirements-lock.txt and the course (editable: reference_impl and
+# course_grading, distribution optimizers-course).
 $(STAMP): pyproject.toml requirements-lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	@# the course's distribution was called reference_impl until December 2026: an old editable install goes first
+	@$(BIN)/python -m pip uninstall --quiet --yes reference_impl 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 

@@ -51,7 +51,7 @@ from sphinx.application import Sphinx
 from sphinx.directives.code import LiteralInclude
 from sphinx.errors import ExtensionError
 
-from notebook_export import docstring_markdown, glue_names, split_docstring, strip_plumbing
+from notebook_export import course_distribution, docstring_markdown, glue_names, split_docstring, strip_plumbing
 
 EXT_DIR = Path(__file__).resolve().parent
 ROOT = EXT_DIR.parent
@@ -185,13 +185,14 @@ def _add_explorer_scripts(app: Sphinx, pagename: str, templatename: str, context
 
 
 def install_cell_source(repository_url: str) -> str:
-    """The first cell of a notebook opened outside the course's environment: install the course when missing."""
+    """The first cell of a notebook opened outside the course's environment: install the course when missing
+    (pip is asked for the course's distribution, which ships the package ``reference_impl``)."""
     return (
         "# Makes the course package importable: installs it from the course repository when it is missing\n"
         "# (e.g. on Colab) and does nothing when it is already installed.\n"
         "import importlib.util, subprocess, sys\n"
         "if importlib.util.find_spec(\"reference_impl\") is None:\n"
-        f"    _course = \"reference_impl @ git+{repository_url}\"\n"
+        f"    _course = \"{course_distribution(ROOT)} @ git+{repository_url}\"\n"
         "    print(f\"reference_impl is not installed: running pip install '{_course}' ...\", flush=True)\n"
         "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\", _course])\n"
         "    print(\"Installed the course package reference_impl.\")")
@@ -255,7 +256,7 @@ def _write_binder_environment(app: Sphinx, repository_url: str) -> None:
         "#!/usr/bin/env bash\n"
         "# Binder on the published book (written by _ext/course_book.py): the course package from its repository.\n"
         "set -euo pipefail\n"
-        f'pip install --no-deps "reference_impl @ git+{repository_url}@{app.config.html_theme_options.get("repository_branch", "main")}"\n')
+        f'pip install --no-deps "{course_distribution(ROOT)} @ git+{repository_url}@{app.config.html_theme_options.get("repository_branch", "main")}"\n')
     post_build.chmod(0o755)
 
 

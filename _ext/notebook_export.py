@@ -33,6 +33,7 @@ import posixpath
 import re
 import sys
 import textwrap
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -615,9 +616,17 @@ def _library_imports(module: str, root: Path, seen: set[str]) -> set[str]:
     return third_party
 
 
+def course_distribution(root: Path) -> str:
+    """The name pip knows the course by: ``[project] name`` of the course's ``pyproject.toml`` (the distribution that
+    ships ``reference_impl`` and ``course_grading``). A ``name @ git+URL`` requirement must carry exactly this name."""
+    with open(Path(root) / "pyproject.toml", "rb") as file:
+        return tomllib.load(file)["project"]["name"]
+
+
 def requirements(sources: list[str], course_package: str, repository_url: str, root: Path) -> dict[str, str]:
     """``{module: pip requirement}`` for every non-standard module the code imports (the course package from
-    the repository; others pinned to the version the book was built with)."""
+    the repository, under the course's distribution name; others pinned to the version the book was built
+    with)."""
     wanted: list[str] = []
     for name in _imported_modules(sources):
         top = name.split(".")[0]
@@ -631,7 +640,7 @@ def requirements(sources: list[str], course_package: str, repository_url: str, r
     result: dict[str, str] = {}
     for module in wanted:
         if module == course_package:
-            result[module] = f"{course_package} @ git+{repository_url}"
+            result[module] = f"{course_distribution(root)} @ git+{repository_url}"
             continue
         if module in BUILD_ONLY_MODULES:
             raise ConversionError(f"the notebook would import the build-only module {module}")

@@ -3,7 +3,8 @@
 * Every exercise notebook (source and release) starts with the locked nbgrader cell ``install_course``, whose code
   is the book extension's :func:`install_cell_source` for the repository URL of ``_config.yml``.
 * That cell does nothing where the course package is importable, and runs ``python -m pip install
-  "reference_impl @ git+<repository URL>"`` where it is not. Both branches run here offline: a fake ``pip``
+  "<distribution> @ git+<repository URL>"`` where it is not (the distribution: ``[project] name`` of
+  ``pyproject.toml``, which ships ``reference_impl``). Both branches run here offline: a fake ``pip``
   package placed first on ``PYTHONPATH`` records its arguments instead of installing anything.
 * The chapters' own notebooks (``colab/<page>.ipynb`` of the built book) are tested in ``test_notebook_export.py``.
 """
@@ -14,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT / "_ext"))
 from course_book import install_cell_source  # noqa: E402
 
 REPO_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+DISTRIBUTION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
 HTML = Path(os.environ.get("COURSE_HTML", ROOT / "_build" / "html")).resolve()
 NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb")) + sorted((ROOT / "exercises").glob("*/*.ipynb"))
 
@@ -75,7 +78,7 @@ def test_install_cell_does_nothing_when_the_package_is_present(tmp_path):
 def test_install_cell_pip_installs_from_the_repository_when_missing(tmp_path):
     result, calls = run_cell(tmp_path, package_present=False)
     assert result.returncode == 0, result.stderr
-    assert calls == [["install", "--quiet", f"reference_impl @ git+{REPO_URL}"]]
+    assert calls == [["install", "--quiet", f"{DISTRIBUTION} @ git+{REPO_URL}"]]
     assert "reference_impl is not installed: running pip install" in result.stdout
     assert REPO_URL in result.stdout and "Installed the course package" in result.stdout
 

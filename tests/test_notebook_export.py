@@ -17,6 +17,7 @@ import os
 import pickle
 import re
 import sys
+import tomllib
 import textwrap
 from pathlib import Path
 
@@ -32,6 +33,7 @@ HTML = Path(os.environ.get("COURSE_HTML", ROOT / "_build" / "html")).resolve()
 BUILD = HTML.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
+DISTRIBUTION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]  # pip's name for the course
 BASE = "https://example.org/book/"
 CHAPTERS = sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md"))
 # MyST that must not survive, found independently of the converter's own check
@@ -235,7 +237,7 @@ def test_a_glue_call_that_cannot_be_removed_gets_a_local_stand_in():
 def test_install_cell_lists_what_the_code_imports_and_installs_only_what_is_missing():
     needed = ne.requirements(["import numpy as np\nfrom reference_impl.data import load_classification\n"
                               "import math, json"], "reference_impl", REPO_URL, ROOT)
-    assert needed["reference_impl"] == f"reference_impl @ git+{REPO_URL}"
+    assert needed["reference_impl"] == f"{DISTRIBUTION} @ git+{REPO_URL}"
     assert needed["sklearn"].startswith("scikit-learn==")  # imported by reference_impl.data when it loads data
     assert needed["numpy"].startswith("numpy==") and "math" not in needed and "json" not in needed
     source = ne.chapter_install_cell_source({"math": "math-from-pypi", "no_such_module_xyz": "nothing-xyz"})
@@ -284,7 +286,7 @@ def test_every_chapter_converts_to_a_notebook_with_no_myst_left_and_the_builds_o
              and not {"remove-output", "remove-cell"} & set(c.metadata.get("tags", []))]
     assert images(code) == images(shown) > 0, f"{docname}: the notebook lacks figures the book shows"
     assert published.cells[0].source.startswith("# Installs what this notebook imports")
-    assert f"'reference_impl': 'reference_impl @ git+{REPO_URL}'" in published.cells[0].source
+    assert f"'reference_impl': '{DISTRIBUTION} @ git+{REPO_URL}'" in published.cells[0].source
     assert published.cells[-1].cell_type == "markdown" and CONFIG["html"]["baseurl"] in published.cells[-1].source
 
 
@@ -360,5 +362,5 @@ def test_binder_finds_the_course_environment_on_the_publishing_branch():
     assert "-r requirements-lock.txt" in requirements and "../" not in requirements
     assert (binder / "requirements-lock.txt").read_text() == (ROOT / "requirements-lock.txt").read_text()
     post_build = (binder / "postBuild").read_text()
-    assert f"reference_impl @ git+{REPO_URL}@{CONFIG['repository']['branch']}" in post_build
+    assert f"{DISTRIBUTION} @ git+{REPO_URL}@{CONFIG['repository']['branch']}" in post_build
     assert os.access(binder / "postBuild", os.X_OK)

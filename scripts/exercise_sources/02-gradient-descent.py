@@ -4,7 +4,7 @@
 # (e.g. on Colab) and does nothing when it is already installed.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("reference_impl") is None:
-    _course = "reference_impl @ git+https://github.com/optimizers-course/optimizers-and-schedules"
+    _course = "optimizers-course @ git+https://github.com/optimizers-course/optimizers-and-schedules"
     print(f"reference_impl is not installed: running pip install '{_course}' ...", flush=True)
     subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", _course])
     print("Installed the course package reference_impl.")
