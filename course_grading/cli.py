@@ -26,7 +26,7 @@ from . import course
 
 
 def _limits_args(parser):
-    from .sandbox import Limits
+    from .judge import Limits
 
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without bubblewrap (only inside a container of your own)")
@@ -37,7 +37,7 @@ def _limits_args(parser):
 
 
 def _limits(args):
-    from .sandbox import Limits
+    from .judge import Limits
 
     return Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, notebook_seconds=args.notebook_seconds)
 
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .grade import grade as run_grade
     from .shards import parse as parse_shard
-    from .sandbox import HOW_TO, probe
+    from .judge import HOW_TO, probe
 
     try:
         shard = parse_shard(args.shard) if args.shard is not None else None

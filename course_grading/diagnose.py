@@ -269,7 +269,7 @@ def run_answers(spec, answers: dict, *, hidden: bool, secret: Optional[bytes], b
     import torch
 
     from .judge import failure_message
-    from .worker import strip_magics
+    from .course import strip_magics
 
     tests = {t.grade_id: t for t in spec.tests}
     ns: dict = {"__name__": "__main__", "TERM_SECRET": secret if hidden else None}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import feedback, gradebook, intake, judge, report, sandbox, shards
+from . import feedback, gradebook, intake, judge, report, shards
 from .course import assignment_specs
 from .report import write_csv
 
@@ -80,7 +80,7 @@ def run_key(root: Path, assignment: str, secret: bytes | None) -> str:
 
 
 def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = None, db_url: str | None = None,
-          layout: str | None = None, limits: sandbox.Limits | None = None, use_sandbox: bool = True,
+          layout: str | None = None, limits: judge.Limits | None = None, use_sandbox: bool = True,
           feedback_pages: bool = True, shard: tuple[int, int] | None = None, due: str | None = None,
           extensions: dict | None = None, secret: bytes | None = None, force: bool = False,
           export_pending: bool = False, log=print) -> dict:
@@ -88,7 +88,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")
-    limits = limits or sandbox.Limits()
+    limits = limits or judge.Limits()
     specs = assignment_specs(root, assignment)
     names = [s.name for s in specs]
     out_a = Path(out or Path(root) / "grades") / assignment
@@ -286,8 +286,8 @@ class _Grader:
     def _prefetch(self, index: int) -> None:
         if index < len(self.order) and self.order[index][:2] not in self.prefetched:
             student, name, path = self.order[index]
-            self.prefetched[(student, name)] = sandbox.Worker(
-                self.limits, sandbox=self.use_sandbox, modules=sandbox.student_modules(Path(path).parent))
+            self.prefetched[(student, name)] = judge.start_worker(self.limits, use_sandbox=self.use_sandbox,
+                                                                  folder=Path(path).parent)
 
     def _worker(self, student: str, name: str):
         self._prefetch(self.step)

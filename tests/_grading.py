@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 from grader_bugs import catalogue
 
-from course_grading import pipeline, sandbox
+import _pipeline as pipeline
+from course_grading.isolation import sandbox
 from course_grading.cli import read_secret
 from course_grading.grade import grade
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from _grading import ASSIGNMENTS, CATALOGUE, ROOT, graded, written_points
 
-from course_grading import pipeline
+import _pipeline as pipeline
 
 CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]
 

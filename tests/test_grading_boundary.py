@@ -20,7 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_grading import course, pipeline, sandbox
+from course_grading import course
+import _pipeline as pipeline
+from course_grading.isolation import sandbox
 from course_grading.grade import grade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,7 +211,7 @@ def test_plan_runs_each_test_after_the_cells_above_it():
 ])
 def test_the_rule_resolves_aliases_and_reads_cells_as_the_worker_runs_them(source):
     from course_grading import rules
-    from course_grading.worker import strip_magics
+    from course_grading.course import strip_magics
 
     assert rules.violations([("cell 3", strip_magics(source))]), source
 

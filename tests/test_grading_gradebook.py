@@ -22,7 +22,7 @@ import pytest
 from _grading import ROOT, SANDBOX
 from nbgrader.api import Gradebook
 
-from course_grading import pipeline
+import _pipeline as pipeline
 from course_grading.grade import PENDING, grade
 
 WRITTEN = "03-momentum"          # has a written answer (written_lookahead, 1 point)

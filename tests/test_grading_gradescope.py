@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
 
-from course_grading import pipeline
+import _pipeline as pipeline
 from course_grading.cli import main as cli
 from course_grading.grade import grade
 from course_grading.report import read_records
@@ -160,7 +160,7 @@ def test_without_bubblewrap_it_says_so_and_stops_what_the_notebook_left_running(
     nb.cells.insert(3, nbformat.v4.new_code_cell(stray))
     (root / "submission").mkdir()
     nbformat.write(nb, root / "submission" / NB)
-    code = ("import sys; from pathlib import Path; from course_grading import gradescope, sandbox; "
+    code = ("import sys; from pathlib import Path; from course_grading import gradescope; from course_grading.isolation import sandbox; "
             "sandbox.probe = lambda: 'bwrap cannot create namespaces here (test)'; "
             "gradescope.run(Path(sys.argv[1]))")
     proc = subprocess.run([sys.executable, "-E", "-s", "-c", code, str(root)], cwd=root / "source" / "course",

@@ -17,7 +17,9 @@ import nbformat
 import pytest
 from hostile import corpus
 
-from course_grading import course, feedback, intake, pipeline, rules, sandbox
+from course_grading import course, feedback, intake, rules
+import _pipeline as pipeline
+from course_grading.isolation import sandbox
 from course_grading.grade import grade
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,8 @@ import nbformat
 import pytest
 from _grading import ROOT
 
-from course_grading import pipeline, similarity
+from course_grading import similarity
+import _pipeline as pipeline
 from course_grading.cli import main as cli
 from course_grading.course import assignment_specs
 from course_grading.grade import read_notebook

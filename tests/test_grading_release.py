@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
 
-from course_grading import pipeline
+import _pipeline as pipeline
 from course_grading.grade import grade
 from course_grading.release import exchange_root, grades_text, release
 

@@ -40,7 +40,7 @@ import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
 
-from course_grading import pipeline
+import _pipeline as pipeline
 from course_grading.grade import grade
 
 # the browser tests share one grading run, one Chromium and one Jupyter server: one xdist worker for them

@@ -30,7 +30,9 @@ from _hidden import SOURCES, answer_functions, hidden_cells, run_source
 from grader_bugs import catalogue
 
 import reference_impl.testing as testing
-from course_grading import authoring, pipeline, sandbox
+from course_grading import authoring
+import _pipeline as pipeline
+from course_grading.isolation import sandbox
 from course_grading.grade import grade
 from reference_impl.testing import DEFAULT_SECRET, SEED_LIMIT, HiddenInputs, hidden_inputs, quadratic
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 import nbformat
 
-from course_grading import pipeline
+import _pipeline as pipeline
 from course_grading.authoring import answer_source
 
 ROOT = Path(__file__).resolve().parents[2]
