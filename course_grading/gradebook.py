@@ -2,6 +2,8 @@
 
 :class:`Verdicts` replaces nbgrader's ``Execute`` preprocessor in ``nbgrader autograde``: no kernel starts, and each
 autograded test cell gets an ``error`` output holding the judge's message when it failed, nothing when it passed.
+The verdicts reach it as nbgrader's configuration (``c.Verdicts.verdicts``, set by :meth:`Record.record` before each
+autograde), the way every other preprocessor of nbgrader is given its settings.
 nbgrader's own ``SaveAutoGrades`` then writes the scores per grade cell into the gradebook (so the formgrader, manual
 grading, late penalties and ``nbgrader export`` work as usual), and ``generate_feedback`` (with
 ``ClearHiddenTests``) renders the feedback. What is stored and rendered from a submission is sanitised
@@ -19,19 +21,21 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
 
 from .feedback import SanitizeNotebook, configure_exporter
-
-# (student, notebook id) -> {"tests": {grade_id: message or None}, "cells": {grade_id: reason}}; filled by the judge
-VERDICTS: dict = {}
 
 
 class Verdicts(NbGraderPreprocessor):
     """Writes the judge's verdicts as the outputs of the test cells (stands where ``Execute`` stood)."""
 
+    verdicts = Dict(help="The judge's verdicts: student -> notebook id -> {'tests': {grade_id: message, or None "
+                         "when it passed}, 'cells': {grade_id: why the student's cell raised}}. A test cell with no "
+                         "verdict fails as 'not graded'.").tag(config=True)
+
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        verdict = VERDICTS.get((info.get("student"), info.get("notebook")), {})
+        verdict = self.verdicts.get(info.get("student"), {}).get(info.get("notebook"), {})
         tests, cells = verdict.get("tests", {}), verdict.get("cells", {})
         for cell in nb.cells:
             if cell.cell_type != "code":
@@ -217,6 +221,7 @@ class Record:
         folder = self.scratch / "submitted" / student / self.assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        verdicts = {}
         for res in results:
             nb = notebooks.get(res.name)
             release = nbformat.read(self.scratch / "release" / self.assignment / res.name, as_version=4)
@@ -226,11 +231,12 @@ class Record:
                 nb, restored = restore_cells(nb, release)
                 res.notes.extend(restored)
             nbformat.write(nb, folder / res.name)
-            VERDICTS[(student, res.name[:-len(".ipynb")])] = {
+            verdicts[res.name[:-len(".ipynb")]] = {
                 "tests": {v.grade_id: (None if v.passed else v.message) for v in res.verdicts},
                 "cells": dict(res.cell_errors)}
         if submitted_at:
             (folder / "timestamp.txt").write_text(submitted_at)
+        self.api.config.Verdicts.verdicts = {student: verdicts}   # the Autograde app made next reads it
         result = self.api.autograde(self.assignment, student, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError("nbgrader autograde failed: " + (result.get("error") or result.get("log", ""))[-2000:])
