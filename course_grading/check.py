@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import judge
+from .results import NoteKind
 
 
 def _spec_for(root: Path, notebook: Path):
@@ -63,7 +64,7 @@ def check_notebooks(root: Path, notebooks: list, limits: judge.Limits, *, use_sa
         for gid, points in spec.written.items():
             out(f"  by hand {gid} ({points:g} point{'s' if points != 1 else ''}): a written answer, graded by the "
                 "instructor")
-        if failed or any(n.startswith("policy violation") for n in res.notes):
+        if failed or any(n.kind is NoteKind.POLICY_VIOLATION for n in res.notes):
             status = 1
             out(f"{path}: {failed} test cell(s) failed.")
         else:

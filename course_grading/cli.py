@@ -112,7 +112,6 @@ def _remove(root: Path, args) -> int:
     import tempfile
 
     from . import gradebook, report
-    from .report import write_csv
 
     scratch = Path(tempfile.mkdtemp(prefix="grading-remove-"))
     try:
@@ -131,13 +130,10 @@ def _remove(root: Path, args) -> int:
             return 1
         record.remove(going)
         out_a = Path(args.out or Path(root) / "grades") / args.assignment
-        if (out_a / "records.jsonl").is_file() and (out_a / "class.json").is_file():
-            import json
-
-            about = json.loads((out_a / "class.json").read_text(encoding="utf-8"))
-            records = [r for r in report.read_records(out_a / "records.jsonl") if r["student"] not in going]
-            write_csv([r["row"] for r in records], out_a / "grades.csv", about["notebooks"])
-            report.write_outputs(records, args.assignment, about["layout"], about["max_score"], out_a)
+        graded = report.read_class(out_a, args.assignment)
+        if graded:
+            info, records = graded
+            report.write_class(out_a, info, [r for r in records if r.student not in going])
         for s in going:
             shutil.rmtree(out_a / "feedback" / s, ignore_errors=True)
         print(f"removed; {len(present) - len(going)} students remain")

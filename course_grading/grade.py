@@ -15,7 +15,6 @@ torch) while the current one is judged.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -26,10 +25,9 @@ import nbformat
 
 from . import feedback, gradebook, intake, judge, report, shards
 from .course import assignment_specs
-from .report import write_csv
+from .results import ClassInfo, NoteKind, Row, Status, StudentRecord
 
-PENDING = "pending manual grading"
-NEEDS_REVIEW = "needs review"
+PENDING, NEEDS_REVIEW = Status.PENDING, Status.NEEDS_REVIEW   # the words of the summary line
 KEPT = "kept the instructor's formgrader work"
 
 
@@ -121,11 +119,11 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             "due date: none (nobody is late; set one with --due)")
         if shard:
             shards.write_meta(out_a, assignment, shard, list(taken.students), mine, taken.layout, record.db_url)
-        earlier = {r["student"]: r for r in report.read_records(out_a / "records.jsonl")} \
+        earlier = {r.student: r for r in report.read_records(out_a / "records.jsonl")} \
             if (out_a / "records.jsonl").is_file() else {}
         key = run_key(root, assignment, secret)
         # 3. each student
-        done: dict = {}   # student -> record (row + verdicts)
+        done: dict = {}   # student -> StudentRecord
         counts = {"failed": 0, "skipped": 0}
         grader = _Grader(root, specs, limits, use_sandbox, secret, record, out_a, feedback_pages,
                          [str(Path(root).resolve()), str(scratch)], log)
@@ -133,32 +131,32 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         for sub in students:
             digests = {name: _file_digest(path) for name, path in sub.notebooks.items()}
             if not force and sub.student in earlier and record.unchanged(sub.student, digests, key):
-                rec = dict(earlier[sub.student])
-                rec["row"] = {**rec["row"], **_refresh(record, sub.student, rec["row"]),
-                              "graded_in": "earlier run (unchanged since)"}
-                done[sub.student] = rec
+                rec = earlier[sub.student]
+                done[sub.student] = StudentRecord(rec.student, _refresh(record, sub.student, rec.row).but(
+                    graded_in="earlier run (unchanged since)"), rec.verdicts)
                 counts["skipped"] += 1
                 continue
             todo.append((sub, digests))
         grader.plan([(s.student, name, s.notebooks[name]) for s, _ in todo for name in names if name in s.notebooks])
         others = _others(record, earlier, done)
 
+        info = ClassInfo(assignment, taken.layout, max_total, names)
+
         def write() -> list:
-            return _write(out_a, assignment, names, taken.layout, max_total, done, others, export_pending,
-                          len(taken.ignored))
+            return _write(out_a, info, done, others, export_pending, len(taken.ignored))
         index = 0
         try:
             for index, (sub, digests) in enumerate(todo):
                 t0 = time.perf_counter()
                 row, results = grader.grade_student(sub, taken.layout)
-                failed = row["status"] == "failed"
+                failed = row.status == Status.FAILED
                 counts["failed"] += failed
                 if not failed:
                     record.remember(sub.student, digests, key)
-                done[sub.student] = report.record_of(row, results if not failed else [])
+                done[sub.student] = StudentRecord.of(row, results if not failed else [])
                 write()
-                log(f"{sub.student}: {row['total']:g}/{row['max_score']:g} {row['status']} "
-                    f"({time.perf_counter() - t0:.1f} s)" + (f" -- {row['reasons']}" if row["reasons"] else ""))
+                log(f"{sub.student}: {row.total:g}/{row.max_score:g} {row.status} ({time.perf_counter() - t0:.1f} s)"
+                    + (f" -- {row.cells()['reasons']}" if row.reasons else ""))
         except KeyboardInterrupt:
             grader.stop()
             write()
@@ -170,22 +168,22 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
         # 4. the whole class: the students of the gradebook this run was not given keep their rows
         others = _others(record, earlier, done)
         rows = write()
-        kept = [r for r in rows if r["student_id"] not in taken.students]
+        kept = [r for r in rows if r.student_id not in taken.students]
         if kept and not shard:
             log(f"kept {len(kept)} student(s) graded earlier and not in these submissions: "
-                f"{', '.join(r['student_id'] for r in kept[:10])}{' ...' if len(kept) > 10 else ''} "
+                f"{', '.join(r.student_id for r in kept[:10])}{' ...' if len(kept) > 10 else ''} "
                 "(to remove a student: python -m course_grading remove)")
         elapsed = time.perf_counter() - start
-        totals = [float(r["total"]) for r in rows]
-        statuses = [r["status"] for r in rows]
-        late = sum(r.get("late") == "yes" for r in rows)
+        totals = [float(r.total or 0) for r in rows]
+        statuses = [r.status for r in rows]
+        late = sum(r.late == "yes" for r in rows)
         summary = {"assignment": assignment, "students": len(rows), "graded_now": len(todo),
                    "skipped_unchanged": counts["skipped"], "kept": len(kept), "layout": taken.layout,
                    "files_found": taken.files_found, "ignored": len(taken.ignored),
                    "mean": sum(totals) / len(totals) if totals else 0.0, "max_score": max_total,
                    "failed": counts["failed"], "pending": statuses.count(PENDING),
-                   "flagged": statuses.count("flagged"), "needs_review": statuses.count(NEEDS_REVIEW),
-                   "unreadable": statuses.count("unreadable"), "late": late,
+                   "flagged": statuses.count(Status.FLAGGED), "needs_review": statuses.count(NEEDS_REVIEW),
+                   "unreadable": statuses.count(Status.UNREADABLE), "late": late,
                    "due": due_used.isoformat() if due_used else None, "seconds": elapsed,
                    "csv": str(out_a / "grades.csv"), "feedback": str(out_a / "feedback"), "db_url": record.db_url}
         in_gradebook = record.students()
@@ -216,25 +214,23 @@ def _file_digest(path: Path) -> str:
         return "unreadable"
 
 
-def _refresh(record, student: str, row: dict) -> dict:
-    """The parts of an earlier row the gradebook may have changed since: scores (a manual grade, an override),
-    what is still pending, the note on the instructor's work."""
+def _refresh(record, student: str, row: Row) -> Row:
+    """``row`` with what the gradebook may have changed since it was written: scores (a manual grade, an
+    override), what is still pending, the note on the instructor's work."""
     try:
         scores = record.scores(student)
         work = record.instructor_work(student)
     except Exception:  # noqa: BLE001 - a student the gradebook no longer has keeps the earlier row
-        return {}
-    out = dict(scores["notebooks"])
-    out.update(total=scores["score"], max_score=scores["max_score"])
-    reasons = [r for r in (row.get("reasons") or "").split(" | ") if r and not r.endswith(PENDING)
-               and not r.startswith(KEPT)]
-    reasons += [f"{p}: {PENDING}" for p in scores["pending"]]
+        return row
+    reasons = [r for r in row.reasons if not r.endswith(PENDING) and not r.startswith(KEPT)]
+    reasons += [f"{p}: {PENDING}" for p in scores.pending]
     if work:
         reasons.append(f"{KEPT} ({'; '.join(work)})")
-    out["reasons"] = " | ".join(reasons)
-    if row.get("status") in (PENDING, "graded"):
-        out["status"] = PENDING if scores["pending"] else "graded"
-    return out
+    status = row.status
+    if status in (PENDING, Status.GRADED):
+        status = PENDING if scores.pending else Status.GRADED
+    return row.but(scores={**row.scores, **scores.notebooks}, total=scores.score, max_score=scores.max_score,
+                   reasons=reasons, status=status)
 
 
 def _others(record, earlier: dict, done: dict) -> dict:
@@ -244,28 +240,20 @@ def _others(record, earlier: dict, done: dict) -> dict:
     for student in record.students():
         if student in done:
             continue
-        rec = dict(earlier.get(student) or {"student": student, "verdicts": [], "row": {
-            "student_id": student, "status": "graded",
-            "reasons": "graded before this output folder kept records: see the gradebook"}})
-        rec["row"] = {**rec["row"], **_refresh(record, student, rec["row"]),
-                      "graded_in": "earlier run (not in these submissions)"}
-        others[student] = rec
+        rec = earlier.get(student) or StudentRecord(student, Row(
+            student, reasons=["graded before this output folder kept records: see the gradebook"]))
+        row = _refresh(record, student, rec.row).but(graded_in="earlier run (not in these submissions)")
+        others[student] = StudentRecord(student, row, rec.verdicts)
     return others
 
 
-def _write(out_a: Path, assignment: str, names: list, layout: str, max_total: float, done: dict, others: dict,
-           export_pending: bool, ignored: int) -> list:
-    """grades.csv, records.jsonl, canvas.csv and report.html for the whole class: the students done in this run
-    and every other student of the gradebook."""
+def _write(out_a: Path, info: ClassInfo, done: dict, others: dict, export_pending: bool, ignored: int) -> list:
+    """The outputs (:func:`report.write_class`) for the whole class: the students done in this run and every
+    other student of the gradebook. Returns the rows."""
     records = {**{s: r for s, r in others.items() if s not in done}, **done}
     ordered = [records[s] for s in sorted(records)]
-    rows = [r["row"] for r in ordered]
-    write_csv(rows, out_a / "grades.csv", names)
-    about = {"layout": layout, "max_score": max_total, "notebooks": names}   # for `remove`, which rewrites these
-    (out_a / "class.json").write_text(json.dumps(about), encoding="utf-8")
-    report.write_outputs(ordered, assignment, layout, max_total, out_a, export_pending=export_pending,
-                         ignored=ignored)
-    return rows
+    report.write_class(out_a, info, ordered, export_pending=export_pending, ignored=ignored)
+    return [r.row for r in ordered]
 
 
 class _Grader:
@@ -303,22 +291,18 @@ class _Grader:
 
     def grade_student(self, sub, layout: str) -> tuple:
         """``(row, results)`` of one student; a failure of the grader itself gives a row with status "failed"."""
-        row = {"student_id": sub.student, "late": "yes" if sub.late else "", "submitted_at": sub.submitted_at or "",
-               "sandbox": "bwrap" if self.use_sandbox else "unsandboxed",
-               "hidden_inputs": "term secret" if self.secret else "default (no --secret)", "graded_in": "this run"}
+        row = Row(sub.student, late="yes" if sub.late else "", submitted_at=sub.submitted_at or "",
+                  sandbox="bwrap" if self.use_sandbox else "unsandboxed",
+                  hidden_inputs="term secret" if self.secret else "default (no --secret)", graded_in="this run")
         results: list = []
         try:
-            notebooks, unreadable = {}, []
+            notebooks = {}
             for spec in self.specs:
                 path = sub.notebooks.get(spec.name)
                 nb, problem = read_notebook(path) if path else (None, None)
                 worker = self._worker(sub.student, spec.name) if path else None
                 if problem:
-                    if worker:
-                        worker.stop("not a readable notebook")
-                    res = judge.judge_notebook(spec, None, self.limits, hidden=True)
-                    res.notes = [problem]
-                    unreadable.append(problem)
+                    res = judge.unreadable(spec, problem, worker)
                 else:
                     res = judge.judge_notebook(spec, nb, self.limits, use_sandbox=self.use_sandbox, worker=worker,
                                                secret=self.secret)
@@ -327,41 +311,45 @@ class _Grader:
             scores = self.record.record(sub.student, notebooks, results, sub.submitted_at)
             self.record.keep_autograded(sub.student, self.out_a.parent / "autograded")
             if self.feedback_pages:
-                pages = self.record.feedback(sub.student, self.out_a / "feedback" / sub.student)
-                own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}
-                leaks = feedback.publish(pages, sub.student, results, self.by_name, self.secret_paths, own)
-                if leaks:
-                    self.log(f"warning: {sub.student}'s feedback showed {leaks[0]}; replaced by the score table")
-            row.update(scores["notebooks"])
-            row.update(total=scores["score"], max_score=scores["max_score"],
-                       late="yes" if (sub.late or scores["seconds_late"] > 0) else "",
-                       seconds_late=scores["seconds_late"], late_penalty=scores["penalty"],
-                       status=_status(results, scores, unreadable), reasons=" | ".join(_reasons(sub, results, scores)))
+                self._feedback(sub.student, notebooks, results)
+            return row.but(scores=scores.notebooks, total=scores.score, max_score=scores.max_score,
+                           late="yes" if (sub.late or scores.seconds_late > 0) else "",
+                           seconds_late=scores.seconds_late, late_penalty=scores.penalty,
+                           status=_status(results, scores), reasons=_reasons(sub, results, scores)), results
         except Exception as err:  # noqa: BLE001 - one student's failure must not stop the class
-            row.update(total=0.0, max_score=sum(s.max_score + s.written_points for s in self.specs), status="failed",
-                       reasons=f"grader error: {type(err).__name__}: {str(err)[:300]}")
-        return row, results
+            return row.but(total=0.0, max_score=sum(s.max_score + s.written_points for s in self.specs),
+                           status=Status.FAILED,
+                           reasons=[f"grader error: {type(err).__name__}: {str(err)[:300]}"]), results
+
+    def _feedback(self, student: str, notebooks: dict, results: list) -> None:
+        """The student's feedback pages, sanitised (a page that would show a secret is replaced)."""
+        pages = self.record.feedback(student, self.out_a / "feedback" / student)
+        own = {name: nbformat.writes(nb) for name, nb in notebooks.items() if nb is not None}
+        leaks = feedback.publish(pages, student, results, self.by_name, self.secret_paths, own)
+        if leaks:
+            self.log(f"warning: {student}'s feedback showed {leaks[0]}; replaced by the score table")
 
 
-def _status(results: list, scores: dict, unreadable: list) -> str:
-    if any(n.startswith("policy violation") for r in results for n in r.notes):
-        return "flagged"
-    if scores.get("changed_after_instructor"):
-        return NEEDS_REVIEW
-    if unreadable:
-        return "unreadable"
-    return PENDING if scores["pending"] else "graded"
+def _status(results: list, scores) -> Status:
+    kinds = {n.kind for r in results for n in r.notes}
+    if NoteKind.POLICY_VIOLATION in kinds:
+        return Status.FLAGGED
+    if scores.changed_after_instructor:
+        return Status.NEEDS_REVIEW
+    if NoteKind.UNREADABLE in kinds:
+        return Status.UNREADABLE
+    return Status.PENDING if scores.pending else Status.GRADED
 
 
-def _reasons(sub, results: list, scores: dict) -> list:
+def _reasons(sub, results: list, scores) -> list:
     reasons = list(getattr(sub, "notes", []))   # intake's choices (which copy was graded)
     reasons += [f"{r.name}: {n}" for r in results for n in r.notes]
     reasons += [f"{r.name}: {v.grade_id} failed: {v.message}" for r in results for v in r.verdicts if not v.passed]
-    reasons += [f"{p}: {PENDING}" for p in scores["pending"]] + scores["notes"]
-    if scores["seconds_late"] > 0:
-        reasons.append(f"late: {scores['seconds_late']:g} s after the due date"
-                       + (f" (with a {scores['extension_hours']:g} h extension)" if scores["extension_hours"] else "")
-                       + f", penalty {scores['penalty']:g}")
+    reasons += [f"{p}: {PENDING}" for p in scores.pending] + scores.notes
+    if scores.seconds_late > 0:
+        reasons.append(f"late: {scores.seconds_late:g} s after the due date"
+                       + (f" (with a {scores.extension_hours:g} h extension)" if scores.extension_hours else "")
+                       + f", penalty {scores.penalty:g}")
     if sub.late:
         reasons.append("late: the LMS marked it late (_LATE)")
     if getattr(sub, "timestamp_problem", None):

@@ -314,8 +314,7 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
             path = found.get(spec.name)
             nb, problem_nb = read_notebook(path) if path else (None, None)
             if problem_nb:
-                res = judge.judge_notebook(spec, None, limits, hidden=True)
-                res.notes = [problem_nb]
+                res = judge.unreadable(spec, problem_nb)
             else:
                 res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, secret=secret)
             results.append(res)

@@ -28,11 +28,13 @@ from pathlib import Path
 from . import rules
 from .course import NotebookSpec, plan, strip_hidden, student_cells, strip_magics
 from .isolation.sandbox import HOW_TO, Limits, Worker, WorkerStopped, probe, student_modules
+from .results import Note, NoteKind
 
 # isolation.channel and isolation.codec import torch (~2 s): they are imported where they are used, so that a worker
 # started through this module (start_worker) imports torch in its sandbox while this process does
 
-__all__ = ["HOW_TO", "Limits", "NotebookResult", "Verdict", "Worker", "judge_notebook", "probe", "start_worker"]
+__all__ = ["HOW_TO", "Limits", "NotebookResult", "Verdict", "Worker", "judge_notebook", "probe", "start_worker",
+           "unreadable"]
 
 def start_worker(limits: Limits, *, use_sandbox: bool = True, folder: Path | None = None) -> Worker:
     """Start a worker for a notebook in ``folder`` (its own modules beside it, ``helpers.py``, are bound into the
@@ -56,7 +58,7 @@ class NotebookResult:
     name: str
     verdicts: list
     cell_errors: dict          # label -> reason, for the student's cells that raised
-    notes: list                # policy violations, a stopped worker...
+    notes: list                # Note: policy violations, a stopped worker...
 
     @property
     def score(self) -> float:
@@ -266,7 +268,7 @@ def judge_notebook(spec: NotebookSpec, nb, limits: Limits, *, use_sandbox: bool 
         if worker:
             worker.stop("no notebook")
         verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=hidden)
-        return NotebookResult(spec.name, verdicts, {}, ["no notebook was submitted"])
+        return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.NO_NOTEBOOK, "no notebook was submitted")])
     modules = []   # the student's own modules beside the notebook, which its cells may import: the rule reads them
     for path in getattr(worker, "modules", []) or []:
         try:
@@ -278,7 +280,7 @@ def judge_notebook(spec: NotebookSpec, nb, limits: Limits, *, use_sandbox: bool 
         if worker:
             worker.stop("policy violation")
         verdicts, _ = run_tests(spec, stopped=problems[0], hidden=hidden)
-        return NotebookResult(spec.name, verdicts, {}, problems)
+        return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.POLICY_VIOLATION, p) for p in problems])
     worker = worker or start_worker(limits, use_sandbox=use_sandbox)
     try:
         try:
@@ -286,14 +288,23 @@ def judge_notebook(spec: NotebookSpec, nb, limits: Limits, *, use_sandbox: bool 
         except WorkerStopped as err:
             reason = failure_message(err)
             verdicts, _ = run_tests(spec, stopped=reason, hidden=hidden)
-            return NotebookResult(spec.name, verdicts, {}, [reason])
+            return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.STOPPED, reason)])
         from .isolation.channel import Remote
 
         worker.channel.make_remote = lambda number, name: Remote(worker.channel, number, name)
         verdicts, cell_errors = run_tests(spec, worker, plan(nb, spec), hidden=hidden, secret=secret)
-        notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
+        notes = [Note(NoteKind.CELL_ERROR, f"{label}: {reason}") for label, reason in cell_errors.items()]
         if worker.stopped:
-            notes.append(f"your notebook was stopped: {worker.stopped}")
+            notes.append(Note(NoteKind.STOPPED, f"your notebook was stopped: {worker.stopped}"))
         return NotebookResult(spec.name, verdicts, cell_errors, notes)
     finally:
         worker.close()
+
+
+def unreadable(spec: NotebookSpec, problem: str, worker: Worker | None = None) -> NotebookResult:
+    """The result of a submitted file that is not a readable notebook (``problem`` says why): every test fails with
+    the problem, which is the note (the notebook's status is "unreadable"). Its worker, if one was started, stops."""
+    if worker:
+        worker.stop("not a readable notebook")
+    verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=True)
+    return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.UNREADABLE, problem)])
