@@ -186,6 +186,7 @@ def canvas_attachments(submissions: Path, assignment: str, notebooks: list) -> d
     """{Canvas user id: {notebook file name: attachment id}} of the graded files of a Canvas "Download
     Submissions" zip (or its unpacked folder), read by the grader's own intake."""
     from . import intake
+    from .intake.layouts import canvas_readings
 
     scratch = Path(tempfile.mkdtemp(prefix="release-canvas-"))
     try:
@@ -193,7 +194,7 @@ def canvas_attachments(submissions: Path, assignment: str, notebooks: list) -> d
         out = {}
         for sid, sub in taken.students.items():
             for name, path in sub.notebooks.items():
-                ids = {x.fid for x in intake._canvas_readings(Path(path).name) if x.uid == sid and x.fid is not None}
+                ids = {x.fid for x in canvas_readings(Path(path).name) if x.uid == sid and x.fid is not None}
                 if len(ids) == 1:
                     out.setdefault(sid, {})[name] = ids.pop()
         return out
