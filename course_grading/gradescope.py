@@ -290,7 +290,7 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
     """Grade the submission in ``root/submission`` and write ``root/results/results.json``; returns the object."""
     from . import judge
     from .course import assignment_specs
-    from .grade import read_notebook
+    from .intake.notebook import read_notebook
 
     start = time.perf_counter()
     _become_subreaper()

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import rules
 from .course import NotebookSpec, plan, strip_hidden, student_cells, strip_magics
 from .isolation.sandbox import HOW_TO, Limits, Worker, WorkerStopped, probe, student_modules
+from .messages import HIDDEN_NOTE, exception_message
 from .results import Note, NoteKind
 
 # isolation.channel and isolation.codec import torch (~2 s): they are imported where they are used, so that a worker
@@ -99,22 +98,6 @@ def _restore_dynamo(patched: list) -> None:
             del inner.__dynamo_disable
 
 
-_SCRUB = []
-
-
-def _scrub_paths(text: str) -> str:
-    if not _SCRUB:
-        roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.getcwd(), os.path.expanduser("~"),
-                                                 os.path.dirname(os.path.dirname(os.path.abspath(__file__))))}
-        _SCRUB.extend(sorted((r for r in roots if len(r) > 1), key=len, reverse=True))
-    for root in _SCRUB:
-        text = text.replace(root, "...")
-    return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
-
-
-HIDDEN_NOTE = "in a test with hidden parts its message is not shown"
-
-
 def failure_message(err: BaseException, hidden_test: bool = False, student_text: list = ()) -> str:
     """What the student reads for a failed test. In a test with hidden parts (``hidden_test``), an exception the
     student's own code raised is named by its built-in type only, and each of ``student_text`` (what the worker
@@ -130,23 +113,8 @@ def failure_message(err: BaseException, hidden_test: bool = False, student_text:
         return f"your notebook was stopped: {err}"
     if isinstance(err, WireError):
         return f"your function returned something the grader cannot read ({err})"
-    try:
-        text = str(err)[:4000]
-    except Exception:  # noqa: BLE001
-        text = ""
-    name = type(err).__name__
-    message = _scrub_paths(text if isinstance(err, RemoteError) else f"{name}: {text}" if text else name)
-    if hidden_test:
-        message = scrub(message, student_text)
-    return message[:2000]
-
-
-def scrub(message: str, student_text) -> str:
-    """``message`` with every piece of text the student's code sent (3 characters or more) cut out, longest first."""
-    for piece in sorted({t for t in student_text if isinstance(t, str) and len(t) >= 3}, key=len, reverse=True):
-        if piece in message:
-            message = message.replace(piece, "<text of yours, not shown in a test with hidden parts>")
-    return message
+    # a student's exception of their own class arrives as RemoteError, its text already "Type: message"
+    return exception_message(err, hidden_test, student_text, named=not isinstance(err, RemoteError))
 
 
 def run_tests(spec: NotebookSpec, worker: "Worker | None" = None, steps: list | None = None, *,

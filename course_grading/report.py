@@ -262,9 +262,50 @@ most common first line of what those students were told, numbers masked (#), so 
     _replace(path, page)
 
 
-def similarity_section(folder: Path) -> str:
-    """The "Similar answers" section, from ``similarity.json`` beside the report when the ``similarity`` command
-    wrote one (course_grading/similarity.py renders it, escaped), else nothing."""
-    from .similarity import report_section
+# ------------------------------------------------------------------------ the similarity section (similarity.py)
+SIMILARITY_FILE = "similarity.json"          # written by the similarity command beside report.html
+SIMILARITY_SOLUTION = "(published solution)"  # the name the published solution has among the students
 
-    return report_section(folder)
+
+def _side(code: str, lines: list) -> str:
+    marked = set(lines)
+    out = []
+    for n, line in enumerate(code.splitlines(), start=1):
+        text = html.escape(line) or " "
+        out.append(f'<span class="m">{text}</span>' if n in marked else text)
+    return "\n".join(out)
+
+
+def similarity_section(folder: Path) -> str:
+    """The "Similar answers" section of report.html, from the ``similarity.json`` that the ``similarity`` command
+    (course_grading/similarity.py) wrote beside it (empty when there is none).
+    Every value from a submission is escaped; the page runs no script."""
+    path = Path(folder) / SIMILARITY_FILE
+    if not path.is_file():
+        return ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        settings, pairs = data["settings"], data["pairs"]
+    except (OSError, ValueError, KeyError):
+        return "<h2>Similar answers</h2><p>similarity.json could not be read.</p>"
+    e = html.escape
+    docs = dict(data.get("documents", {}))
+    docs[SIMILARITY_SOLUTION] = data.get("solution", "")
+    rows = []
+    for p in pairs:
+        sa, sb = p["similarity"]
+        rows.append(
+            f'<details data-pair="{e(p["a"])}|{e(p["b"])}"><summary>{e(p["a"])} ~ {e(p["b"])}: {sa:.0%} / '
+            f'{sb:.0%} ({p["tokens"]} matching characters)</summary><table class="side"><tr><th>{e(p["a"])}</th>'
+            f'<th>{e(p["b"])}</th></tr><tr><td><pre>{_side(docs.get(p["a"], ""), p["lines"][0])}</pre></td>'
+            f'<td><pre>{_side(docs.get(p["b"], ""), p["lines"][1])}</pre></td></tr></table></details>')
+    return (f'<h2>Similar answers</h2>\n<style>.side td{{width:50%}}.side pre{{white-space:pre-wrap;font-size:.8em}}'
+            f'.m{{background:#ffe08a}}</style>\n'
+            f'<p data-similar-pairs="{len(pairs)}">{len(pairs)} pair(s) of {settings["students"]} students whose answer '
+            f'code is at least {settings["threshold"]:.0%} alike (copydetect fingerprints of {settings["noise"]} '
+            f'characters after every name is replaced by one letter, matches of at least {settings["min_tokens"]} '
+            f'characters). Left out as evidence: the release\'s answer cells, and between two students the published '
+            f'solution and what more than {settings["common_share"]:.0%} of the class wrote alike '
+            f'({settings["common_fingerprints"]} fingerprints). "{e(SIMILARITY_SOLUTION)}": the answer matches the course\'s '
+            f'public solution up to renaming. Highlighted lines hold matching code. A match is a reason to look, '
+            f'not a finding. Computed {e(str(data.get("written_at", "")))}.</p>\n' + "\n".join(rows))

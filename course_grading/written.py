@@ -142,7 +142,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path, *, layout: st
 
     from . import intake
     from .course import assignment_specs
-    from .grade import read_notebook
+    from .intake.notebook import read_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")

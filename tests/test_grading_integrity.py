@@ -19,7 +19,7 @@ from course_grading import similarity
 import _pipeline as pipeline
 from course_grading.cli import main as cli
 from course_grading.course import assignment_specs
-from course_grading.grade import read_notebook
+from course_grading.intake.notebook import read_notebook
 
 ASSIGNMENT = "03-momentum"
 NB = "momentum.ipynb"
