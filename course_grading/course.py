@@ -45,17 +45,23 @@ def is_test(cell) -> bool:
     return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
 
 
-def strip_hidden(source: str) -> str:
-    """A test cell's source as released: without the lines between the hidden-test markers."""
-    out, hidden = [], False
+def without_markers(source: str, region: str, *, keep_inside: bool = False) -> str:
+    """``source`` without nbgrader's ``### BEGIN <region>`` / ``### END <region>`` lines, and without the lines
+    between them unless ``keep_inside``."""
+    out, inside = [], False
     for line in source.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            hidden = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            hidden = False
-        elif not hidden:
+        if line.strip() == f"### BEGIN {region}":
+            inside = True
+        elif line.strip() == f"### END {region}":
+            inside = False
+        elif keep_inside or not inside:
             out.append(line)
     return "\n".join(out)
+
+
+def strip_hidden(source: str) -> str:
+    """A test cell's source as released: without the lines between the hidden-test markers."""
+    return without_markers(source, "HIDDEN TESTS")
 
 
 @dataclass

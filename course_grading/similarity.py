@@ -40,29 +40,18 @@ COMMON_SHARE = 0.5    # a fingerprint in more than this share of the class is no
 NOISE = 25            # copydetect's noise threshold: k-grams of this many filtered characters
 
 
-def _strip_solution_markers(source: str, keep_solution: bool = True) -> str:
-    out, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif keep_solution or not inside:
-            out.append(line)
-    return "\n".join(out)
-
-
 def answer_code(nb, spec, *, keep_solution: bool = True) -> str:
     """The student's code the worker runs (answer cells, cells the student added), locked cells left out; with
     ``keep_solution=False`` (for a source notebook) without its solution regions."""
-    from .course import _runnable, meta
+    from .course import _runnable, meta, without_markers
 
     parts = []
     for index, label, source in _runnable(nb, spec):
         gid = meta(nb.cells[index - 1]).get("grade_id")
         if gid and gid in spec.locked:
             continue
-        parts.append(f"# {label}\n{_strip_solution_markers(source, keep_solution).strip()}\n")
+        code = without_markers(source, "SOLUTION", keep_inside=keep_solution).strip()
+        parts.append(f"# {label}\n{code}\n")
     return "\n".join(parts)
 
 

@@ -202,6 +202,14 @@ def _folder_reason(name: str, clashes) -> str:
     return f"the folder name {name!r} is not a usable student id (letters, digits, _ . - @ + only)"
 
 
+def _student(r: _Reading, f, folder: str, ids: dict, clashes) -> str | None:
+    """The student id that ``folder`` names, or ``None`` when it names none (``f`` is then skipped with why)."""
+    sid = ids.get(folder)
+    if sid is None:
+        r.skip(f, _folder_reason(folder, clashes))
+    return sid
+
+
 def _read_folders(r: _Reading, entries, dirs, ctx):
     top = {p[0] for p, _ in entries if len(p) > 1} | {d[0] for d in dirs}
     ids, clashes = _id_table(top)
@@ -216,9 +224,8 @@ def _read_folders(r: _Reading, entries, dirs, ctx):
         if _MOODLE.match(p[0]) or (len(p) > 2 and _MOODLE.match(p[1])):
             r.skip(f, "inside a Moodle submission folder (the moodle layout reads it)")
             continue
-        sid = ids.get(p[0])
+        sid = _student(r, f, p[0], ids, clashes)
         if sid is None:
-            r.skip(f, _folder_reason(p[0], clashes))
             continue
         if len(p) > 3:
             r.skip(f, "more than one folder deep inside the student's folder", sid)
@@ -254,9 +261,8 @@ def _read_nbgrader(r: _Reading, entries, dirs, ctx):
                                                                                  f"({p[1]}/)")
             r.skip(f, f"{where} (nbgrader layout: <student>/{assignment}/<notebook>)")
             continue
-        sid = ids.get(p[0])
+        sid = _student(r, f, p[0], ids, clashes)
         if sid is None:
-            r.skip(f, _folder_reason(p[0], clashes))
             continue
         if len(p) > 3:
             r.skip(f, f"in a subfolder of {p[0]}/{assignment}/", sid)
