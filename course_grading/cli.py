@@ -237,8 +237,8 @@ def _grade_parser(sub) -> None:
 
 def _grade_command(root: Path, args) -> int:
     from .grade import grade as run_grade
-    from .shards import parse as parse_shard
     from .judge import HOW_TO, probe
+    from .shards import parse as parse_shard
 
     try:
         shard = parse_shard(args.shard) if args.shard is not None else None

@@ -1,11 +1,11 @@
 """The judge: runs the instructor's setup and test cells, never a line of student code.
 
 What crosses from the student is declared: the test cells run in a namespace where each function the assignment's
-answer cells define (``NotebookSpec.functions``, read from the source notebook) is a remote function (:class:`~course_grading.isolation.channel.Remote`);
-calling it sends the arguments to the worker (see :mod:`course_grading.isolation`) and returns what came back. No other
-name of the student's notebook (a builtin it shadows, a module, a variable) reaches the tests. The notebook runs in
-the order nbgrader's Validate runs it (:func:`course_grading.course.plan`): each test after the student's cells
-above it and before those below it.
+answer cells define (``NotebookSpec.functions``, read from the source notebook) is a remote function
+(:class:`~course_grading.isolation.channel.Remote`); calling it sends the arguments to the worker (see
+:mod:`course_grading.isolation`) and returns what came back. No other name of the student's notebook (a builtin it
+shadows, a module, a variable) reaches the tests. The notebook runs in the order nbgrader's Validate runs it
+(:func:`course_grading.course.plan`): each test after the student's cells above it and before those below it.
 
 A test cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the
 tests write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or
@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import rules
-from .course import NotebookSpec, plan, strip_hidden, student_cells, strip_magics
+from .course import NotebookSpec, plan, strip_hidden, strip_magics, student_cells
 from .isolation.sandbox import HOW_TO, Limits, Worker, WorkerStopped, probe, student_modules
 from .messages import HIDDEN_NOTE, exception_message
 from .results import Note, NoteKind

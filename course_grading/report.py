@@ -299,13 +299,15 @@ def similarity_section(folder: Path) -> str:
             f'{sb:.0%} ({p["tokens"]} matching characters)</summary><table class="side"><tr><th>{e(p["a"])}</th>'
             f'<th>{e(p["b"])}</th></tr><tr><td><pre>{_side(docs.get(p["a"], ""), p["lines"][0])}</pre></td>'
             f'<td><pre>{_side(docs.get(p["b"], ""), p["lines"][1])}</pre></td></tr></table></details>')
+    solution = e(SIMILARITY_SOLUTION)
     return (f'<h2>Similar answers</h2>\n<style>.side td{{width:50%}}.side pre{{white-space:pre-wrap;font-size:.8em}}'
             f'.m{{background:#ffe08a}}</style>\n'
-            f'<p data-similar-pairs="{len(pairs)}">{len(pairs)} pair(s) of {settings["students"]} students whose answer '
-            f'code is at least {settings["threshold"]:.0%} alike (copydetect fingerprints of {settings["noise"]} '
-            f'characters after every name is replaced by one letter, matches of at least {settings["min_tokens"]} '
-            f'characters). Left out as evidence: the release\'s answer cells, and between two students the published '
+            f'<p data-similar-pairs="{len(pairs)}">{len(pairs)} pair(s) of {settings["students"]} students whose '
+            f'answer code is at least {settings["threshold"]:.0%} alike (copydetect fingerprints of '
+            f'{settings["noise"]} characters after every name is replaced by one letter, matches of at least '
+            f'{settings["min_tokens"]} characters). Left out as evidence: the release\'s answer cells, and between two '
+            f'students the published '
             f'solution and what more than {settings["common_share"]:.0%} of the class wrote alike '
-            f'({settings["common_fingerprints"]} fingerprints). "{e(SIMILARITY_SOLUTION)}": the answer matches the course\'s '
+            f'({settings["common_fingerprints"]} fingerprints). "{solution}": the answer matches the course\'s '
             f'public solution up to renaming. Highlighted lines hold matching code. A match is a reason to look, '
             f'not a finding. Computed {e(str(data.get("written_at", "")))}.</p>\n' + "\n".join(rows))

@@ -2,8 +2,8 @@
 
 The tests' kit (``import _pipeline as pipeline``; the benchmarks use it too): it is not part of the grader, which
 drives nbgrader through its Python API (``course_grading.gradebook``). Everything runs nbgrader the way it works in
-this course: from the course root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on ``PATH`` (nbgrader calls
-``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
+this course: from the course root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on
+``PATH`` (nbgrader calls ``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
 
 Typical use::
 
@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 import nbformat
 
 from course_grading.authoring import answer_source
-from course_grading.diagnose import Edit, Variant, apply_edits   # the catalogue's types (scripts/mistakes/NN-slug.py)
+from course_grading.diagnose import Edit, Variant, apply_edits  # the catalogue's types (scripts/mistakes/NN-slug.py)
 
 BIN = Path(sys.executable).parent
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 from _grading import ASSIGNMENTS, CATALOGUE, ROOT, graded, written_points
-
 import _pipeline as pipeline
 
 CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]

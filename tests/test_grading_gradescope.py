@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
-
 import _pipeline as pipeline
+
 from course_grading.cli import main as cli
 from course_grading.grade import grade
 from course_grading.report import read_records

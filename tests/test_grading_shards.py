@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from grader_bugs import catalogue
+import _pipeline as pipeline
 
 from course_grading import report, shards
-from course_grading.results import Row, StudentRecord
-import _pipeline as pipeline
 from course_grading.isolation import sandbox
+from course_grading.results import Row, StudentRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02-gradient-descent"

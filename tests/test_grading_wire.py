@@ -14,10 +14,10 @@ import time
 import pytest
 import torch
 
+from course_grading.course import strip_magics
 from course_grading.isolation import cgroups, codec, sandbox
 from course_grading.isolation import channel as wire_channel
 from course_grading.isolation.channel import Remote as RemoteFunction
-from course_grading.course import strip_magics
 
 BWRAP = sandbox.probe() is None
 

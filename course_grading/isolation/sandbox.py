@@ -215,7 +215,7 @@ class Worker:
         self.stopped: str | None = None
         self.ready = False
         self.accounted = False
-        from .channel import Channel   # imports torch: after the worker has started, so both import it at once
+        from .channel import Channel  # imports torch: after the worker has started, so both import it at once
 
         self.channel = Channel(self._read, self._write, owner="judge")
         self.channel.max_message = limits.output_mb << 20

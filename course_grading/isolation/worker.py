@@ -12,10 +12,11 @@ in view. Protocol (over its stdin/stdout, see :class:`.channel.Channel`):
    each test's calls after the cells above that test and before the cells below it, as nbgrader's Validate runs
    a notebook.
 
-The sources arrive with IPython's magics already replaced (:func:`course_grading.course.strip_magics`, applied by the judge before the
-course's rule reads them), so the rule checks exactly the code that runs here. The student's own prints go to
-/dev/null: the protocol streams are moved to private descriptors first, so nothing the code writes to stdout can be
-mistaken for a reply (and a forged reply could only change values the student's functions return anyway).
+The sources arrive with IPython's magics already replaced (:func:`course_grading.course.strip_magics`, applied by
+the judge before the course's rule reads them), so the rule checks exactly the code that runs here. The student's own
+prints go to /dev/null: the protocol streams are moved to private descriptors first, so nothing the code writes to
+stdout can be mistaken for a reply (and a forged reply could only change values the student's functions return
+anyway).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+
 
 def _set_limits(memory_mb: int = 0, cpu_seconds: int = 0, processes: int = 0, file_mb: int = 0) -> None:
     def cap(kind, value):
