@@ -198,7 +198,7 @@ def same_message(a: str, b: str, rtol: float = 1e-6, atol: float = 1e-12) -> boo
     nums_a, nums_b = _NUMBER.findall(a), _NUMBER.findall(b)
     if words_a != words_b or len(nums_a) != len(nums_b):
         return False
-    for x, y in zip(nums_a, nums_b):
+    for x, y in zip(nums_a, nums_b, strict=True):
         if x == y:
             continue
         try:

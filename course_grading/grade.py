@@ -172,7 +172,7 @@ def _grade_students(run: _Run, grader: "_Grader", record, outputs: _Outputs, tod
                  if name in s.notebooks])
     failed, index = 0, 0
     try:
-        for index, (sub, digests, key) in enumerate(todo):
+        for index, (sub, digests, key) in enumerate(todo):  # noqa: B007 - the interrupt message reads it
             t0 = time.perf_counter()
             row, results = grader.grade_student(sub, outputs.info.layout)
             failed += row.status == Status.FAILED

@@ -72,7 +72,7 @@ def _lines(code: str, slices) -> list:
     import bisect
 
     found = set()
-    for a, b in zip(*slices):
+    for a, b in zip(*slices, strict=True):
         first, last = bisect.bisect_right(starts, int(a)) - 1, bisect.bisect_right(starts, max(int(b) - 1, int(a))) - 1
         found.update(range(first + 1, last + 2))
     return sorted(found)

@@ -138,8 +138,6 @@ def print_pdf(html_text: str, dest: Path, mathjax: Path, chromium: str, timeout:
 
 def run(root: Path, assignment: str, submissions: Path, out: Path, *, layout: str | None = None, log=print) -> list:
     """One PDF per student (``out/<student>.pdf``) and one for the class (``out/class.pdf``); returns the paths."""
-    import re
-
     from . import intake
     from .course import assignment_specs
     from .intake.notebook import read_notebook

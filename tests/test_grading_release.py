@@ -130,7 +130,7 @@ def test_canvas_bundle_names_each_page_after_the_students_submitted_file(tmp_pat
     subs = tmp_path / "canvas"
     subs.mkdir()
     files = {"1001": ("smith_jane", 5001), "1002": ("doe_2_john", 5002)}   # a name may itself hold _<digits>
-    for (uid, (name, fid)), student in zip(files.items(), STUDENTS):
+    for (uid, (name, fid)), student in zip(files.items(), STUDENTS, strict=True):
         nbformat.write(_answers(student), subs / f"{name}_{uid}_{fid}_{NB}")
     out = tmp_path / "out"
     rows = _grade(ROOT, subs, out, "canvas")

@@ -189,7 +189,7 @@ def _id_table(names):
         if sid is not None:
             by_id.setdefault(sid, []).append(n)
     table = {n: _student_id(n) for n in names}
-    for sid, raw in by_id.items():
+    for raw in by_id.values():
         if len(raw) > 1:
             for n in raw:
                 table[n] = None
@@ -239,7 +239,7 @@ def _read_folders(r: _Reading, entries, dirs, ctx):
     for sid, where in places.items():
         sub = sorted(w for w in where if w is not None)
         if len(sub) > 1:   # a folder of students' folders, not one student's folder
-            for rel, (s, nb, _) in list(r.cands.items()):
+            for rel, (s, _nb, _) in list(r.cands.items()):
                 if s == sid:
                     del r.cands[rel]
                     r.skips[rel] = (f"the notebooks of {rel[len(r.base)]}/ sit in several of its subfolders "
@@ -302,7 +302,7 @@ def _read_canvas(r: _Reading, entries, dirs, ctx):
         else:
             flat.append((p, f))
     live = _canvas_settle({f.rel: canvas_readings(p[0]) for p, f in flat})
-    for p, f in flat:
+    for _p, f in flat:
         readings = live[f.rel]
         if not readings:
             r.skip(f, "not named as a Canvas submission file (<name>[_LATE]_<user id>_<file id>_<file name>)")

@@ -165,7 +165,7 @@ class Channel:
             self._broken(f"malformed reply ({err})")
         if not isinstance(updates, list) or len(updates) != len(table):
             self._broken("malformed reply")
-        for target_obj, new in zip(table, updates):
+        for target_obj, new in zip(table, updates, strict=True):
             if self.meter is not None:
                 self.meter.check()
             update_in_place(target_obj, new)
@@ -192,7 +192,7 @@ class Channel:
                 enc.encode_item_contents(obj)
                 enc.refs[id(obj)] = i
             body = enc.finish(result, len(updates))
-        except BaseException as err:  # noqa: BLE001 - everything the callee raises goes back to the caller
+        except BaseException as err:   # everything the callee raises goes back to the caller
             if self.owner == "judge" and (isinstance(err, KeyboardInterrupt) or getattr(err, "stops_channel", False)):
                 raise   # the student's budget is spent, or the stream is broken: nothing goes back
             self.send(b"e", Encoder().encode((type(err).__name__, _message(err))))
