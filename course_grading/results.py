@@ -114,6 +114,9 @@ class Row:
     COLUMNS = ("total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox",
                "hidden_inputs", "graded_in", "status", "reasons")   # after the notebooks' scores
 
+    def __post_init__(self):
+        self.status = Status(self.status)   # also from its text: Row(status="graded")
+
     def cells(self) -> dict:
         """The row as grades.csv's columns (``student_id``, each notebook's score, :attr:`COLUMNS`)."""
         out = {"student_id": self.student_id, **self.scores}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from course_grading import report
 from course_grading.results import ClassInfo, Row, Status, StudentRecord
 
@@ -48,3 +50,10 @@ def test_the_one_writer_leaves_what_remove_and_release_read(tmp_path):
     again, read = report.read_class(tmp_path, "03-momentum")
     assert again == info and [r.to_json() for r in read] == [EARLIER]
     assert report.read_class(tmp_path / "nothing", "03-momentum") is None
+
+
+def test_a_status_is_one_of_the_enum_also_from_its_text():
+    assert Row("a", status="flagged").status is Status.FLAGGED
+    assert [s for s in Status if not s.final] == [Status.PENDING, Status.NEEDS_REVIEW, Status.FAILED]
+    with pytest.raises(ValueError):
+        Row("a", status="graded, more or less")
