@@ -57,3 +57,29 @@ def test_a_status_is_one_of_the_enum_also_from_its_text():
     assert [s for s in Status if not s.final] == [Status.PENDING, Status.NEEDS_REVIEW, Status.FAILED]
     with pytest.raises(ValueError):
         Row("a", status="graded, more or less")
+
+
+def test_the_verdicts_reach_nbgrader_through_its_configuration():
+    """gradebook.Verdicts reads c.Verdicts.verdicts (student -> notebook -> verdicts), as nbgrader configures any
+    preprocessor: a failed test cell gets the judge's message as an error output, a passed one none, and a test cell
+    of a notebook the configuration does not name fails as "not graded"."""
+    import nbformat
+    from traitlets.config import Config
+
+    from course_grading.gradebook import Verdicts
+
+    def test_cell(gid):
+        return nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {
+            "grade": True, "solution": False, "grade_id": gid, "points": 1, "locked": True}})
+
+    nb = nbformat.v4.new_notebook(cells=[test_cell("t_pass"), test_cell("t_fail")])
+    config = Config()
+    config.Verdicts.verdicts = {"ann": {"momentum": {"tests": {"t_pass": None, "t_fail": "AssertionError: got 3"},
+                                                     "cells": {}}}}
+    out, _ = Verdicts(config=config).preprocess(nbformat.from_dict(nb), {"nbgrader": {"student": "ann",
+                                                                                       "notebook": "momentum"}})
+    assert out.cells[0].outputs == []
+    assert out.cells[1].outputs[0]["ename"] == "AssertionError" and out.cells[1].outputs[0]["evalue"] == "got 3"
+    other, _ = Verdicts(config=config).preprocess(nbformat.from_dict(nb), {"nbgrader": {"student": "bo",
+                                                                                         "notebook": "momentum"}})
+    assert [c.outputs[0]["evalue"] for c in other.cells] == ["not graded", "not graded"]
