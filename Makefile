@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: prereqs setup-system setup book test clean lab publish check grade bench-grading bench bakeoff
+.PHONY: prereqs setup-system setup lint book test clean lab publish check grade bench-grading bench bakeoff
 
 # The system programs the goals need (Python 3.11+, make, Node/npm, and for the tests Chromium and bubblewrap),
 # checked in seconds before any long work: one message lists what is missing and how to install it. Checked once
@@ -43,6 +43,11 @@ book: prereqs setup
 	@echo ""
 	@echo "The book is in $(CURDIR)/_build/html -- open file://$(CURDIR)/_build/html/index.html"
 
+# Static checks (ruff; rules and exceptions in pyproject.toml), seconds: run first by `make test`, so that an unused
+# import or a closure over a loop variable fails before the long suite starts.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
 # The whole test suite. The book is built first, with -W: the tests read _build/html and do not build it again.
 # `--all` re-reads every page (cached execution) so that a warning on a page left unchanged since an earlier,
 # failed build still fails (an incremental Sphinx build repeats no warning of an unchanged page).
@@ -51,7 +56,7 @@ book: prereqs setup
 TEST_WORKERS ?= auto
 TEST_ARGS ?= -n $(TEST_WORKERS) --dist loadgroup --durations=25
 test: BOOK_ARGS = --all
-test: prereqs book
+test: prereqs lint book
 	$(BIN)/python -m pytest $(TEST_ARGS)
 
 # Step time and state memory of every optimizer against its oracle (~10M parameters, CPU); BENCH_ARGS=--quick.

@@ -639,7 +639,8 @@ def requirements(sources: list[str], course_package: str, repository_url: str, r
         try:
             version = importlib.metadata.version(dist).split("+")[0]
         except importlib.metadata.PackageNotFoundError:
-            raise ConversionError(f"the notebook imports {module}, which is not installed where the book is built")
+            raise ConversionError(
+                f"the notebook imports {module}, which is not installed where the book is built") from None
         result[module] = f"{dist}=={version}"
     # the course package first: installing it pulls its declared dependencies
     return dict(sorted(result.items(), key=lambda item: item[0] != course_package))

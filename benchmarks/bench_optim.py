@@ -55,7 +55,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch._inductor.config
@@ -177,7 +177,7 @@ def _builders(row: Row) -> dict:
 def _build(row: Row, build, base_params, grads):
     """One competitor on its own copy of the parameters, with the fixed gradients set (in train mode)."""
     params = [torch.nn.Parameter(p.clone()) for p in base_params]
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         p.grad = g.clone()
     opt = build(params, **row.kwargs)
     if row.schedule_free:

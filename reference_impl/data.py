@@ -7,6 +7,7 @@ scikit-learn is imported only when a data set is loaded.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ def make_mlp(
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     sizes = [in_features, *widths]
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         layers += [nn.Linear(fan_in, fan_out), acts[activation]()]
     layers.append(nn.Linear(sizes[-1], out_features))
     return nn.Sequential(*layers)

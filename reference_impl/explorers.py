@@ -176,7 +176,7 @@ def trajectory_grid(optimizers: Optional[Sequence[str]] = None, problems: Option
             for lr in lrs:
                 row = []
                 for beta in betas:
-                    path = explorer_path(lambda p, lr=lr, beta=beta: make(p, lr, beta), prob, spec["steps"])
+                    path = explorer_path(lambda p, lr=lr, beta=beta, make=make: make(p, lr, beta), prob, spec["steps"])
                     row.append(_path_record(path, spec["steps"], spec["f"], spec["stride"]))
                 rows.append(row)
             entry["runs"][prob] = rows
@@ -263,7 +263,7 @@ def schedule_grid(every: int = 5) -> dict[str, Any]:
     for name, (make, params) in SCHEDULES.items():
         curves = {}
         for index in itertools.product(*(range(len(v)) for v in params.values())):
-            kwargs = {p: values[i] for (p, values), i in zip(params.items(), index)}
+            kwargs = {p: values[i] for (p, values), i in zip(params.items(), index, strict=True)}
             schedule = make(**kwargs)
             curves[",".join(map(str, index))] = _rounded([schedule(t) for t in steps])
         out["schedules"][name] = {"params": {p: [v if isinstance(v, str) else (_round(v) if not isinstance(v, bool)

@@ -362,8 +362,8 @@ def train_lm(
     record(0)
     for step in range(steps):
         factor = 1.0 if schedule is None else float(schedule(step))
-        for opt, lrs in zip(optimizers, peak):
-            for group, lr in zip(opt.param_groups, lrs):
+        for opt, lrs in zip(optimizers, peak, strict=True):
+            for group, lr in zip(opt.param_groups, lrs, strict=True):
                 group["lr"] = lr * factor
         x, y = get_batch(corpus.train, batch_size, model.cfg.context, gen)
         x, y = x[rank * shard : (rank + 1) * shard], y[rank * shard : (rank + 1) * shard]

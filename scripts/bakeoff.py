@@ -134,7 +134,7 @@ def summarize(results: dict) -> None:
         losses = [_score(r) for r in runs]
         reach = []
         for r in runs:
-            hit = [s for s, v in zip(r["eval_steps"], r["val_loss"]) if v is not None and v <= target]
+            hit = [s for s, v in zip(r["eval_steps"], r["val_loss"], strict=True) if v is not None and v <= target]
             reach.append(hit[0] if hit else None)
         entry = dict(
             lr=runs[0]["lr"], seeds=[r["seed"] for r in runs], final_losses=losses,

@@ -95,7 +95,7 @@ def optimal(args, corpus: Corpus) -> dict:
                           if r["name"] == name and r["role"] == role and math.isclose(r["lr"], lr)]
                 ok = all(math.isfinite(v) for v in finals)
                 means.append(statistics.fmean(finals) if ok else None)
-            best = min((m, lr) for m, lr in zip(means, grid) if m is not None)[1]
+            best = min((m, lr) for m, lr in zip(means, grid, strict=True) if m is not None)[1]
             entry[f"batch_{batch}"] = dict(mean_final=means, best_lr=best)
         entry["ratio"] = entry[f"batch_{2 * BATCH}"]["best_lr"] / entry[f"batch_{BATCH}"]["best_lr"]
         summary[name] = entry
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
             print(f"baseline {name} lr {lr:g} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)
         jobs = [(name, lr * k, lr, k) for name, lr in SETTINGS for k in FACTORS.values()]
         runs = launch(seed, [j[:2] for j in jobs], args.steps // 2, 2 * BATCH, EVAL_EVERY // 2)
-        for rec, (name, lr, base_lr, k) in zip(runs, jobs):
+        for rec, (name, lr, base_lr, k) in zip(runs, jobs, strict=True):
             assert rec["name"] == name and rec["world_size"] == 2
             records.append(dict(rec, role="ddp", factor=k, setting=_label(name, base_lr)))
             print(f"ddp {name} lr {lr:.3g} seed {seed}: {rec['final_val_loss']:.4f}", flush=True)

@@ -45,7 +45,7 @@ def make_batches(dtype: torch.dtype, steps: int, seed: int = 1, batch: int = 16)
     gen = torch.Generator().manual_seed(seed)
     xs = torch.randn(steps, batch, 2, 6, 6, generator=gen, dtype=torch.float64)
     ys = torch.randn(steps, batch, 2, generator=gen, dtype=torch.float64)
-    return [(x.to(dtype), y.to(dtype)) for x, y in zip(xs, ys)]
+    return [(x.to(dtype), y.to(dtype)) for x, y in zip(xs, ys, strict=True)]
 
 
 def param_groups(model: nn.Module, group2: dict | None) -> list[dict]:
@@ -64,7 +64,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, batches, hook=None
         if hook is not None:
             hook(optimizer, step)
 
-        def closure():
+        def closure(x=x, y=y):
             optimizer.zero_grad()
             loss = nn.functional.mse_loss(model(x), y)
             loss.backward()

@@ -15,7 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # The test tensors are tiny: one thread is fastest. With the default (one per core), OpenMP threads spin against
 # each other on a loaded 2-core machine: 100 SOAP steps (eigh, QR) took 20 s instead of 0.5 s (measured).
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # also for subprocesses (notebook kernels)
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)
 

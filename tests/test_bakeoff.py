@@ -61,7 +61,7 @@ def test_muon_split_gives_hidden_matrices_only():
 
 def test_same_seed_same_model_and_state_bytes():
     a, b = TinyTransformer(SMALL, seed=3), TinyTransformer(SMALL, seed=3)
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
     corpus = Corpus.from_text(load_corpus(CORPUS_MODULES[:1]))
     make, schedule = recipe("muon", 0.02, steps=4, warmup_steps=1)
@@ -161,7 +161,7 @@ def test_stored_ddp_scaling_results_have_the_schema():
         assert run["world_size"] == (2 if run["role"] == "ddp" else 1)
         # equal samples: the two-process runs take half the steps with twice the batch
         assert run["samples"][-1] == results["meta"]["baseline_steps"] * results["meta"]["batch_per_process"]
-    for name, entry in results.get("optimal_lr", {}).get("summary", {}).items():
+    for entry in results.get("optimal_lr", {}).get("summary", {}).values():
         best_small, best_large = entry["batch_16"]["best_lr"], entry["batch_32"]["best_lr"]
         assert best_small in entry["grid"] and best_large in entry["grid"]
         assert entry["ratio"] == pytest.approx(best_large / best_small)

@@ -635,7 +635,7 @@ def test_page_weights(browser, site):
     print("\n".join(rows))
     if gap:
         warnings.warn("pages with an interactive figure over the 3 MB target (known gap, issue 28 item 7):\n"
-                      + "\n".join(gap))
+                      + "\n".join(gap), stacklevel=2)
     assert not over, "pages too heavy:\n" + "\n".join(over)
 
 
@@ -643,16 +643,14 @@ def test_live_momentum_explorer_matches_reference_impl(browser, site):
     """The page computes heavy ball itself; on a grid of step sizes x momenta its paths equal reference_impl's
     SGD(lr, momentum) on the same quadratic (float64 both sides), divergence included."""
     import numpy as np
-    import torch
 
-    from reference_impl.explorers import PROBLEMS, explorer_path
+    from reference_impl.explorers import explorer_path
     from reference_impl.optim import SGD
 
     page, errors, blocked = open_offline(browser, site, "chapters/03-momentum.html")
     try:
         page.wait_for_selector("#explorer-momentum-live[data-ready] .main-svg", timeout=30_000)
         data = explorer_json(page, "momentum-live")
-        spec = PROBLEMS[data["problem"]]
         seen = set()
         for lr in (0.001, 0.0047, 0.02, 0.039, 0.06):
             for beta in (0.0, 0.3, 0.77, 0.9, 0.99):

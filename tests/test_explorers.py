@@ -8,6 +8,7 @@ step is its closed form; divergence of gradient descent follows the step-size bo
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -87,7 +88,7 @@ def test_grid_paths_equal_a_plain_loop(grid, name):
         for i, lr in enumerate(lrs):
             for j, beta in enumerate(entry["betas"]):
                 record = entry["runs"][prob][i][j]
-                ref = plain_path(lambda p: BUILD[name](p, lr, beta), spec["f"], spec["start"], spec["steps"])
+                ref = plain_path(lambda p, lr=lr, beta=beta: BUILD[name](p, lr, beta), spec["f"], spec["start"], spec["steps"])
                 finite = ref[np.all(np.isfinite(ref), axis=1)]
                 escaped = np.nonzero(np.max(np.abs(finite), axis=1) > E.ESCAPE)[0]
                 stop = int(escaped[0]) if len(escaped) else len(finite) - 1
@@ -125,7 +126,7 @@ def test_gradient_descent_diverges_exactly_past_two_over_l():
     lrs = grid["optimizers"]["GD"]["lrs"]["quadratic"]
     flags = [row[0]["diverged"] for row in grid["optimizers"]["GD"]["runs"]["quadratic"]]
     assert any(flags) and not all(flags), "the grid should show both sides of the bound"
-    for lr, diverged in zip(lrs, flags):
+    for lr, diverged in zip(lrs, flags, strict=True):
         if lr < 2 / smoothness:
             assert not diverged, lr
         elif lr > 2.5 / smoothness:  # past the bound, |1 - lr L| > 1.25: leaves the box within 60 steps
@@ -137,6 +138,22 @@ def schedule_data():
     return E.schedule_grid(every=7)
 
 
+def _direct_schedule(name: str, kw: dict, total: int):
+    """The library's schedule ``name`` (peak lr 1) with the explorer's hyperparameters ``kw``, built directly."""
+    direct = {
+        "constant": lambda: S.constant(1.0),
+        "step_decay": lambda: S.step_decay(1.0, kw["step_size"], kw["gamma"]),
+        "exponential_decay": lambda: S.exponential_decay(1.0, kw["gamma"]),
+        "cosine_annealing": lambda: S.cosine_annealing(1.0, total, kw["min_lr"]),
+        "cosine_warm_restarts": lambda: S.cosine_warm_restarts(1.0, kw["first_cycle_steps"], kw["cycle_mult"]),
+        "linear_warmup": lambda: S.linear_warmup(1.0, kw["warmup_steps"], kw["start_factor"]),
+        "warmup_cosine": lambda: S.warmup_cosine(1.0, kw["warmup_steps"], total, kw["min_lr"]),
+        "one_cycle": lambda: S.one_cycle(1.0, total, pct_start=kw["pct_start"], three_phase=kw["three_phase"]),
+        "wsd": lambda: S.wsd(1.0, total, kw["warmup_steps"], kw["decay_steps"], decay=kw["decay"]),
+    }
+    return direct[name]()
+
+
 @pytest.mark.parametrize("name", list(E.SCHEDULES))
 def test_schedule_curves_equal_the_schedules(schedule_data, name):
     data = schedule_data
@@ -146,25 +163,14 @@ def test_schedule_curves_equal_the_schedules(schedule_data, name):
     assert len(entry["curves"]) == math.prod(len(v) for v in params.values())
     for key, curve in entry["curves"].items():
         idx = [int(i) for i in key.split(",")] if key else []
-        kw = {p: values[i] for (p, values), i in zip(params.items(), idx)}
+        kw = {p: values[i] for (p, values), i in zip(params.items(), idx, strict=True)}
         total = E.TOTAL_STEPS
-        direct = {
-            "constant": lambda: S.constant(1.0),
-            "step_decay": lambda: S.step_decay(1.0, kw["step_size"], kw["gamma"]),
-            "exponential_decay": lambda: S.exponential_decay(1.0, kw["gamma"]),
-            "cosine_annealing": lambda: S.cosine_annealing(1.0, total, kw["min_lr"]),
-            "cosine_warm_restarts": lambda: S.cosine_warm_restarts(1.0, kw["first_cycle_steps"], kw["cycle_mult"]),
-            "linear_warmup": lambda: S.linear_warmup(1.0, kw["warmup_steps"], kw["start_factor"]),
-            "warmup_cosine": lambda: S.warmup_cosine(1.0, kw["warmup_steps"], total, kw["min_lr"]),
-            "one_cycle": lambda: S.one_cycle(1.0, total, pct_start=kw["pct_start"], three_phase=kw["three_phase"]),
-            "wsd": lambda: S.wsd(1.0, total, kw["warmup_steps"], kw["decay_steps"], decay=kw["decay"]),
-        }
         if name == "ReduceLROnPlateau":
             rule = S.ReduceLROnPlateau(1.0, patience=kw["patience"], factor=kw["factor"])
             lrs = [1.0] + [rule.update(E._plateau_metric(t)) for t in range(total)]
             expected = [lrs[t] for t in steps]
         else:
-            sched = direct[name]()
+            sched = _direct_schedule(name, kw, total)
             expected = [sched(t) for t in steps]
         np.testing.assert_allclose(curve, expected, rtol=RTOL, atol=1e-12, err_msg=f"{name} {kw}")
 
@@ -177,7 +183,7 @@ def test_reduce_on_plateau_curves_do_reduce():
 def test_adam_eps_first_step_is_its_closed_form():
     data = E.adam_eps_grid(steps=5)
     g = np.array(data["grads"])
-    for eps, step in zip(data["eps"], data["first_step"]):
+    for eps, step in zip(data["eps"], data["first_step"], strict=True):
         # first Adam step with bias correction: m_hat = g, v_hat = g^2 -> lr * g / (|g| + eps)
         np.testing.assert_allclose(step, g / (np.abs(g) + eps), rtol=RTOL)
     assert data["eps"][0] == 1e-8 and data["eps"][-1] == 1.0
@@ -191,8 +197,8 @@ def test_adam_eps_paths_equal_a_plain_loop():
     spec = E.PROBLEMS["quadratic"]
     base = spec["f"]
     scaled = Quadratic(curvatures=[E.EPS_SCALE * c for c in base.curvatures], minimum=base.minimum, angle=base.angle)
-    for eps, record in zip(data["eps"][::4], data["paths"][::4]):
-        ref = plain_path(lambda p: Adam(p, lr=0.2, eps=eps), scaled, spec["start"], 30)
+    for eps, record in zip(data["eps"][::4], data["paths"][::4], strict=True):
+        ref = plain_path(lambda p, eps=eps: Adam(p, lr=0.2, eps=eps), scaled, spec["start"], 30)
         assert_path(record, ref)
 
 
@@ -204,7 +210,7 @@ def test_adam_eps_moves_the_path():
     assert np.linalg.norm(ends[0] - ends[-1]) > 1.0
     # monotone: a larger eps never gets closer to the minimum on this problem
     losses = [p["loss"] for p in data["paths"]]
-    assert all(a <= b * (1 + 1e-9) for a, b in zip(losses, losses[1:]))
+    assert all(a <= b * (1 + 1e-9) for a, b in itertools.pairwise(losses))
 
 
 def test_schedule_grid_carries_the_plateau_metric():

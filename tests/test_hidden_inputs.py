@@ -281,7 +281,7 @@ def lookup_submission(assignment: str) -> dict:
     """grade_id -> answer source of a student who records nothing but the reference's outputs on the hidden tests'
     *default* inputs (and the visible tests'), looks each call up, and does nothing on any other input."""
     helpers: dict = {}
-    exec(KEY_CODE, helpers)
+    exec(KEY_CODE, helpers)  # noqa: S102 - the test's own helper code
     table, fallback = {}, {}
 
     def wrap(name, function):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import os
 import pickle
 import re
@@ -215,7 +214,7 @@ def test_strip_plumbing_removes_glue_asserts_and_wrappers_and_keeps_the_rest():
     assert [type(n).__name__ for n in tree.body] == ["Import", "Assign", "For", "Expr"]
     assert "for k in (\"a\", \"b\"):\n    y = k\nprint" in out
     namespace: dict = {}
-    exec(compile(out, "<cell>", "exec"), namespace)  # runs without myst_nb
+    exec(compile(out, "<cell>", "exec"), namespace)  # noqa: S102 - runs without myst_nb
     assert namespace["y"] == "b"
 
 
@@ -229,7 +228,7 @@ def test_a_glue_call_that_cannot_be_removed_gets_a_local_stand_in():
     code = "\n".join(c.source for c in nb.cells[1:] if c.cell_type == "code")
     assert "myst_nb" not in code and "def glue(name, value, display=True):" in code
     printed = []
-    exec(compile(code, "<nb>", "exec"), {"print": printed.append})
+    exec(compile(code, "<nb>", "exec"), {"print": printed.append})  # noqa: S102 - the converted notebook's code
     assert printed == [__import__("math").pi + 1]
 
 
@@ -242,7 +241,7 @@ def test_install_cell_lists_what_the_code_imports_and_installs_only_what_is_miss
     source = ne.chapter_install_cell_source({"math": "math-from-pypi", "no_such_module_xyz": "nothing-xyz"})
     calls = []
     fake_subprocess = type("S", (), {"check_call": staticmethod(calls.append)})
-    exec(source.replace("import importlib.util, subprocess, sys", "import importlib.util, sys"),
+    exec(source.replace("import importlib.util, subprocess, sys", "import importlib.util, sys"),  # noqa: S102 - fake subprocess
          {"subprocess": fake_subprocess, "print": lambda *a, **k: None})
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "nothing-xyz"]]
 
@@ -277,7 +276,10 @@ def test_every_chapter_converts_to_a_notebook_with_no_myst_left_and_the_builds_o
             assert not left, f"{docname}: MyST left in the notebook: {left} in {cell.source[:200]!r}"
     code = [c for c in published.cells if c.cell_type == "code"]
     assert all("myst_nb" not in c.source and not re.search(r"^\s*assert ", c.source, re.M) for c in code)
-    images = lambda cells: sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+
+    def images(cells):
+        return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+
     shown = [c for c in executed.cells if c.cell_type == "code"
              and not {"remove-output", "remove-cell"} & set(c.metadata.get("tags", []))]
     assert images(code) == images(shown) > 0, f"{docname}: the notebook lacks figures the book shows"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 
 import pytest
@@ -52,7 +51,7 @@ def test_closure_returns_loss_and_equals_plain_step(case):
         losses = train(model, opt, batches, use_closure=use_closure)
         runs.append((losses, [p.detach().clone() for p in model.parameters()]))
     assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-12)
-    for p, q in zip(runs[0][1], runs[1][1]):
+    for p, q in zip(runs[0][1], runs[1][1], strict=True):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-14)
 
 
@@ -110,7 +109,7 @@ def test_state_dict_round_trip_resumes_identically(case, eval_before_saving):
         resumed.train()
     train(model, opt, batches[15:])
     train(resumed_model, resumed, batches[15:])
-    for p, q in zip(model.parameters(), resumed_model.parameters()):
+    for p, q in zip(model.parameters(), resumed_model.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 

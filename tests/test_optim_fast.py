@@ -37,7 +37,7 @@ def _run_side_by_side(make, steps: int = 6, hook=None):
     for step in range(steps):
         if hook is not None:
             hook(eager, step), hook(fast, step)
-        for p, q in zip(eager_params, fast_params):
+        for p, q in zip(eager_params, fast_params, strict=True):
             g = torch.randn(p.shape, generator=gen)
             p.grad, q.grad = g.clone(), g.clone()
         eager.step()
@@ -78,8 +78,8 @@ def test_compiled_fast_path_equals_eager_path(name, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a compiler fallback would make this test meaningless
         for step, eager_params, fast_params, _, _ in _run_side_by_side(make, hook=_halve_lr_at_3):
-            for p, q in zip(eager_params, fast_params):
-                torch.testing.assert_close(q, p, rtol=2e-6, atol=2e-7, msg=lambda m: f"{name} step {step + 1}: {m}")
+            for p, q in zip(eager_params, fast_params, strict=True):
+                torch.testing.assert_close(q, p, rtol=2e-6, atol=2e-7, msg=lambda m, step=step: f"{name} step {step + 1}: {m}")
 
 
 def _loop_bodies(source: str) -> list[str]:
@@ -137,7 +137,7 @@ def test_missing_compiler_falls_back_to_eager_with_one_warning(monkeypatch):
 
     with pytest.warns(RuntimeWarning, match="eager path") as record:
         for _, eager_params, fast_params, _, _ in _run_side_by_side(make, steps=3):
-            for p, q in zip(eager_params, fast_params):
+            for p, q in zip(eager_params, fast_params, strict=True):
                 assert torch.equal(p, q)  # the eager path itself: bit for bit
     assert len([w for w in record if "eager path" in str(w.message)]) == 1
 

@@ -42,6 +42,6 @@ def test_trajectory_matches_oracle(case, dtype):
 
 
 def _assert_same(case, ours_model, oracle_model, rtol, atol, when):
-    for (name, p), q in zip(ours_model.named_parameters(), oracle_model.parameters()):
+    for (name, p), q in zip(ours_model.named_parameters(), oracle_model.parameters(), strict=True):
         torch.testing.assert_close(
             p, q, rtol=rtol, atol=atol, msg=lambda m, name=name: f"{case.id}: parameter {name} differs {when}: {m}")

@@ -144,7 +144,7 @@ def test_soap_runs_in_float64_with_basis_refreshes():
     before = [p.detach().clone() for p in model.parameters()]
     losses = train(model, opt, make_batches(torch.float64, 40))
     assert all(torch.isfinite(torch.tensor(losses))) and all(torch.isfinite(p).all() for p in model.parameters())
-    assert all(not torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    assert all(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
     for state in opt.state.values():
         tensors = [state["exp_avg"], state["exp_avg_sq"]] + [t for t in state["GG"] + state["Q"] if t is not None]
         assert all(t.dtype == torch.float64 for t in tensors)
@@ -169,11 +169,11 @@ def test_schedule_free_eval_train_round_trip_restores_parameters_to_rounding(cls
     x_read = [opt.state[p]["x"] for p in model.parameters()]
     opt.eval()
     x = [p.detach().clone() for p in model.parameters()]
-    assert all(torch.equal(a, b) for a, b in zip(x, x_read))
-    assert any(not torch.equal(a, b) for a, b in zip(x, y)), "eval() did not change the parameters"
+    assert all(torch.equal(a, b) for a, b in zip(x, x_read, strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(x, y, strict=True)), "eval() did not change the parameters"
     assert all(torch.equal(opt.state[p]["x"], p.detach()) for p in model.parameters())
     opt.train()
-    for p, before in zip(model.parameters(), y):
+    for p, before in zip(model.parameters(), y, strict=True):
         scale = torch.maximum(before.abs(), opt.state[p]["z"].abs())
         ulp = torch.nextafter(scale, torch.tensor(float("inf"))) - scale
         assert ((p.detach() - before).abs() <= 2 * ulp).all()

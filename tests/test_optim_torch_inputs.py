@@ -66,14 +66,14 @@ def test_torch_constructor_inputs_follow_torchs_trajectory(info, optim_input):
     opt_theirs = info.optim_cls(theirs, **oracle_kwargs)
     gen = torch.Generator().manual_seed(1)
     for step in range(STEPS):
-        for p, q in zip(mine, theirs):
+        for p, q in zip(mine, theirs, strict=True):
             g = torch.randn(p.shape, generator=gen)
             p.grad, q.grad = g.clone(), g.clone()
         opt_mine.step()
         opt_theirs.step()
-        for p, q in zip(mine, theirs):
+        for p, q in zip(mine, theirs, strict=True):
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6,
-                                       msg=lambda m: f"{name}({optim_input.desc}) step {step + 1}: {m}")
+                                       msg=lambda m, step=step: f"{name}({optim_input.desc}) step {step + 1}: {m}")
 
 
 # Error inputs that encode a limitation of torch's implementation, not an invalid input: torch's hand-written
@@ -95,7 +95,7 @@ def test_torch_error_inputs_raise_the_same_type(info, error):
             p.grad = torch.ones_like(p)
         before = [p.detach().clone() for p in params]
         opt.step()
-        assert all(not torch.equal(p, b) for p, b in zip(params, before))
+        assert all(not torch.equal(p, b) for p, b in zip(params, before, strict=True))
         return
 
     def expect(action):

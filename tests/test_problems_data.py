@@ -6,6 +6,7 @@ w_t - w* = (I - eta H)^t (w_0 - w*)), autograd, or counting, never from stored n
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib
@@ -219,7 +220,7 @@ def test_make_mlp_layers_and_seed():
     assert [(m.in_features, m.out_features) for m in linears] == [(64, 32), (32, 16), (16, 10)]
     assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 2
     same = make_mlp(64, hidden=(32, 16), out_features=10, seed=4)
-    for a, b in zip(model.parameters(), same.parameters()):
+    for a, b in zip(model.parameters(), same.parameters(), strict=True):
         assert torch.equal(a, b)
     relu = make_mlp(5, hidden=(), out_features=2, activation="relu")
     assert len(relu) == 1
@@ -257,7 +258,7 @@ def test_train_reduces_loss_and_records_history():
     assert history.test_loss[-1] < 0.5 * initial
     assert history.epoch_train_loss[-1] < history.epoch_train_loss[0]
     assert history.test_accuracy[-1] > 0.8
-    assert all(b >= a for a, b in zip(history.wall_time, history.wall_time[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(history.wall_time))
 
 
 def test_train_rejects_bad_arguments():

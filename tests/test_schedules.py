@@ -477,7 +477,7 @@ def test_as_torch_scheduler_sets_lr_to_schedule(schedule):
         o.param_groups[0]["lr"] = schedule(k)
 
     _train(twin, twin_opt, None, x, y, steps, before_step=set_lr)
-    for p, q in zip(model.parameters(), twin.parameters()):
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.equal(p, q)
 
 
@@ -488,7 +488,7 @@ def test_as_torch_scheduler_trains_like_torch_cosine():
     twin, _, _ = _tiny_problem()
     twin_opt = torch.optim.SGD(twin.parameters(), lr=0.1)
     _train(twin, twin_opt, tls.CosineAnnealingLR(twin_opt, T_max=50, eta_min=1e-3), x, y, 51)
-    for p, q in zip(model.parameters(), twin.parameters()):
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
@@ -517,7 +517,7 @@ def test_as_torch_scheduler_cycles_momentum_like_onecyclelr(optimizer):
            before_step=lambda o, k: torch_momenta.append(momentum_of(o)))
     assert_same(seen_momenta, torch_momenta)
     assert_same(seen_momenta, [cycle.momentum(k) for k in range(steps)])
-    for p, q in zip(model.parameters(), twin.parameters()):
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
@@ -610,7 +610,7 @@ def test_plot_schedules_draws_every_schedule():
     ax = plot_schedules(curves, 51, log_y=True, title="three schedules")
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == list(curves)
-    for line, schedule in zip(lines, curves.values()):
+    for line, schedule in zip(lines, curves.values(), strict=True):
         assert list(line.get_xdata()) == list(range(51))
         assert list(line.get_ydata()) == ours(schedule, 51)
     assert ax.get_xlabel() == "step" and ax.get_ylabel() == "learning rate" and ax.get_yscale() == "log"

@@ -81,7 +81,7 @@ _FAILED: set[Callable] = set()
 
 def _make_group_step(update: Callable) -> Callable:
     def group_step(columns: Sequence[Sequence[Any]], hyper: dict) -> list:
-        return [update(*args, **hyper) for args in zip(*columns)]
+        return [update(*args, **hyper) for args in zip(*columns, strict=True)]
 
     return group_step
 
@@ -152,7 +152,7 @@ def apply_to_group(update: Callable, columns: Sequence[Sequence[Any]], hyper: di
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             warnings.warn(f"torch.compile unavailable for {update.__name__} ({first_line}); using the eager path",
                           RuntimeWarning, stacklevel=3)
-    return [update(*args, **hyper) for args in zip(*columns)]
+    return [update(*args, **hyper) for args in zip(*columns, strict=True)]
 
 
 def apply_by_step(update: Callable, columns: Sequence[Sequence[Any]], steps: Sequence[int], hyper: dict, *,
@@ -269,7 +269,7 @@ class Shell(torch.optim.Optimizer):
                 state["step"] += 1
                 steps.append(state["step"])
             rows.append((param, grad, *self._state_args(state, group)))
-        columns = [list(column) for column in zip(*rows)]
+        columns = [list(column) for column in zip(*rows, strict=True)]
         fast = wants_fast_path(group) and self._can_compile(group, columns)
         if self.passes_step:
             apply_by_step(self.update, columns, steps, self._hyper(group), fast=fast)

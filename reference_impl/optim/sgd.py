@@ -157,5 +157,5 @@ class SGD(Shell):
         return group["momentum"] == 0 or not columns or all(buffer is not None for buffer in columns[2])
 
     def _store(self, params: Sequence[torch.Tensor], results: Sequence[Optional[torch.Tensor]]) -> None:
-        for param, buffer in zip(params, results):
+        for param, buffer in zip(params, results, strict=True):
             self.state[param]["momentum_buffer"] = buffer

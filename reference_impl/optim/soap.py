@@ -180,7 +180,7 @@ def soap_refresh_eigenbases(
         ``(new_bases, new_exp_avg_sq)`` (new tensors; the inputs are not modified).
     """
     new_bases: Factors = []
-    for axis, (factor, basis) in enumerate(zip(factors, bases)):
+    for axis, (factor, basis) in enumerate(zip(factors, bases, strict=True)):
         if factor is None:
             new_bases.append(None)
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Sequence
 
@@ -37,13 +38,13 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
         )
     for b in boundaries:
         check_positive_int("boundaries", b)
-    if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
+    if any(b1 >= b2 for b1, b2 in itertools.pairwise(boundaries)):
         raise ValueError(f"Invalid boundaries: {boundaries!r} (expected strictly increasing integers)")
 
     def schedule(step: int) -> float:
         t = _check_step(step)
         start = 0
-        for piece, boundary in zip(schedules, boundaries + [math.inf]):
+        for piece, boundary in zip(schedules, boundaries + [math.inf], strict=True):
             if t < boundary:
                 return piece(t - start)  # the piece counts from its own step 0
             start = boundary

@@ -6,6 +6,7 @@ argument, a step must be an integer >= 0, and a finite schedule holds its final 
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from typing import Callable, NamedTuple
@@ -264,7 +265,7 @@ def one_cycle(
             _Phase(total_steps - 1, max_lr, final_lr, base_momentum, max_momentum),
         ]
     ends = [0.0] + [phase.end for phase in phases]
-    if any(e1 >= e2 for e1, e2 in zip(ends, ends[1:])):
+    if any(e1 >= e2 for e1, e2 in itertools.pairwise(ends)):
         raise ValueError(
             f"Invalid pct_start: {pct_start!r} with total_steps={total_steps} leaves an empty phase "
             f"(phase ends {ends[1:]}); use more steps or another pct_start"

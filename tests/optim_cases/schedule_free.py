@@ -14,7 +14,6 @@ extrapolation, so on CPU the trajectories agree bit for bit; the tolerance is th
 import itertools
 
 import schedulefree
-import torch
 
 from reference_impl.optim import AdamWScheduleFree, SGDScheduleFree
 
