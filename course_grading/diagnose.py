@@ -156,12 +156,13 @@ def _baseurl(root: Path) -> str:
 
 
 def find_section(root: Path, label: str) -> Optional[Section]:
-    """The chapter section a ``(label)=`` target opens: chapter number (from ``chapters/NN-slug.md``), the heading
-    that follows the target, and the page's address in the published book (``html.baseurl`` of ``_config.yml``)."""
+    """The chapter section a ``(label)=`` target opens: chapter number (from ``chapters/NN-slug.md``, or
+    ``NNb-slug.md`` for a chapter's second page), the heading that follows the target, and the page's address in the
+    published book (``html.baseurl`` of ``_config.yml``)."""
     if not label:
         return None
     target = f"({label})="
-    for path in sorted((Path(root) / CHAPTERS_DIR).glob("[0-9][0-9]-*.md")):
+    for path in sorted((Path(root) / CHAPTERS_DIR).glob("[0-9][0-9]*-*.md")):
         lines = path.read_text(encoding="utf-8").splitlines()
         for i, line in enumerate(lines):
             if line.strip() != target:

@@ -145,7 +145,7 @@ def build(root: Path, assignment: str, out: Path, secret: bytes | None = None) -
         mistakes = root / "scripts" / "mistakes" / f"{assignment}.py"
         if mistakes.is_file():
             _add(zf, f"course/scripts/mistakes/{mistakes.name}", mistakes.read_bytes())
-        for path in [root / "_config.yml", *sorted((root / "chapters").glob("[0-9][0-9]-*.md"))]:
+        for path in [root / "_config.yml", *sorted((root / "chapters").glob("[0-9][0-9]*-*.md"))]:
             if path.is_file():
                 _add(zf, f"course/{path.relative_to(root).as_posix()}", path.read_bytes())
         config = {"assignment": assignment, "notebooks": [s.name for s in specs],

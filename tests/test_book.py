@@ -91,3 +91,17 @@ def test_math_is_served_locally(built):
     scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', html)
     assert scripts and all("://" not in s for s in scripts), f"MathJax not served by the book itself: {scripts}"
     assert (built / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_no_page_shows_an_error(built):
+    """An exception raised while a cell's result is displayed (a figure whose title matplotlib's mathtext cannot
+    parse, a failing ``_repr_html_``) does not fail the cell, so neither ``allow_errors: false`` nor the build's
+    stderr warning catches it: IPython publishes it as an error output, which myst-nb renders as a traceback
+    block. No page of the book may show one."""
+    shown = []
+    for entry in toc_files() + ["intro"]:
+        page = built / f"{entry}.html"
+        html = page.read_text() if page.is_file() else ""  # a missing page fails test_every_toc_entry_has_a_page
+        if re.search(r'class="[^"]*\boutput traceback\b', html) or "Traceback (most recent call last)" in html:
+            shown.append(entry)
+    assert not shown, f"pages that show a traceback: {shown}"
