@@ -22,9 +22,12 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))   # the nbgrader test kit (tests/_pipeline.py)
 
-from course_grading import course, pipeline, sandbox  # noqa: E402
+import _pipeline as pipeline  # noqa: E402
+from course_grading import course  # noqa: E402
 from course_grading.grade import grade  # noqa: E402
+from course_grading.isolation import sandbox  # noqa: E402
 
 NOTEBOOK = {"02-gradient-descent": "gradient_descent.ipynb", "03-momentum": "momentum.ipynb",
             "06-adam-adamw": "adam_adamw.ipynb", "09-schedules": "schedules.ipynb"}

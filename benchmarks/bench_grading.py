@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from hostile import corpus  # noqa: E402  (release/solution builders shared with the hostile corpus)
 
-from course_grading import pipeline, sandbox  # noqa: E402
+import _pipeline as pipeline  # noqa: E402
 from course_grading.grade import grade  # noqa: E402
+from course_grading.isolation import cgroups, sandbox  # noqa: E402
 
 
 def synthetic(dest: Path, assignment: str, n: int) -> dict:
@@ -102,7 +103,7 @@ def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-            + sandbox.workers_cpu_seconds())
+            + cgroups.workers_cpu_seconds())
 
 
 def main(argv=None) -> int:

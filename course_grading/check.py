@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import sandbox
+from . import judge
+from .results import NoteKind
 
 
 def _spec_for(root: Path, notebook: Path):
@@ -22,18 +23,18 @@ def _spec_for(root: Path, notebook: Path):
     return read_spec(notebook, hidden=False)   # a student's copy without solutions/: its own (released) cells
 
 
-def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_sandbox: bool = True,
+def check_notebooks(root: Path, notebooks: list, limits: judge.Limits, *, use_sandbox: bool = True,
                     out=print) -> int:
-    problem = sandbox.probe() if use_sandbox else None
+    problem = judge.probe() if use_sandbox else None
     if problem:
         out(f"note: running without a sandbox ({problem}); grading will use one.")
         use_sandbox = False
     status = 0
     for path in notebooks:
         path = Path(path)
-        # the worker first: it imports torch in the sandbox while this process imports torch (in Worker), then
-        # reads the notebook (as JSON: nbformat takes seconds to import) and the tests
-        worker = sandbox.Worker(limits, sandbox=use_sandbox, modules=sandbox.student_modules(path.resolve().parent))
+        # the worker first: it imports torch in the sandbox while this process imports torch (the judge's channel),
+        # then reads the notebook (as JSON: nbformat takes seconds to import) and the tests
+        worker = judge.start_worker(limits, use_sandbox=use_sandbox, folder=path.resolve().parent)
         from .course import read_notebook
 
         try:
@@ -43,8 +44,6 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
             out(f"{path}: not a readable notebook ({type(err).__name__})")
             status = 1
             continue
-        from . import judge
-
         spec = _spec_for(root, path)
         res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, hidden=False, worker=worker)
         for note in res.notes:
@@ -65,7 +64,7 @@ def check_notebooks(root: Path, notebooks: list, limits: sandbox.Limits, *, use_
         for gid, points in spec.written.items():
             out(f"  by hand {gid} ({points:g} point{'s' if points != 1 else ''}): a written answer, graded by the "
                 "instructor")
-        if failed or any(n.startswith("policy violation") for n in res.notes):
+        if failed or any(n.kind is NoteKind.POLICY_VIOLATION for n in res.notes):
             status = 1
             out(f"{path}: {failed} test cell(s) failed.")
         else:

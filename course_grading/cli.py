@@ -26,7 +26,7 @@ from . import course
 
 
 def _limits_args(parser):
-    from .sandbox import Limits
+    from .judge import Limits
 
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without bubblewrap (only inside a container of your own)")
@@ -37,7 +37,7 @@ def _limits_args(parser):
 
 
 def _limits(args):
-    from .sandbox import Limits
+    from .judge import Limits
 
     return Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds, notebook_seconds=args.notebook_seconds)
 
@@ -112,7 +112,6 @@ def _remove(root: Path, args) -> int:
     import tempfile
 
     from . import gradebook, report
-    from .report import write_csv
 
     scratch = Path(tempfile.mkdtemp(prefix="grading-remove-"))
     try:
@@ -131,13 +130,10 @@ def _remove(root: Path, args) -> int:
             return 1
         record.remove(going)
         out_a = Path(args.out or Path(root) / "grades") / args.assignment
-        if (out_a / "records.jsonl").is_file() and (out_a / "class.json").is_file():
-            import json
-
-            about = json.loads((out_a / "class.json").read_text(encoding="utf-8"))
-            records = [r for r in report.read_records(out_a / "records.jsonl") if r["student"] not in going]
-            write_csv([r["row"] for r in records], out_a / "grades.csv", about["notebooks"])
-            report.write_outputs(records, args.assignment, about["layout"], about["max_score"], out_a)
+        graded = report.read_class(out_a, args.assignment)
+        if graded:
+            info, records = graded
+            report.write_class(out_a, info, [r for r in records if r.student not in going])
         for s in going:
             shutil.rmtree(out_a / "feedback" / s, ignore_errors=True)
         print(f"removed; {len(present) - len(going)} students remain")
@@ -147,58 +143,7 @@ def _remove(root: Path, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", default=None, help="course folder (with nbgrader_config.py)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="write solutions/NN-slug/*.ipynb from scripts/exercise_sources/")
-    build.add_argument("assignments", nargs="*", help="NN-slug names (default: every source)")
-    build.add_argument("--check", action="store_true", help="only compare; exit 1 on any difference")
-    check = sub.add_parser("check", help="run a notebook's released tests the way the grader runs them")
-    check.add_argument("notebooks", nargs="+", type=Path)
-    _limits_args(check)
-    grade = sub.add_parser("grade", help="grade a class's submissions of one assignment")
-    grade.add_argument("assignment", help="assignment name, e.g. 06-adam-adamw (a folder of solutions/)")
-    grade.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks")
-    grade.add_argument("--out", type=Path, default=None, help="output folder (default: grades/ in the course)")
-    grade.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
-    grade.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"],
-                       help="how the submissions are laid out (default: recognised)")
-    grade.add_argument("--shard", default=None, metavar="i/N",
-                       help="grade only slice i (from 0) of N: the sorted student ids at positions i, i+N, ...")
-    grade.add_argument("--due", default=None,
-                       help=f"due date, ISO 8601 with an offset, e.g. {DUE_EXAMPLE} (stored in the gradebook; "
-                            "default: the gradebook's, set by the formgrader or `nbgrader db assignment add "
-                            "--duedate`)")
-    grade.add_argument("--timezone", default=None, help="time zone of a --due written without an offset (an IANA "
-                                                         "name such as Europe/Paris)")
-    grade.add_argument("--force", action="store_true",
-                       help="grade every student again, also those whose submission and tests are unchanged since "
-                            "their grade")
-    grade.add_argument("--export-pending", action="store_true",
-                       help="canvas.csv: export the scores of students still pending manual grading or to review "
-                            "(default: left empty, so Canvas keeps what it has)")
-    grade.add_argument("--extension", action="append", default=[], metavar="STUDENT=HOURS",
-                       help="a student's extension of the due date, in hours (repeatable; stored in the gradebook)")
-    grade.add_argument("--secret", type=Path, default=None, metavar="FILE",
-                       help="the term's secret (a file kept outside the repository; see instructors.md), from which "
-                            "hidden tests draw their inputs; default: $COURSE_GRADING_SECRET_FILE, else the "
-                            "repository's default inputs (the grade table says so)")
-    _limits_args(grade)
-    remove = sub.add_parser("remove", help="remove students' submissions of an assignment from the gradebook")
-    remove.add_argument("assignment")
-    remove.add_argument("students", nargs="+", help="student ids, as in grades.csv")
-    remove.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
-    remove.add_argument("--out", type=Path, default=None, help="the grading output folder to update (default: "
-                                                                "grades/ in the course)")
-    remove.add_argument("--yes", action="store_true", help="really remove them (without it: only list them)")
-    merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
-    merge.add_argument("assignment")
-    merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
-    merge.add_argument("--out", type=Path, required=True, help="folder for the class's CSVs, report and feedback")
-    merge.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
-    _integrity_parsers(sub)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         root = course.find_root(args.course)
     except ValueError as err:
@@ -228,9 +173,72 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         return 0
+    return _grade_command(root, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default=None, help="course folder (with nbgrader_config.py)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="write solutions/NN-slug/*.ipynb from scripts/exercise_sources/")
+    build.add_argument("assignments", nargs="*", help="NN-slug names (default: every source)")
+    build.add_argument("--check", action="store_true", help="only compare; exit 1 on any difference")
+    check = sub.add_parser("check", help="run a notebook's released tests the way the grader runs them")
+    check.add_argument("notebooks", nargs="+", type=Path)
+    _limits_args(check)
+    _grade_parser(sub)
+    remove = sub.add_parser("remove", help="remove students' submissions of an assignment from the gradebook")
+    remove.add_argument("assignment")
+    remove.add_argument("students", nargs="+", help="student ids, as in grades.csv")
+    remove.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    remove.add_argument("--out", type=Path, default=None, help="the grading output folder to update (default: "
+                                                                "grades/ in the course)")
+    remove.add_argument("--yes", action="store_true", help="really remove them (without it: only list them)")
+    merge = sub.add_parser("merge", help="combine the --out folders of `grade --shard` runs into one class")
+    merge.add_argument("assignment")
+    merge.add_argument("outputs", nargs="+", type=Path, help="the shards' --out folders")
+    merge.add_argument("--out", type=Path, required=True, help="folder for the class's CSVs, report and feedback")
+    merge.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    _integrity_parsers(sub)
+    return parser
+
+
+def _grade_parser(sub) -> None:
+    grade = sub.add_parser("grade", help="grade a class's submissions of one assignment")
+    grade.add_argument("assignment", help="assignment name, e.g. 06-adam-adamw (a folder of solutions/)")
+    grade.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks")
+    grade.add_argument("--out", type=Path, default=None, help="output folder (default: grades/ in the course)")
+    grade.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    grade.add_argument("--layout", default=None, choices=["folders", "nbgrader", "canvas", "moodle"],
+                       help="how the submissions are laid out (default: recognised)")
+    grade.add_argument("--shard", default=None, metavar="i/N",
+                       help="grade only slice i (from 0) of N: the sorted student ids at positions i, i+N, ...")
+    grade.add_argument("--due", default=None,
+                       help=f"due date, ISO 8601 with an offset, e.g. {DUE_EXAMPLE} (stored in the gradebook; "
+                            "default: the gradebook's, set by the formgrader or `nbgrader db assignment add "
+                            "--duedate`)")
+    grade.add_argument("--timezone", default=None, help="time zone of a --due written without an offset (an IANA "
+                                                         "name such as Europe/Paris)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every student again, also those whose submission and tests are unchanged since "
+                            "their grade")
+    grade.add_argument("--export-pending", action="store_true",
+                       help="canvas.csv: export the scores of students still pending manual grading or to review "
+                            "(default: left empty, so Canvas keeps what it has)")
+    grade.add_argument("--extension", action="append", default=[], metavar="STUDENT=HOURS",
+                       help="a student's extension of the due date, in hours (repeatable; stored in the gradebook)")
+    grade.add_argument("--secret", type=Path, default=None, metavar="FILE",
+                       help="the term's secret (a file kept outside the repository; see instructors.md), from which "
+                            "hidden tests draw their inputs; default: $COURSE_GRADING_SECRET_FILE, else the "
+                            "repository's default inputs (the grade table says so)")
+    _limits_args(grade)
+
+
+def _grade_command(root: Path, args) -> int:
     from .grade import grade as run_grade
+    from .judge import HOW_TO, probe
     from .shards import parse as parse_shard
-    from .sandbox import HOW_TO, probe
 
     try:
         shard = parse_shard(args.shard) if args.shard is not None else None

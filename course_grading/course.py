@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .worker import strip_magics
-
 INSTALL_CELL = "install_course"   # a cell that installs the course package: never run by the grader
+_MAGIC = re.compile(r"^(\s*)[%!].*$", flags=re.M)
+
+
+def strip_magics(source: str) -> str:
+    """A cell's source with each IPython magic or shell line (``%...``, ``%%...``, ``!...``) replaced by ``pass``:
+    the code the worker runs, and the code the course's rule checks."""
+    return _MAGIC.sub(r"\1pass", source)
 
 
 def find_root(option: str | Path | None = None) -> Path:
@@ -39,17 +45,23 @@ def is_test(cell) -> bool:
     return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
 
 
-def strip_hidden(source: str) -> str:
-    """A test cell's source as released: without the lines between the hidden-test markers."""
-    out, hidden = [], False
+def without_markers(source: str, region: str, *, keep_inside: bool = False) -> str:
+    """``source`` without nbgrader's ``### BEGIN <region>`` / ``### END <region>`` lines, and without the lines
+    between them unless ``keep_inside``."""
+    out, inside = [], False
     for line in source.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            hidden = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            hidden = False
-        elif not hidden:
+        if line.strip() == f"### BEGIN {region}":
+            inside = True
+        elif line.strip() == f"### END {region}":
+            inside = False
+        elif keep_inside or not inside:
             out.append(line)
     return "\n".join(out)
+
+
+def strip_hidden(source: str) -> str:
+    """A test cell's source as released: without the lines between the hidden-test markers."""
+    return without_markers(source, "HIDDEN TESTS")
 
 
 @dataclass

@@ -264,13 +264,13 @@ def run_answers(spec, answers: dict, *, hidden: bool, secret: Optional[bytes], b
     code; the instructor's code only). Returns grade_id -> the message the test gives (``None``: passed), for each
     test that runs in this mode (a test with only hidden parts is left out when ``hidden`` is false).
 
-    The messages are made as the judge makes them (:func:`course_grading.judge.failure_message`). A run that takes
+    The messages are made as the judge makes them (:func:`course_grading.messages.exception_message`). A run that takes
     longer than ``budget_s`` (0: no limit) stops; its remaining tests are left out.
     """
     import torch
 
-    from .judge import failure_message
-    from .worker import strip_magics
+    from .course import strip_magics
+    from .messages import exception_message
 
     tests = {t.grade_id: t for t in spec.tests}
     ns: dict = {"__name__": "__main__", "TERM_SECRET": secret if hidden else None}
@@ -298,7 +298,7 @@ def run_answers(spec, answers: dict, *, hidden: bool, secret: Optional[bytes], b
                     except _OutOfTime:
                         raise
                     except Exception as err:  # noqa: BLE001 - a failing test is any exception
-                        out[gid] = failure_message(err, hidden and _has_hidden(test.source), ())
+                        out[gid] = exception_message(err, hidden and _has_hidden(test.source), ())
                     sink.seek(0)
                     sink.truncate()
     except _OutOfTime:

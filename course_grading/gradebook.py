@@ -2,6 +2,8 @@
 
 :class:`Verdicts` replaces nbgrader's ``Execute`` preprocessor in ``nbgrader autograde``: no kernel starts, and each
 autograded test cell gets an ``error`` output holding the judge's message when it failed, nothing when it passed.
+The verdicts reach it as nbgrader's configuration (``c.Verdicts.verdicts``, set by :meth:`Record.record` before each
+autograde), the way every other preprocessor of nbgrader is given its settings.
 nbgrader's own ``SaveAutoGrades`` then writes the scores per grade cell into the gradebook (so the formgrader, manual
 grading, late penalties and ``nbgrader export`` work as usual), and ``generate_feedback`` (with
 ``ClearHiddenTests``) renders the feedback. What is stored and rendered from a submission is sanitised
@@ -19,19 +21,22 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
 
 from .feedback import SanitizeNotebook, configure_exporter
-
-# (student, notebook id) -> {"tests": {grade_id: message or None}, "cells": {grade_id: reason}}; filled by the judge
-VERDICTS: dict = {}
+from .results import Note, NoteKind, Scores
 
 
 class Verdicts(NbGraderPreprocessor):
     """Writes the judge's verdicts as the outputs of the test cells (stands where ``Execute`` stood)."""
 
+    verdicts = Dict(help="The judge's verdicts: student -> notebook id -> {'tests': {grade_id: message, or None "
+                         "when it passed}, 'cells': {grade_id: why the student's cell raised}}. A test cell with no "
+                         "verdict fails as 'not graded'.").tag(config=True)
+
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        verdict = VERDICTS.get((info.get("student"), info.get("notebook")), {})
+        verdict = self.verdicts.get(info.get("student"), {}).get(info.get("notebook"), {})
         tests, cells = verdict.get("tests", {}), verdict.get("cells", {})
         for cell in nb.cells:
             if cell.cell_type != "code":
@@ -202,21 +207,21 @@ class Record:
                       if not k.startswith(("file:", "run:"))}
             return prints, touched
 
-    def record(self, student: str, notebooks: dict, results: list, submitted_at: str | None = None) -> dict:
+    def record(self, student: str, notebooks: dict, results: list, submitted_at: str | None = None) -> Scores:
         """Autograde ``student`` from the judge's ``results`` (NotebookResult); ``notebooks``: name -> nb or None.
 
         nbgrader's autograde keeps what an instructor did in the formgrader (``Grade.manual_score``,
         ``Comment.manual_comment``); when the submission changed since it was last graded and such work exists,
         the returned ``notes`` say so (the work is kept, for the instructor to review).
 
-        Returns ``{"score", "max_score", "notebooks": {name: score}, "pending", "seconds_late", "penalty",
-        "notes"}`` as the gradebook has it afterwards.
+        Returns the :class:`~course_grading.results.Scores` the gradebook has afterwards.
         """
         before, touched = self._prior(student)
         now = {name: _digest(nb) for name, nb in notebooks.items()}
         folder = self.scratch / "submitted" / student / self.assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        verdicts = {}
         for res in results:
             nb = notebooks.get(res.name)
             release = nbformat.read(self.scratch / "release" / self.assignment / res.name, as_version=4)
@@ -224,13 +229,14 @@ class Record:
                 nb = release
             else:
                 nb, restored = restore_cells(nb, release)
-                res.notes.extend(restored)
+                res.notes.extend(Note(NoteKind.RESTORED, text) for text in restored)
             nbformat.write(nb, folder / res.name)
-            VERDICTS[(student, res.name[:-len(".ipynb")])] = {
+            verdicts[res.name[:-len(".ipynb")]] = {
                 "tests": {v.grade_id: (None if v.passed else v.message) for v in res.verdicts},
                 "cells": dict(res.cell_errors)}
         if submitted_at:
             (folder / "timestamp.txt").write_text(submitted_at)
+        self.api.config.Verdicts.verdicts = {student: verdicts}   # the Autograde app made next reads it
         result = self.api.autograde(self.assignment, student, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError("nbgrader autograde failed: " + (result.get("error") or result.get("log", ""))[-2000:])
@@ -244,9 +250,9 @@ class Record:
         changed = sorted(name for name in now if before and before.get(name) != now[name])
         if touched:
             work = "; ".join(touched)
-            out["notes"].append(f"kept the instructor's formgrader work ({work})" + (
+            out.notes.append(f"kept the instructor's formgrader work ({work})" + (
                 f"; the submission changed after it ({', '.join(changed)}): review it" if changed else ""))
-            out["changed_after_instructor"] = bool(changed)
+            out.changed_after_instructor = bool(changed)
         return out
 
     def keep_autograded(self, student: str, dest: Path) -> Path:
@@ -259,23 +265,23 @@ class Record:
         shutil.copytree(src, target)
         return target
 
-    def scores(self, student: str) -> dict:
+    def scores(self, student: str) -> Scores:
+        """``student``'s submission as the gradebook has it now."""
         from nbgrader.api import Gradebook
 
         with Gradebook(self.db_url) as gb:
             sub = gb.find_submission(self.assignment, student)
             pending = [(nb.name, g.name, float(g.max_score)) for nb in sub.notebooks for g in nb.grades
                        if g.manual_score is None and g.auto_score is None]
-            return {"score": float(sub.score) - float(sub.late_submission_penalty),
-                    "raw_score": float(sub.score), "max_score": float(sub.max_score),
-                    "needs_manual_grade": bool(sub.needs_manual_grade),
-                    "pending": [f"{nb}.ipynb: {gid} ({pts:g} point{'s' if pts != 1 else ''})"
-                                for nb, gid, pts in pending],
-                    "seconds_late": float(sub.total_seconds_late),
-                    "penalty": float(sub.late_submission_penalty),
-                    "extension_hours": (sub.extension.total_seconds() / 3600 if sub.extension else 0.0),
-                    "notes": [],
-                    "notebooks": {nb.name + ".ipynb": float(nb.score) for nb in sub.notebooks}}
+            return Scores(score=float(sub.score) - float(sub.late_submission_penalty),
+                          raw_score=float(sub.score), max_score=float(sub.max_score),
+                          needs_manual_grade=bool(sub.needs_manual_grade),
+                          pending=[f"{nb}.ipynb: {gid} ({pts:g} point{'s' if pts != 1 else ''})"
+                                   for nb, gid, pts in pending],
+                          seconds_late=float(sub.total_seconds_late),
+                          penalty=float(sub.late_submission_penalty),
+                          extension_hours=(sub.extension.total_seconds() / 3600 if sub.extension else 0.0),
+                          notebooks={nb.name + ".ipynb": float(nb.score) for nb in sub.notebooks})
 
     def feedback(self, student: str, dest: Path) -> list:
         """Render ``student``'s feedback pages into ``dest``; returns the files written."""

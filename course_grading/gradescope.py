@@ -19,7 +19,7 @@ answers (graded by hand) are listed as tests without a score, with the student's
 of the assignment. ``ROOT`` is ``/autograder`` unless ``$COURSE_GRADING_GRADESCOPE_ROOT`` says otherwise (tests run
 the whole thing in a temporary folder).
 
-Isolation: bubblewrap when :func:`course_grading.sandbox.probe` finds that it can create namespaces in Gradescope's
+Isolation: bubblewrap when :func:`course_grading.judge.probe` finds that it can create namespaces in Gradescope's
 container; otherwise the worker runs without it, as ``grade --no-sandbox`` does (the judge/worker split with the
 worker's resource limits). ``results.json`` says which in ``extra_data.sandbox`` and in its ``output``. Without
 bubblewrap the student's code runs as the container's user, beside the judge: see instructors.md ("Gradescope") for
@@ -288,9 +288,9 @@ def results_for(specs: list, results: list, notebooks: dict, *, sandbox_mode: st
 
 def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> dict:
     """Grade the submission in ``root/submission`` and write ``root/results/results.json``; returns the object."""
-    from . import judge, sandbox
+    from . import judge
     from .course import assignment_specs
-    from .grade import read_notebook
+    from .intake.notebook import read_notebook
 
     start = time.perf_counter()
     _become_subreaper()
@@ -300,12 +300,12 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
     secret_path = course / SECRET_FILE
     secret = secret_path.read_bytes().strip() if secret_path.is_file() else None
     specs = assignment_specs(course, assignment)
-    problem = sandbox.probe()
+    problem = judge.probe()
     use_sandbox = problem is None
     sandbox_mode = "bwrap" if use_sandbox else f"unsandboxed: {problem}"
     log(f"{assignment}: {'bubblewrap' if use_sandbox else 'no bubblewrap (' + problem + ')'}; hidden inputs from "
         f"{'the term secret' if secret else 'the default'}")
-    limits = limits or sandbox.Limits()
+    limits = limits or judge.Limits()
     scratch = Path(tempfile.mkdtemp(prefix="gradescope-"))
     results, notebooks = [], {}
     try:
@@ -314,8 +314,7 @@ def run(root: Path, *, course: Path | None = None, limits=None, log=print) -> di
             path = found.get(spec.name)
             nb, problem_nb = read_notebook(path) if path else (None, None)
             if problem_nb:
-                res = judge.judge_notebook(spec, None, limits, hidden=True)
-                res.notes = [problem_nb]
+                res = judge.unreadable(spec, problem_nb)
             else:
                 res = judge.judge_notebook(spec, nb, limits, use_sandbox=use_sandbox, secret=secret)
             results.append(res)

@@ -1,11 +1,11 @@
 """The judge: runs the instructor's setup and test cells, never a line of student code.
 
 What crosses from the student is declared: the test cells run in a namespace where each function the assignment's
-answer cells define (``NotebookSpec.functions``, read from the source notebook) is a :class:`RemoteFunction`;
-calling it sends the arguments to the worker (see :mod:`course_grading.wire`) and returns what came back. No other
-name of the student's notebook (a builtin it shadows, a module, a variable) reaches the tests. The notebook runs in
-the order nbgrader's Validate runs it (:func:`course_grading.course.plan`): each test after the student's cells
-above it and before those below it.
+answer cells define (``NotebookSpec.functions``, read from the source notebook) is a remote function
+(:class:`~course_grading.isolation.channel.Remote`); calling it sends the arguments to the worker (see
+:mod:`course_grading.isolation`) and returns what came back. No other name of the student's notebook (a builtin it
+shadows, a module, a variable) reaches the tests. The notebook runs in the order nbgrader's Validate runs it
+(:func:`course_grading.course.plan`): each test after the student's cells above it and before those below it.
 
 A test cell passes when it raises nothing. The message recorded for a failure is the exception's own message (the
 tests write expected / got / step / hyperparameters into their assertions), never the test's source, a traceback or
@@ -19,17 +19,26 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import re
-import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import rules, sandbox, wire
-from .course import NotebookSpec, plan, strip_hidden, student_cells
-from .worker import strip_magics
+from . import rules
+from .course import NotebookSpec, plan, strip_hidden, strip_magics, student_cells
+from .isolation.sandbox import HOW_TO, Limits, Worker, WorkerStopped, probe, student_modules
+from .messages import HIDDEN_NOTE, exception_message
+from .results import Note, NoteKind
 
+# isolation.channel and isolation.codec import torch (~2 s): they are imported where they are used, so that a worker
+# started through this module (start_worker) imports torch in its sandbox while this process does
 
-RemoteFunction = wire.Remote   # a function of the student's notebook, living in the worker
+__all__ = ["HOW_TO", "Limits", "NotebookResult", "Verdict", "Worker", "judge_notebook", "probe", "start_worker",
+           "unreadable"]
+
+def start_worker(limits: Limits, *, use_sandbox: bool = True, folder: Path | None = None) -> Worker:
+    """Start a worker for a notebook in ``folder`` (its own modules beside it, ``helpers.py``, are bound into the
+    sandbox; the course's rule reads them): ahead of time, so that it imports torch while another notebook is
+    judged. :func:`judge_notebook` takes it and stops it."""
+    return Worker(limits, sandbox=use_sandbox, modules=student_modules(Path(folder)) if folder else ())
 
 
 @dataclass
@@ -47,7 +56,7 @@ class NotebookResult:
     name: str
     verdicts: list
     cell_errors: dict          # label -> reason, for the student's cells that raised
-    notes: list                # policy violations, a stopped worker...
+    notes: list                # Note: policy violations, a stopped worker...
 
     @property
     def score(self) -> float:
@@ -88,54 +97,26 @@ def _restore_dynamo(patched: list) -> None:
             del inner.__dynamo_disable
 
 
-_SCRUB = []
-
-
-def _scrub_paths(text: str) -> str:
-    if not _SCRUB:
-        roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.getcwd(), os.path.expanduser("~"),
-                                                 os.path.dirname(os.path.dirname(os.path.abspath(__file__))))}
-        _SCRUB.extend(sorted((r for r in roots if len(r) > 1), key=len, reverse=True))
-    for root in _SCRUB:
-        text = text.replace(root, "...")
-    return re.sub(r"(/[\w.\-]+){2,}/([\w.\-]+\.py)", r"\2", text)
-
-
-HIDDEN_NOTE = "in a test with hidden parts its message is not shown"
-
-
 def failure_message(err: BaseException, hidden_test: bool = False, student_text: list = ()) -> str:
     """What the student reads for a failed test. In a test with hidden parts (``hidden_test``), an exception the
     student's own code raised is named by its built-in type only, and each of ``student_text`` (what the worker
     sent during the test) is cut out of the message."""
-    if hidden_test and wire.from_other_side(err):
-        if isinstance(err, wire.RemoteError):
+    from .isolation.channel import RemoteError, from_other_side
+    from .isolation.codec import WireError
+
+    if hidden_test and from_other_side(err):
+        if isinstance(err, RemoteError):
             return f"your function raised an exception of a class your notebook defines ({HIDDEN_NOTE})"
         return f"your function raised {type(err).__name__} ({HIDDEN_NOTE})"
-    if isinstance(err, sandbox.WorkerStopped):
+    if isinstance(err, WorkerStopped):
         return f"your notebook was stopped: {err}"
-    if isinstance(err, wire.WireError):
+    if isinstance(err, WireError):
         return f"your function returned something the grader cannot read ({err})"
-    try:
-        text = str(err)[:4000]
-    except Exception:  # noqa: BLE001
-        text = ""
-    name = type(err).__name__
-    message = _scrub_paths(text if isinstance(err, wire.RemoteError) else f"{name}: {text}" if text else name)
-    if hidden_test:
-        message = scrub(message, student_text)
-    return message[:2000]
+    # a student's exception of their own class arrives as RemoteError, its text already "Type: message"
+    return exception_message(err, hidden_test, student_text, named=not isinstance(err, RemoteError))
 
 
-def scrub(message: str, student_text) -> str:
-    """``message`` with every piece of text the student's code sent (3 characters or more) cut out, longest first."""
-    for piece in sorted({t for t in student_text if isinstance(t, str) and len(t) >= 3}, key=len, reverse=True):
-        if piece in message:
-            message = message.replace(piece, "<text of yours, not shown in a test with hidden parts>")
-    return message
-
-
-def run_tests(spec: NotebookSpec, worker: "sandbox.Worker | None" = None, steps: list | None = None, *,
+def run_tests(spec: NotebookSpec, worker: "Worker | None" = None, steps: list | None = None, *,
               stopped: str | None = None, hidden: bool = True, secret: bytes | None = None) -> tuple:
     """Run ``spec``'s setup, then the ``steps`` of :func:`course_grading.course.plan` (each batch of the student's
     cells in the worker, each test here); without a worker every test fails with ``stopped``. Returns one
@@ -153,6 +134,9 @@ def run_tests(spec: NotebookSpec, worker: "sandbox.Worker | None" = None, steps:
 
 
 def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secret) -> tuple:
+    from .isolation.channel import Remote, from_other_side
+    from .isolation.codec import Encoder, WireError
+
     ns: dict = {"__name__": "__main__", "TERM_SECRET": secret if hidden else None}
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -163,7 +147,7 @@ def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secr
         if channel.seen_text is None:
             channel.seen_text = []
         for name in spec.functions:
-            ns[name] = RemoteFunction(channel, name, name)
+            ns[name] = Remote(channel, name, name)   # the student's function, in the worker
     if steps is None:
         steps = [("test", t) for t in spec.tests]
     verdicts, cell_errors, comparable = {}, {}, {}
@@ -172,10 +156,10 @@ def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secr
             if channel is None or worker.stopped:
                 continue
             try:
-                report = channel.request(b"x", wire.Encoder().encode(item))
+                report = channel.request(b"x", Encoder().encode(item))
                 if not (isinstance(report, list) and all(isinstance(r, tuple) and len(r) == 2 for r in report)):
-                    raise wire.WireError("malformed report of the cells")
-            except (sandbox.WorkerStopped, wire.WireError) as err:
+                    raise WireError("malformed report of the cells")
+            except (WorkerStopped, WireError) as err:
                 if not worker.stopped:
                     worker.stop(str(err))
                 continue
@@ -203,7 +187,7 @@ def _run_tests(spec: NotebookSpec, worker, steps, *, stopped, hidden: bool, secr
             has_hidden = hidden and strip_hidden(test.source) != "\n".join(test.source.splitlines())
             verdicts[test.grade_id] = Verdict(test.grade_id, test.points, False,
                                               failure_message(err, has_hidden, seen))
-            if isinstance(err, AssertionError) and not wire.from_other_side(err):
+            if isinstance(err, AssertionError) and not from_other_side(err):
                 # the test's own account of the values: a known mistake may match it. Compared unscrubbed (a bug
                 # run in the judge sends no text to scrub); only the catalogue's line is ever added to the message
                 comparable[test.grade_id] = failure_message(err, has_hidden, ())
@@ -242,8 +226,8 @@ def add_diagnoses(spec: NotebookSpec, verdicts: dict, failed: dict, *, hidden: b
         return
 
 
-def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbox: bool = True,
-                   hidden: bool = True, worker: sandbox.Worker | None = None,
+def judge_notebook(spec: NotebookSpec, nb, limits: Limits, *, use_sandbox: bool = True,
+                   hidden: bool = True, worker: Worker | None = None,
                    secret: bytes | None = None) -> NotebookResult:
     """Grade one student notebook (an nbformat node, or ``None`` when nothing usable was submitted). The worker
     (started ahead of time, or here) is stopped before this returns."""
@@ -251,7 +235,7 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
         if worker:
             worker.stop("no notebook")
         verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=hidden)
-        return NotebookResult(spec.name, verdicts, {}, ["no notebook was submitted"])
+        return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.NO_NOTEBOOK, "no notebook was submitted")])
     modules = []   # the student's own modules beside the notebook, which its cells may import: the rule reads them
     for path in getattr(worker, "modules", []) or []:
         try:
@@ -263,20 +247,31 @@ def judge_notebook(spec: NotebookSpec, nb, limits: sandbox.Limits, *, use_sandbo
         if worker:
             worker.stop("policy violation")
         verdicts, _ = run_tests(spec, stopped=problems[0], hidden=hidden)
-        return NotebookResult(spec.name, verdicts, {}, problems)
-    worker = worker or sandbox.Worker(limits, sandbox=use_sandbox)
+        return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.POLICY_VIOLATION, p) for p in problems])
+    worker = worker or start_worker(limits, use_sandbox=use_sandbox)
     try:
         try:
             worker.start_clock()
-        except sandbox.WorkerStopped as err:
+        except WorkerStopped as err:
             reason = failure_message(err)
             verdicts, _ = run_tests(spec, stopped=reason, hidden=hidden)
-            return NotebookResult(spec.name, verdicts, {}, [reason])
-        worker.channel.make_remote = lambda number, name: RemoteFunction(worker.channel, number, name)
+            return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.STOPPED, reason)])
+        from .isolation.channel import Remote
+
+        worker.channel.make_remote = lambda number, name: Remote(worker.channel, number, name)
         verdicts, cell_errors = run_tests(spec, worker, plan(nb, spec), hidden=hidden, secret=secret)
-        notes = [f"{label}: {reason}" for label, reason in cell_errors.items()]
+        notes = [Note(NoteKind.CELL_ERROR, f"{label}: {reason}") for label, reason in cell_errors.items()]
         if worker.stopped:
-            notes.append(f"your notebook was stopped: {worker.stopped}")
+            notes.append(Note(NoteKind.STOPPED, f"your notebook was stopped: {worker.stopped}"))
         return NotebookResult(spec.name, verdicts, cell_errors, notes)
     finally:
         worker.close()
+
+
+def unreadable(spec: NotebookSpec, problem: str, worker: Worker | None = None) -> NotebookResult:
+    """The result of a submitted file that is not a readable notebook (``problem`` says why): every test fails with
+    the problem, which is the note (the notebook's status is "unreadable"). Its worker, if one was started, stops."""
+    if worker:
+        worker.stop("not a readable notebook")
+    verdicts, _ = run_tests(spec, stopped="no notebook was submitted", hidden=True)
+    return NotebookResult(spec.name, verdicts, {}, [Note(NoteKind.UNREADABLE, problem)])

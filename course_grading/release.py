@@ -31,7 +31,6 @@ hand in. What this module cannot confirm without a Canvas instance is said in in
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -63,16 +62,15 @@ def exchange_root(root: Path) -> str | None:
 
 
 def _class(out_a: Path, assignment: str) -> tuple:
-    """(notebook file names, layout, {student: grade-table row}) of a graded assignment."""
-    from .report import read_records
+    """(notebook file names, layout, {student: grade-table row as its columns}) of a graded assignment."""
+    from .report import read_class
 
-    about, records = out_a / "class.json", out_a / "records.jsonl"
-    if not about.is_file() or not records.is_file():
+    graded = read_class(out_a, assignment)
+    if graded is None:
         raise ValueError(f"release: {out_a} holds no graded class (no class.json / records.jsonl); run "
                          f"`python -m course_grading grade {assignment} SUBMISSIONS` first (with the same --out)")
-    info = json.loads(about.read_text(encoding="utf-8"))
-    rows = {r["student"]: r["row"] for r in read_records(records)}
-    return list(info["notebooks"]), info.get("layout"), rows
+    info, records = graded
+    return list(info.notebooks), info.layout, {r.student: r.row.cells() for r in records}
 
 
 def _pages(out_a: Path, student: str, notebooks: list) -> tuple:
@@ -188,6 +186,7 @@ def canvas_attachments(submissions: Path, assignment: str, notebooks: list) -> d
     """{Canvas user id: {notebook file name: attachment id}} of the graded files of a Canvas "Download
     Submissions" zip (or its unpacked folder), read by the grader's own intake."""
     from . import intake
+    from .intake.layouts import canvas_readings
 
     scratch = Path(tempfile.mkdtemp(prefix="release-canvas-"))
     try:
@@ -195,7 +194,7 @@ def canvas_attachments(submissions: Path, assignment: str, notebooks: list) -> d
         out = {}
         for sid, sub in taken.students.items():
             for name, path in sub.notebooks.items():
-                ids = {x.fid for x in intake._canvas_readings(Path(path).name) if x.uid == sid and x.fid is not None}
+                ids = {x.fid for x in canvas_readings(Path(path).name) if x.uid == sid and x.fid is not None}
                 if len(ids) == 1:
                     out.setdefault(sid, {})[name] = ids.pop()
         return out

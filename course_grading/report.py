@@ -1,5 +1,10 @@
-"""What leaves the grader besides nbgrader's record: per-student records, a Canvas import CSV and a class report.
+"""What leaves the grader besides nbgrader's record: the grade table, per-student records, a Canvas import CSV and a
+class report, all written by :func:`write_class` (for ``grade``, ``merge`` and ``remove`` alike).
 
+``grades.csv``
+    One :class:`~course_grading.results.Row` a student: the notebooks' scores, the total and where it comes from.
+``class.json``
+    The assignment, the submissions' layout, the maximum and the notebooks (``remove`` and ``release`` read it).
 ``records.jsonl``
     One JSON object per graded student: the grade-table row and every test cell's verdict (notebook, grade id,
     points, passed, the message the student saw). The class report and the shard merge read only this file.
@@ -30,52 +35,67 @@ import os
 from collections import Counter
 from pathlib import Path
 
-# the grade table (grades.csv): one row per student, the notebooks' scores, then these columns
-FIELDS_TAIL = ["total", "max_score", "late", "submitted_at", "seconds_late", "late_penalty", "sandbox", "hidden_inputs",
-               "graded_in", "status",
-               "reasons"]
+from .results import ClassInfo, Row, Status, StudentRecord
+
+
+def write_class(out_a: Path, info: ClassInfo, records: list, *, export_pending: bool = False,
+                ignored: int = 0) -> None:
+    """Every output of a graded class besides nbgrader's record, in ``out_a``: grades.csv, class.json,
+    records.jsonl, canvas.csv and report.html, from the class's :class:`StudentRecord` list (in the order of the
+    rows). The one writer: ``grade``, ``merge`` and ``remove`` all call it."""
+    records = list(records)
+    rows = [r.row for r in records]
+    write_csv(rows, out_a / "grades.csv", info.notebooks)
+    _replace(out_a / "class.json", json.dumps(info.to_json()))
+    write_records(records, out_a / "records.jsonl")
+    write_canvas_csv(rows, info.assignment, info.layout, out_a / "canvas.csv", info.max_score, export_pending)
+    write_report(records, info.assignment, info.max_score, out_a / "report.html", ignored)
+
+
+def read_class(out_a: Path, assignment: str) -> tuple:
+    """``(ClassInfo, records)`` of the outputs :func:`write_class` left in ``out_a``; ``None`` when it holds none."""
+    if not (out_a / "records.jsonl").is_file() or not (out_a / "class.json").is_file():
+        return None
+    info = ClassInfo.from_json(json.loads((out_a / "class.json").read_text(encoding="utf-8")), assignment)
+    return info, read_records(out_a / "records.jsonl")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def write_csv(rows: list, path: Path, notebooks: list) -> None:
+    """grades.csv: one :class:`Row` a line, the notebooks' scores then :attr:`Row.COLUMNS`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *notebooks, *FIELDS_TAIL], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=["student_id", *notebooks, *Row.COLUMNS], extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.cells().items()})
     os.replace(tmp, path)
 
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
-def record_of(row: dict, results: list) -> dict:
-    """The JSON record of one student: ``row`` (the grade-table row) and the judge's ``results``."""
-    return {"student": row["student_id"], "row": row,
-            "verdicts": [{"notebook": r.name, "grade_id": v.grade_id, "points": v.points, "passed": v.passed,
-                          "message": "" if v.passed else v.message,
-                          "diagnosis": "" if v.passed else getattr(v, "diagnosis", "")}
-                         for r in results for v in r.verdicts]}
-
-
 def write_records(records: list, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    _replace(path, "".join(json.dumps(rec.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for rec in records))
 
 
 def read_records(path: Path) -> list:
+    """The :class:`StudentRecord` list of a records.jsonl."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [StudentRecord.from_json(json.loads(line)) for line in f if line.strip()]
 
 
 def write_canvas_csv(rows: list, assignment: str, layout: str, path: Path, max_score: float | None = None,
                      export_pending: bool = False) -> None:
-    """``rows``: grade-table rows (``student_id``, ``total``). See the module docstring for the columns. The second
+    """``rows``: grade-table rows (:class:`Row`). See the module docstring for the columns. The second
     row is Canvas's ``Points Possible`` row (the assignment's maximum). A student whose grade is not final (a written
     answer pending manual grading, a submission to review, a grade the grader could not compute) is exported with
     an empty score, so Canvas keeps whatever it had, unless ``export_pending``."""
@@ -85,16 +105,13 @@ def write_canvas_csv(rows: list, assignment: str, layout: str, path: Path, max_s
         writer.writerow([*CANVAS_COLUMNS, assignment])
         writer.writerow(["Points Possible", "", "", "", "", f"{float(max_score):g}" if max_score is not None else ""])
         for row in rows:
-            sid, total = row["student_id"], row.get("total", "")
+            sid, total = row.student_id, row.total
             canvas_id = sid if layout == "canvas" else ""
             login = "" if layout == "canvas" else sid
-            final = row.get("status") not in NOT_FINAL or export_pending
+            final = row.status.final or export_pending
             score = f"{float(total):g}" if final and total not in ("", None) else ""
-            writer.writerow([row.get("name") or sid, canvas_id, "", login, row.get("section", ""), score])
+            writer.writerow([row.name or sid, canvas_id, "", login, row.section, score])
     os.replace(tmp, path)
-
-
-NOT_FINAL = ("pending manual grading", "needs review", "failed")
 
 
 def cell_failures(records: list) -> list:
@@ -106,14 +123,14 @@ def cell_failures(records: list) -> list:
     """
     order, stats = [], {}
     for rec in records:
-        for v in rec["verdicts"]:
-            key = (v["notebook"], v["grade_id"])
+        for v in rec.verdicts:
+            key = (v.notebook, v.grade_id)
             if key not in stats:
                 order.append(key)
-                stats[key] = {"points": v["points"], "graded": 0, "messages": Counter()}
+                stats[key] = {"points": v.points, "graded": 0, "messages": Counter()}
             stats[key]["graded"] += 1
-            if not v["passed"]:
-                stats[key]["messages"][message_form(v["message"] or "failed")] += 1
+            if not v.passed:
+                stats[key]["messages"][message_form(v.message or "failed")] += 1
     out = []
     for key in order:
         s = stats[key]
@@ -138,12 +155,12 @@ def mistake_counts(records: list) -> list:
     catalogue's own sentence, read from the line the feedback showed."""
     counts, said = Counter(), {}
     for rec in records:
-        for v in rec["verdicts"]:
-            name = v.get("diagnosis") or ""
-            if name and not v["passed"]:
-                key = (v["notebook"], v["grade_id"], name)
+        for v in rec.verdicts:
+            name = v.diagnosis
+            if name and not v.passed:
+                key = (v.notebook, v.grade_id, name)
                 counts[key] += 1
-                line = next((ln for ln in (v["message"] or "").splitlines() if "known mistake" in ln), "")
+                line = next((ln for ln in (v.message or "").splitlines() if "known mistake" in ln), "")
                 said.setdefault(key, line.split("known mistake", 1)[-1].lstrip(", ").split(". See ")[0][:300])
     return [(*key, said[key], n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
@@ -191,10 +208,10 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 def write_report(records: list, assignment: str, max_score: float, path: Path, ignored: int = 0) -> None:
     """The class report (see the module docstring). Numbers are also in ``data-*`` attributes for tools."""
     e = html.escape
-    totals = [float(r["row"].get("total") or 0) for r in records]
-    graded = [r for r in records if r["row"].get("status") != "failed"]
-    status = Counter(r["row"].get("status", "") for r in records)
-    late = sum(r["row"].get("late") == "yes" for r in records)
+    totals = [float(r.row.total or 0) for r in records]
+    graded = [r for r in records if r.row.status != Status.FAILED]
+    status = Counter(r.row.status for r in records)
+    late = sum(r.row.late == "yes" for r in records)
     bins = histogram(totals, max_score)
     mean = sum(totals) / len(totals) if totals else 0.0
     rows = []
@@ -220,10 +237,10 @@ td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:t
 <p data-students="{len(records)}" data-failed-students="{len(records) - len(graded)}">{len(records)} students,
 mean {mean:.2f} / {max_score:g}; {len(records) - len(graded)} could not be graded (counted as 0 in the
 distribution, left out of the test table).</p>
-<p data-pending="{status['pending manual grading']}" data-late="{late}" data-flagged="{status['flagged']}"
-data-needs-review="{status['needs review']}" data-unreadable="{status['unreadable']}"
-data-ignored="{ignored}">{status['pending manual grading']} pending manual grading, {status['needs review']}
-to review (changed after your grade), {late} late, {status['flagged']} flagged (rule), {status['unreadable']}
+<p data-pending="{status[Status.PENDING]}" data-late="{late}" data-flagged="{status[Status.FLAGGED]}"
+data-needs-review="{status[Status.NEEDS_REVIEW]}" data-unreadable="{status[Status.UNREADABLE]}"
+data-ignored="{ignored}">{status[Status.PENDING]} pending manual grading, {status[Status.NEEDS_REVIEW]}
+to review (changed after your grade), {late} late, {status[Status.FLAGGED]} flagged (rule), {status[Status.UNREADABLE]}
 with an unreadable notebook, {ignored} submitted file(s) ignored (see the grading log).</p>
 <h2>Distribution of totals</h2>
 {_svg(bins)}
@@ -242,24 +259,55 @@ most common first line of what those students were told, numbers masked (#), so 
 {similarity_section(path.parent)}
 </body></html>
 """
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    _replace(path, page)
+
+
+# ------------------------------------------------------------------------ the similarity section (similarity.py)
+SIMILARITY_FILE = "similarity.json"          # written by the similarity command beside report.html
+SIMILARITY_SOLUTION = "(published solution)"  # the name the published solution has among the students
+
+
+def _side(code: str, lines: list) -> str:
+    marked = set(lines)
+    out = []
+    for n, line in enumerate(code.splitlines(), start=1):
+        text = html.escape(line) or " "
+        out.append(f'<span class="m">{text}</span>' if n in marked else text)
+    return "\n".join(out)
 
 
 def similarity_section(folder: Path) -> str:
-    """The "Similar answers" section, from ``similarity.json`` beside the report when the ``similarity`` command
-    wrote one (course_grading/similarity.py renders it, escaped), else nothing."""
-    from .similarity import report_section
-
-    return report_section(folder)
-
-
-def write_outputs(records: list, assignment: str, layout: str, max_score: float, out_a: Path, *,
-                  export_pending: bool = False, ignored: int = 0) -> None:
-    """records.jsonl, canvas.csv and report.html in ``out_a`` (beside grades.csv); ``max_score`` is the CSV's
-    (written answers included)."""
-    write_records(records, out_a / "records.jsonl")
-    write_canvas_csv([r["row"] for r in records], assignment, layout, out_a / "canvas.csv", max_score,
-                     export_pending)
-    write_report(records, assignment, max_score, out_a / "report.html", ignored)
+    """The "Similar answers" section of report.html, from the ``similarity.json`` that the ``similarity`` command
+    (course_grading/similarity.py) wrote beside it (empty when there is none).
+    Every value from a submission is escaped; the page runs no script."""
+    path = Path(folder) / SIMILARITY_FILE
+    if not path.is_file():
+        return ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        settings, pairs = data["settings"], data["pairs"]
+    except (OSError, ValueError, KeyError):
+        return "<h2>Similar answers</h2><p>similarity.json could not be read.</p>"
+    e = html.escape
+    docs = dict(data.get("documents", {}))
+    docs[SIMILARITY_SOLUTION] = data.get("solution", "")
+    rows = []
+    for p in pairs:
+        sa, sb = p["similarity"]
+        rows.append(
+            f'<details data-pair="{e(p["a"])}|{e(p["b"])}"><summary>{e(p["a"])} ~ {e(p["b"])}: {sa:.0%} / '
+            f'{sb:.0%} ({p["tokens"]} matching characters)</summary><table class="side"><tr><th>{e(p["a"])}</th>'
+            f'<th>{e(p["b"])}</th></tr><tr><td><pre>{_side(docs.get(p["a"], ""), p["lines"][0])}</pre></td>'
+            f'<td><pre>{_side(docs.get(p["b"], ""), p["lines"][1])}</pre></td></tr></table></details>')
+    solution = e(SIMILARITY_SOLUTION)
+    return (f'<h2>Similar answers</h2>\n<style>.side td{{width:50%}}.side pre{{white-space:pre-wrap;font-size:.8em}}'
+            f'.m{{background:#ffe08a}}</style>\n'
+            f'<p data-similar-pairs="{len(pairs)}">{len(pairs)} pair(s) of {settings["students"]} students whose '
+            f'answer code is at least {settings["threshold"]:.0%} alike (copydetect fingerprints of '
+            f'{settings["noise"]} characters after every name is replaced by one letter, matches of at least '
+            f'{settings["min_tokens"]} characters). Left out as evidence: the release\'s answer cells, and between two '
+            f'students the published '
+            f'solution and what more than {settings["common_share"]:.0%} of the class wrote alike '
+            f'({settings["common_fingerprints"]} fingerprints). "{solution}": the answer matches the course\'s '
+            f'public solution up to renaming. Highlighted lines hold matching code. A match is a reason to look, '
+            f'not a finding. Computed {e(str(data.get("written_at", "")))}.</p>\n' + "\n".join(rows))

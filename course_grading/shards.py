@@ -102,7 +102,7 @@ def merge(root: Path, assignment: str, outputs: list, out: Path, *, db_url: str 
     """Combine shard outputs (each a ``grade --shard`` ``--out`` folder) into ``out/<assignment>/``."""
     from . import gradebook, report
     from .course import assignment_specs
-    from .report import write_csv
+    from .results import ClassInfo
 
     folders = [Path(o) / assignment for o in outputs]
     missing = [str(f) for f in folders if not (f / "shard.json").is_file()]
@@ -117,13 +117,11 @@ def merge(root: Path, assignment: str, outputs: list, out: Path, *, db_url: str 
     records = []
     for folder in folders:
         records += report.read_records(folder / "records.jsonl")
-    by_student = {r["student"]: r for r in records}
+    by_student = {r.student: r for r in records}
     if sorted(by_student) != metas[0]["class"] or len(records) != len(by_student):
         raise ValueError("shards: the records do not hold each student of the class once (a shard unfinished?)")
     records = [by_student[s] for s in metas[0]["class"]]
-    rows = [r["row"] for r in records]
-    write_csv(rows, out_a / "grades.csv", names)
-    report.write_outputs(records, assignment, metas[0]["layout"], max_score, out_a)
+    report.write_class(out_a, ClassInfo(assignment, metas[0]["layout"], max_score, names), records)
     for folder in folders:
         if (folder / "feedback").is_dir():
             shutil.copytree(folder / "feedback", out_a / "feedback", dirs_exist_ok=True)
@@ -134,6 +132,6 @@ def merge(root: Path, assignment: str, outputs: list, out: Path, *, db_url: str 
             copy_grades(meta["db_url"], record.db_url, assignment, meta["students"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log(f"{assignment}: merged {len(metas)} shards, {len(rows)} students -> {out_a}/grades.csv, canvas.csv, "
+    log(f"{assignment}: merged {len(metas)} shards, {len(records)} students -> {out_a}/grades.csv, canvas.csv, "
         f"report.html; gradebook {record.db_url}")
-    return {"students": len(rows), "csv": str(out_a / "grades.csv"), "db_url": record.db_url}
+    return {"students": len(records), "csv": str(out_a / "grades.csv"), "db_url": record.db_url}

@@ -2,7 +2,8 @@
 
 ``python -m course_grading similarity ASSIGNMENT SUBMISSIONS [--out DIR] [--threshold T]`` reads the class with the
 course's intake, writes ``DIR/ASSIGNMENT/similarity.json`` and renders its section into ``report.html`` there
-(:func:`report_section`, which the class report calls whenever it is written, so a later ``grade`` run keeps it).
+(``report.similarity_section``, which the class report renders whenever it is written, so a later ``grade``
+run keeps it).
 
 What is compared: for each student, the code the worker runs from their notebook (``course._runnable``: the answer
 cells and any code cell the student added), without the instructor's locked cells, tests and written answers, as one
@@ -24,44 +25,33 @@ What is not evidence, and is removed before comparing (copydetect's "boilerplate
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
 import time
 from pathlib import Path
 
+from .report import SIMILARITY_FILE as FILE
+from .report import SIMILARITY_SOLUTION as SOLUTION
+
 THRESHOLD = 0.6       # share of a document's fingerprinted tokens found in the other
 MIN_TOKENS = 40       # shortest total match (filtered characters) worth listing
 COMMON_SHARE = 0.5    # a fingerprint in more than this share of the class is not evidence between two students
 NOISE = 25            # copydetect's noise threshold: k-grams of this many filtered characters
-FILE = "similarity.json"
-SOLUTION = "(published solution)"
-
-
-def _strip_solution_markers(source: str, keep_solution: bool = True) -> str:
-    out, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif keep_solution or not inside:
-            out.append(line)
-    return "\n".join(out)
 
 
 def answer_code(nb, spec, *, keep_solution: bool = True) -> str:
     """The student's code the worker runs (answer cells, cells the student added), locked cells left out; with
     ``keep_solution=False`` (for a source notebook) without its solution regions."""
-    from .course import _runnable, meta
+    from .course import _runnable, meta, without_markers
 
     parts = []
     for index, label, source in _runnable(nb, spec):
         gid = meta(nb.cells[index - 1]).get("grade_id")
         if gid and gid in spec.locked:
             continue
-        parts.append(f"# {label}\n{_strip_solution_markers(source, keep_solution).strip()}\n")
+        code = without_markers(source, "SOLUTION", keep_inside=keep_solution).strip()
+        parts.append(f"# {label}\n{code}\n")
     return "\n".join(parts)
 
 
@@ -151,7 +141,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path | None = None,
 
     from . import intake
     from .course import assignment_specs
-    from .grade import read_notebook
+    from .intake.notebook import read_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")
@@ -199,49 +189,3 @@ def _rewrite_report(folder: Path, assignment: str, specs: list) -> None:
 
     records = report.read_records(folder / "records.jsonl") if (folder / "records.jsonl").is_file() else []
     report.write_report(records, assignment, sum(s.max_score for s in specs), folder / "report.html")
-
-
-# --------------------------------------------------------------------------------------------- the report's section
-
-
-def _side(code: str, lines: list) -> str:
-    marked = set(lines)
-    out = []
-    for n, line in enumerate(code.splitlines(), start=1):
-        text = html.escape(line) or " "
-        out.append(f'<span class="m">{text}</span>' if n in marked else text)
-    return "\n".join(out)
-
-
-def report_section(folder: Path) -> str:
-    """The "Similar answers" section of report.html, from ``folder/similarity.json`` (empty when there is none).
-    Every value from a submission is escaped; the page runs no script."""
-    path = Path(folder) / FILE
-    if not path.is_file():
-        return ""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        settings, pairs = data["settings"], data["pairs"]
-    except (OSError, ValueError, KeyError):
-        return "<h2>Similar answers</h2><p>similarity.json could not be read.</p>"
-    e = html.escape
-    docs = dict(data.get("documents", {}))
-    docs[SOLUTION] = data.get("solution", "")
-    rows = []
-    for p in pairs:
-        sa, sb = p["similarity"]
-        rows.append(
-            f'<details data-pair="{e(p["a"])}|{e(p["b"])}"><summary>{e(p["a"])} ~ {e(p["b"])}: {sa:.0%} / '
-            f'{sb:.0%} ({p["tokens"]} matching characters)</summary><table class="side"><tr><th>{e(p["a"])}</th>'
-            f'<th>{e(p["b"])}</th></tr><tr><td><pre>{_side(docs.get(p["a"], ""), p["lines"][0])}</pre></td>'
-            f'<td><pre>{_side(docs.get(p["b"], ""), p["lines"][1])}</pre></td></tr></table></details>')
-    return (f'<h2>Similar answers</h2>\n<style>.side td{{width:50%}}.side pre{{white-space:pre-wrap;font-size:.8em}}'
-            f'.m{{background:#ffe08a}}</style>\n'
-            f'<p data-similar-pairs="{len(pairs)}">{len(pairs)} pair(s) of {settings["students"]} students whose answer '
-            f'code is at least {settings["threshold"]:.0%} alike (copydetect fingerprints of {settings["noise"]} '
-            f'characters after every name is replaced by one letter, matches of at least {settings["min_tokens"]} '
-            f'characters). Left out as evidence: the release\'s answer cells, and between two students the published '
-            f'solution and what more than {settings["common_share"]:.0%} of the class wrote alike '
-            f'({settings["common_fingerprints"]} fingerprints). "{e(SOLUTION)}": the answer matches the course\'s '
-            f'public solution up to renaming. Highlighted lines hold matching code. A match is a reason to look, '
-            f'not a finding. Computed {e(str(data.get("written_at", "")))}.</p>\n' + "\n".join(rows))

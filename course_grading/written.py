@@ -140,7 +140,7 @@ def run(root: Path, assignment: str, submissions: Path, out: Path, *, layout: st
     """One PDF per student (``out/<student>.pdf``) and one for the class (``out/class.pdf``); returns the paths."""
     from . import intake
     from .course import assignment_specs
-    from .grade import read_notebook
+    from .intake.notebook import read_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", assignment or ""):
         raise ValueError(f"assignment: {assignment!r} is not an assignment name")

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import nbformat
 from grader_bugs import catalogue
+import _pipeline as pipeline
 
-from course_grading import pipeline, sandbox
 from course_grading.cli import read_secret
 from course_grading.grade import grade
+from course_grading.isolation import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))

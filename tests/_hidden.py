@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from course_grading.authoring import answer_source, parse_source
-from course_grading.pipeline import Edit
+from course_grading.diagnose import Edit
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "exercise_sources"

@@ -274,7 +274,9 @@ def test_the_mutant_generator_changes_the_code():
 def test_make_check_prints_the_named_mistake_and_a_fix_removes_it(tmp_path):
     """``make check`` on a notebook with the bias correction forgotten: the failed visible test's message ends with
     the catalogue's line for it, which is the whole added text; with the bug fixed the line is gone."""
-    from course_grading import check, pipeline, sandbox
+    from course_grading import check
+    import _pipeline as pipeline
+    from course_grading.isolation import sandbox
 
     bug = next(v for v in _bugs("06-adam-adamw") if v.name == "no-bias-correction")
     folder = tmp_path / "06-adam-adamw"

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 from _grading import ASSIGNMENTS, CATALOGUE, ROOT, graded, written_points
-
-from course_grading import pipeline
+import _pipeline as pipeline
 
 CASES = [(a, v) for a in sorted(CATALOGUE) for v in CATALOGUE[a].VARIANTS]
 
@@ -69,8 +68,8 @@ def _named(result, assignment: str, student: str) -> set:
     from course_grading.report import read_records
 
     (record,) = [r for r in read_records(result.course.parent / "out" / assignment / "records.jsonl")
-                 if r["student"] == student]
-    lines = [line for v in record["verdicts"] for line in v["message"].splitlines() if line.startswith(MARK)]
+                 if r.student == student]
+    lines = [line for v in record.verdicts for line in v.message.splitlines() if line.startswith(MARK)]
     says = {v.says for v in CATALOGUE[assignment].VARIANTS if v.says}
     named = {s for s in says for line in lines if line.startswith(f"{MARK}{s}: ")}
     assert len(named) >= bool(lines), f"{student}: a diagnosis line names no catalogued mistake: {lines}"

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import _pipeline as pipeline
 
-from course_grading import course, pipeline, sandbox
+from course_grading import course
 from course_grading.grade import grade
+from course_grading.isolation import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
@@ -209,7 +211,7 @@ def test_plan_runs_each_test_after_the_cells_above_it():
 ])
 def test_the_rule_resolves_aliases_and_reads_cells_as_the_worker_runs_them(source):
     from course_grading import rules
-    from course_grading.worker import strip_magics
+    from course_grading.course import strip_magics
 
     assert rules.violations([("cell 3", strip_magics(source))]), source
 

@@ -21,8 +21,8 @@ import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
 from nbgrader.api import Gradebook
+import _pipeline as pipeline
 
-from course_grading import pipeline
 from course_grading.grade import PENDING, grade
 
 WRITTEN = "03-momentum"          # has a written answer (written_lookahead, 1 point)

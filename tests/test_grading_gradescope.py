@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
+import _pipeline as pipeline
 
-from course_grading import pipeline
 from course_grading.cli import main as cli
 from course_grading.grade import grade
 from course_grading.report import read_records
@@ -116,21 +116,21 @@ def test_run_autograder_gives_the_grading_commands_scores(built, tmp_path):
         nbformat.write(nb, subs / student / NB)
     grade(ROOT, ASSIGNMENT, subs, out=tmp_path / "grades", db_url="sqlite:///" + str(tmp_path / "gradebook.db"),
           layout="folders", use_sandbox=SANDBOX, feedback_pages=False, secret=SECRET.encode(), log=lambda *_: None)
-    records = {r["student"]: r for r in read_records(tmp_path / "grades" / ASSIGNMENT / "records.jsonl")}
+    records = {r.student: r for r in read_records(tmp_path / "grades" / ASSIGNMENT / "records.jsonl")}
     with open(tmp_path / "grades" / ASSIGNMENT / "grades.csv", newline="") as f:
         totals = {row["student_id"]: float(row["total"]) for row in csv.DictReader(f)}
     seen_totals = set()
     for student, nb in students.items():
         results = _run_autograder(root, nb, filename=f"{NB[:-6]} (1).ipynb" if student == "buggy" else NB)
         scored = [t for t in results["tests"] if "max_score" in t]
-        expected = {f"{v['notebook']}: {v['grade_id']}": v for v in records[student]["verdicts"]}
+        expected = {f"{v.notebook}: {v.grade_id}": v for v in records[student].verdicts}
         assert [t["name"] for t in scored] == list(expected), student
         for test in scored:
             v = expected[test["name"]]
-            assert test["max_score"] == v["points"]
-            assert test["score"] == (v["points"] if v["passed"] else 0), (student, test)
-            assert test["status"] == ("passed" if v["passed"] else "failed")
-            assert test["output"] == v["message"]                            # the feedback page's words
+            assert test["max_score"] == v.points
+            assert test["score"] == (v.points if v.passed else 0), (student, test)
+            assert test["status"] == ("passed" if v.passed else "failed")
+            assert test["output"] == v.message                            # the feedback page's words
         assert results["score"] == totals[student], student
         seen_totals.add(results["score"])
         assert results["extra_data"]["sandbox"] == ("bwrap" if SANDBOX else results["extra_data"]["sandbox"])
@@ -160,7 +160,7 @@ def test_without_bubblewrap_it_says_so_and_stops_what_the_notebook_left_running(
     nb.cells.insert(3, nbformat.v4.new_code_cell(stray))
     (root / "submission").mkdir()
     nbformat.write(nb, root / "submission" / NB)
-    code = ("import sys; from pathlib import Path; from course_grading import gradescope, sandbox; "
+    code = ("import sys; from pathlib import Path; from course_grading import gradescope; from course_grading.isolation import sandbox; "
             "sandbox.probe = lambda: 'bwrap cannot create namespaces here (test)'; "
             "gradescope.run(Path(sys.argv[1]))")
     proc = subprocess.run([sys.executable, "-E", "-s", "-c", code, str(root)], cwd=root / "source" / "course",

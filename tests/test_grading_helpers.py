@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import _pipeline as pipeline
 
 from pathlib import Path
 
-from course_grading import authoring, pipeline
+from course_grading import authoring
 from reference_impl.testing import (assert_close, assert_same_trajectory, fixed_gradients, optimizer,
                                             quadratic, stateless, with_buffer, with_state_dict)
 from reference_impl.optim import SGD

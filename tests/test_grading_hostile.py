@@ -16,9 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from hostile import corpus
+import _pipeline as pipeline
 
-from course_grading import course, feedback, intake, pipeline, rules, sandbox
+from course_grading import course, feedback, intake, rules
 from course_grading.grade import grade
+from course_grading.isolation import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02-gradient-descent"

@@ -14,11 +14,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT
+import _pipeline as pipeline
 
-from course_grading import pipeline, similarity
+from course_grading import similarity
 from course_grading.cli import main as cli
 from course_grading.course import assignment_specs
-from course_grading.grade import read_notebook
+from course_grading.intake.notebook import read_notebook
 
 ASSIGNMENT = "03-momentum"
 NB = "momentum.ipynb"

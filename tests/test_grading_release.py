@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
+import _pipeline as pipeline
 
-from course_grading import pipeline
 from course_grading.grade import grade
 from course_grading.release import exchange_root, grades_text, release
 

@@ -39,8 +39,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
+import _pipeline as pipeline
 
-from course_grading import pipeline
 from course_grading.grade import grade
 
 # the browser tests share one grading run, one Chromium and one Jupyter server: one xdist worker for them

@@ -20,8 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from grader_bugs import catalogue
+import _pipeline as pipeline
 
-from course_grading import pipeline, report, sandbox, shards
+from course_grading import report, shards
+from course_grading.isolation import sandbox
+from course_grading.results import Row, StudentRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02-gradient-descent"
@@ -56,6 +59,7 @@ def test_histogram_counts_every_total_once():
 def test_canvas_csv_columns_and_key(tmp_path):
     rows = [{"student_id": "1001", "total": 7.0}, {"student_id": "1002", "total": 0.5}]
     rows.append({"student_id": "1003", "total": 4.0, "status": "pending manual grading"})
+    rows = [Row.from_json(r) for r in rows]
     report.write_canvas_csv(rows, ASSIGNMENT, "canvas", tmp_path / "c.csv", 11.0)
     report.write_canvas_csv(rows, ASSIGNMENT, "folders", tmp_path / "f.csv", 11.0)
     report.write_canvas_csv(rows, ASSIGNMENT, "canvas", tmp_path / "p.csv", 11.0, export_pending=True)
@@ -84,6 +88,7 @@ def test_report_groups_messages_by_form_and_counts_every_status(tmp_path):
                                      "Your code matches a known mistake, Adam without bias correction: m and v start "
                                      "at zero. See chapter 6, 'Bias correction' (https://example.org/06.html#x).")
     records[1]["verdicts"][0].update(diagnosis="adam-no-bias-correction")
+    records = [StudentRecord.from_json(r) for r in records]
     report.write_report(records, ASSIGNMENT, 10.0, tmp_path / "r.html", ignored=3)
     page = (tmp_path / "r.html").read_text()
     assert 'data-message-count="5"' in page, "five students told the same thing with other numbers: one group"

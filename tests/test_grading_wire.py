@@ -14,15 +14,16 @@ import time
 import pytest
 import torch
 
-from course_grading import sandbox, wire
-from course_grading.judge import RemoteFunction
-from course_grading.worker import strip_magics
+from course_grading.course import strip_magics
+from course_grading.isolation import cgroups, codec, sandbox
+from course_grading.isolation import channel as wire_channel
+from course_grading.isolation.channel import Remote as RemoteFunction
 
 BWRAP = sandbox.probe() is None
 
 
 def roundtrip(value, **kw):
-    return wire.Decoder(wire.Encoder(**kw).encode(value), **({} if "export" not in kw else {})).decode()
+    return codec.Decoder(codec.Encoder(**kw).encode(value), **({} if "export" not in kw else {})).decode()
 
 
 @pytest.mark.parametrize("value", [None, True, False, 0, -7, 2**70, 1.5, math.inf, -0.0, 1 + 2j, "héllo", b"\x00\xff",
@@ -55,14 +56,14 @@ def test_iterators_are_consumed_and_other_objects_named():
 
     assert roundtrip(np.float32(1.5)) == 1.5 and type(roundtrip(np.int64(3))) is int
     odd = roundtrip(object())
-    assert isinstance(odd, wire.Unsupported) and "object" in repr(odd) and odd != odd
+    assert isinstance(odd, codec.Unsupported) and "object" in repr(odd) and odd != odd
 
 
 @pytest.mark.parametrize("data", [b"", b"Z", b"I\x00", b"L\xff\xff\xff\xff", b"R\x00\x00\x00\x00", b"H" + b"\x00" * 8,
                                   b"Xfloat32", b"NN", b"M\x01\x00\x00\x00L\x00\x00\x00\x00N"])
 def test_malformed_messages_raise_wire_error(data):
-    with pytest.raises(wire.WireError):
-        wire.Decoder(data).decode()
+    with pytest.raises(codec.WireError):
+        codec.Decoder(data).decode()
 
 
 def _pair():
@@ -83,8 +84,8 @@ def _pair():
         return read
 
     namespace = {}
-    judge = wire.Channel(reader(b_to_a), a_to_b.put, owner="judge")
-    worker = wire.Channel(reader(a_to_b), b_to_a.put, owner="worker", resolve=namespace.get)
+    judge = wire_channel.Channel(reader(b_to_a), a_to_b.put, owner="judge")
+    worker = wire_channel.Channel(reader(a_to_b), b_to_a.put, owner="worker", resolve=namespace.get)
     judge.make_remote = lambda n, name: RemoteFunction(judge, n, name)
     worker.make_remote = lambda n, name: RemoteFunction(worker, n, name)
     thread = threading.Thread(target=lambda: _serve(worker), daemon=True)
@@ -154,7 +155,7 @@ def test_exceptions_keep_builtin_types_and_messages():
         judge.call("bad", (0,))
     with pytest.raises(KeyError):
         judge.call("bad", (2,))
-    with pytest.raises(wire.RemoteError, match="Mine: custom"):
+    with pytest.raises(wire_channel.RemoteError, match="Mine: custom"):
         judge.call("mine")
     with pytest.raises(NameError):
         judge.call("missing")
@@ -165,7 +166,7 @@ def _worker(cells, **limits):
     worker = sandbox.Worker(sandbox.Limits(**limits), sandbox=BWRAP)
     worker.start_clock()
     worker.channel.make_remote = lambda n, name: RemoteFunction(worker.channel, n, name)
-    report = worker.channel.request(b"x", wire.Encoder().encode(
+    report = worker.channel.request(b"x", codec.Encoder().encode(
         [(label, strip_magics(source)) for label, source in cells]))
     return worker, dict(report)
 
@@ -235,7 +236,7 @@ def test_limits_are_validated():
 def test_output_limit_stops_the_worker():
     w, cells = _worker([("a", "import torch\ndef big():\n    return torch.zeros(1_000_000)\n"
                                  "def small():\n    return 1\n")], output_mb=1)
-    with pytest.raises((wire.WireError, sandbox.WorkerStopped), match="output limit"):
+    with pytest.raises((codec.WireError, sandbox.WorkerStopped), match="output limit"):
         w.channel.call("big")
     with pytest.raises(sandbox.WorkerStopped, match="output limit"):
         w.channel.call("small")
@@ -284,10 +285,10 @@ def test_the_start_up_clock_starts_when_the_judge_waits():
 @pytest.mark.skipif(not BWRAP, reason="bubblewrap cannot create namespaces here")
 def test_a_fork_storm_is_bounded_even_as_root():
     """RLIMIT_NPROC does not bind root: where a pids cgroup can be made, its pids.max does (and it is removed)."""
-    probe = sandbox.pids_cgroup(5)
+    probe = cgroups.pids_cgroup(5)
     if probe is None:
         pytest.skip("no writable pids cgroup here (RLIMIT_NPROC and the PID namespace bound processes)")
-    sandbox.remove_cgroup(probe)
+    cgroups.remove_cgroup(probe)
     assert not probe.exists()
     storm = ("import os, time\n"
              "def storm():\n"
@@ -376,8 +377,8 @@ def test_a_reply_of_a_million_references_is_refused_in_milliseconds():
     param = torch.zeros(1000, dtype=torch.float64)
     data = b"L" + struct.pack("<I", 10**6) + (b"R" + struct.pack("<I", 0)) * 10**6
     start = time.perf_counter()
-    with pytest.raises(wire.WireError, match="references"):
-        wire.Decoder(data, refs=[param]).decode()
+    with pytest.raises(codec.WireError, match="references"):
+        codec.Decoder(data, refs=[param]).decode()
     assert time.perf_counter() - start < 0.5
 
 
@@ -386,14 +387,14 @@ def test_a_message_of_millions_of_tiny_values_is_refused_quickly(item):
     """A reply of 64 MB of one-byte values would hold the judge for a minute and half a gigabyte, off the clock."""
     import struct
 
-    n = wire.MAX_VALUES + 10
+    n = codec.MAX_VALUES + 10
     data = b"L" + struct.pack("<I", n) + item * n
     start = time.process_time()
-    with pytest.raises(wire.WireError, match="values in one message"):
-        wire.Decoder(data).decode()
+    with pytest.raises(codec.WireError, match="values in one message"):
+        codec.Decoder(data).decode()
     assert time.process_time() - start < 10
     ok = b"L" + struct.pack("<I", 90_000) + item * 90_000   # a long honest list still decodes
-    assert len(wire.Decoder(ok).decode()) == 90_000
+    assert len(codec.Decoder(ok).decode()) == 90_000
 
 
 def test_notebooks_read_as_json_match_nbformat_and_can_be_edited(tmp_path):
@@ -456,16 +457,16 @@ def test_a_cgroup_no_child_can_join_is_not_used(monkeypatch):
     """Where a child cannot join the cgroup (its shell would exit and no worker would start), there is none."""
     import subprocess
 
-    probe = sandbox.pids_cgroup(5)
+    probe = cgroups.pids_cgroup(5)
     if probe is None:
         pytest.skip("no writable pids cgroup here")
-    sandbox.remove_cgroup(probe)
+    cgroups.remove_cgroup(probe)
     made = []
     real_mkdir = type(probe).mkdir
     monkeypatch.setattr(type(probe), "mkdir", lambda self, *a, **k: (made.append(self), real_mkdir(self, *a, **k)))
-    monkeypatch.setattr(sandbox, "_JOIN_WORKS", {})
-    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
-    assert sandbox.pids_cgroup(5) is None
+    monkeypatch.setattr(cgroups, "_JOIN_WORKS", {})
+    monkeypatch.setattr(cgroups.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b""))
+    assert cgroups.pids_cgroup(5) is None
     assert made and not made[0].exists(), "the cgroup that could not be joined is removed"
 
 

@@ -28,11 +28,13 @@ import torch
 from _grading import written_points
 from _hidden import SOURCES, answer_functions, hidden_cells, run_source
 from grader_bugs import catalogue
+import _pipeline as pipeline
 
-import reference_impl.testing as testing
-from course_grading import authoring, pipeline, sandbox
+from course_grading import authoring
 from course_grading.grade import grade
+from course_grading.isolation import sandbox
 from reference_impl.testing import DEFAULT_SECRET, SEED_LIMIT, HiddenInputs, hidden_inputs, quadratic
+import reference_impl.testing as testing
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.stem for p in SOURCES.glob("[0-9][0-9]-*.py"))

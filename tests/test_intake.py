@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_grading import intake as intake_mod
+from course_grading.intake import scan as intake_scan
 from course_grading.intake import AmbiguousLayout, read_submissions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -512,10 +512,10 @@ def test_size_and_count_caps(tmp_path, monkeypatch):
     archive = tmp_path / "class.zip"
     _raw_zip(archive, [("alice/adam_adamw.ipynb", _nb("alice", "final"), None),
                        ("bob/adam_adamw.ipynb", "x" * 5000, None)])
-    monkeypatch.setattr(intake_mod, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(intake_scan, "MAX_MEMBER_BYTES", 1000)
     result = read_submissions(archive, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
     assert "larger than" in {i.path: i.reason for i in result.ignored}["bob/adam_adamw.ipynb"]
-    monkeypatch.setattr(intake_mod, "MAX_MEMBERS", 1)
+    monkeypatch.setattr(intake_scan, "MAX_MEMBERS", 1)
     with pytest.raises(ValueError, match="entries"):
         read_submissions(archive, "06-adam-adamw", ["adam_adamw.ipynb"], scratch=tmp_path / "s")
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ASSIGNMENTS, ROOT, TIMINGS, graded, written_points
+import _pipeline as pipeline
 
-from course_grading import authoring, pipeline
+from course_grading import authoring
 
 EXPECTED = ["02-gradient-descent", "03-momentum", "04-weight-decay", "05-adaptive-methods", "06-adam-adamw",
             "07-lion-lamb", "08-soap-muon", "09-schedules",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 import nbformat
+import _pipeline as pipeline
 
-from course_grading import pipeline
 from course_grading.authoring import answer_source
 
 ROOT = Path(__file__).resolve().parents[2]

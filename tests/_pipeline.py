@@ -1,9 +1,9 @@
 """Drive nbgrader in a throw-away copy of the course: release, submit, autograde, read the gradebook.
 
-Used by ``tests/test_nbgrader_pipeline.py`` and ``tests/test_grader_strength.py``, and meant to be reused by the
-instructors' grading command. Everything runs nbgrader the way it works in this course: from the course
-root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on ``PATH`` (nbgrader calls
-``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
+The tests' kit (``import _pipeline as pipeline``; the benchmarks use it too): it is not part of the grader, which
+drives nbgrader through its Python API (``course_grading.gradebook``). Everything runs nbgrader the way it works in
+this course: from the course root (where ``nbgrader_config.py`` is), with the virtual environment's ``bin`` first on
+``PATH`` (nbgrader calls ``alembic``; the ``python3`` kernel runs ``python`` from ``PATH``).
 
 Typical use::
 
@@ -30,8 +30,8 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import nbformat
 
-from .authoring import answer_source
-from .diagnose import Edit, Variant, apply_edits   # the catalogue's types (scripts/mistakes/NN-slug.py)
+from course_grading.authoring import answer_source
+from course_grading.diagnose import Edit, Variant, apply_edits  # the catalogue's types (scripts/mistakes/NN-slug.py)
 
 BIN = Path(sys.executable).parent
 

@@ -1,8 +1,8 @@
 """The student side: runs one student's notebook code, then answers the judge's calls. Never sees a test.
 
-Started by :mod:`course_grading.sandbox` as ``python -I -c "...; from course_grading.worker import main; main()"``
-inside bubblewrap, with only the Python environment and this package's wire/worker modules in view. Protocol
-(over its stdin/stdout, see :class:`course_grading.wire.Channel`):
+Started by :mod:`.sandbox` as ``python -I -c "...; from course_grading.isolation.worker import main; main()"``
+inside bubblewrap, with only the Python environment and the worker's side of this package (codec, channel, worker)
+in view. Protocol (over its stdin/stdout, see :class:`.channel.Channel`):
 
 1. The worker says it is ready (torch imported).
 2. It then serves two kinds of message until its input closes, in the order they come: ``x`` runs a list of cells
@@ -12,26 +12,18 @@ inside bubblewrap, with only the Python environment and this package's wire/work
    each test's calls after the cells above that test and before the cells below it, as nbgrader's Validate runs
    a notebook.
 
-The sources arrive with IPython's magics already replaced (:func:`strip_magics`, applied by the judge before the
-course's rule reads them), so the rule checks exactly the code that runs here. The student's own prints go to
-/dev/null: the protocol streams are moved to private descriptors first, so nothing the code writes to stdout can be
-mistaken for a reply (and a forged reply could only change values the student's functions return anyway).
+The sources arrive with IPython's magics already replaced (:func:`course_grading.course.strip_magics`, applied by
+the judge before the course's rule reads them), so the rule checks exactly the code that runs here. The student's own
+prints go to /dev/null: the protocol streams are moved to private descriptors first, so nothing the code writes to
+stdout can be mistaken for a reply (and a forged reply could only change values the student's functions return
+anyway).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import resource
 import sys
-
-_MAGIC = re.compile(r"^(\s*)[%!].*$", flags=re.M)
-
-
-def strip_magics(source: str) -> str:
-    """A cell's source with each IPython magic or shell line (``%...``, ``%%...``, ``!...``) replaced by ``pass``:
-    the code the worker runs, and the code the course's rule checks."""
-    return _MAGIC.sub(r"\1pass", source)
 
 
 def _set_limits(memory_mb: int = 0, cpu_seconds: int = 0, processes: int = 0, file_mb: int = 0) -> None:
@@ -82,10 +74,11 @@ def main() -> None:
         os.dup2(null, fd)
     import torch
 
-    from course_grading import wire
+    from course_grading.isolation.channel import Channel, Remote
+    from course_grading.isolation.codec import Decoder, Encoder, WireError
 
     torch.set_num_threads(1)
-    # named limits set by the sandbox (course_grading.sandbox.Limits); a limit not given is not set
+    # named limits set by the sandbox (course_grading.isolation.sandbox.Limits); a limit not given is not set
     limits = dict(item.split("=", 1) for item in os.environ.get("GRADER_LIMITS", "").split(",") if "=" in item)
     _set_limits(**{name: int(value) for name, value in limits.items()})
 
@@ -105,23 +98,23 @@ def main() -> None:
             view = view[os.write(proto_out, view):]
 
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
-    channel = wire.Channel(read, write, owner="worker", resolve=lambda name: _lookup(namespace, name))
+    channel = Channel(read, write, owner="worker", resolve=lambda name: _lookup(namespace, name))
 
-    channel.make_remote = lambda number, name: wire.Remote(channel, number, name)   # the judge's callbacks
-    channel.send(b"r", wire.Encoder().encode("ready"))   # torch imported: the notebook's clock starts now
+    channel.make_remote = lambda number, name: Remote(channel, number, name)   # the judge's callbacks
+    channel.send(b"r", Encoder().encode("ready"))   # torch imported: the notebook's clock starts now
     sys.argv = ["notebook"]
     sys.path.insert(0, os.getcwd())   # the student's own modules beside the notebook import as in Jupyter
     try:
         while True:
             kind, body = channel.receive()
             if kind == b"x":
-                report = run_cells(wire.Decoder(body).decode(), namespace)
+                report = run_cells(Decoder(body).decode(), namespace)
                 sys.stdout.flush()
-                channel.send(b"r", wire.Encoder().encode(report))
+                channel.send(b"r", Encoder().encode(report))
             elif kind == b"c":
                 channel._serve_one(body)
             else:
-                raise wire.WireError(f"unexpected message {kind!r}")
+                raise WireError(f"unexpected message {kind!r}")
     except SystemExit:
         pass
     os._exit(0)
