@@ -14,9 +14,7 @@ scratch course folder whose ``source/`` is a copy of ``solutions/<assignment>`` 
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
@@ -62,6 +60,30 @@ def course_config(root: Path):
     return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
+def stamp_new_gradebook(db_url: str) -> None:
+    """Give a gradebook that does not exist yet its alembic revision, in this process.
+
+    nbgrader stamps a new gradebook by running the ``alembic`` program found on ``PATH`` (``alembic heads``), which
+    fails where the environment's ``bin`` is not on ``PATH`` (a cron job, an IDE). The revision is read here from
+    nbgrader's own migration scripts instead; nbgrader then finds a database that exists and creates its tables
+    without running anything. Nothing is done to a database that has tables.
+    """
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
+
+
 class Record:
     """A scratch nbgrader course for one assignment, recording into the course's gradebook."""
 
@@ -70,9 +92,6 @@ class Record:
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config import Config
 
-        bin_dir = str(Path(sys.executable).parent)   # nbgrader runs `alembic` when it creates a gradebook
-        if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         self.assignment = assignment
         self.scratch = Path(scratch)
         base = course_config(root)
@@ -84,6 +103,7 @@ class Record:
         config.CourseDirectory.release_directory = "release"
         config.CourseDirectory.autograded_directory = "autograded"
         config.CourseDirectory.db_url = self.db_url
+        stamp_new_gradebook(self.db_url)
         config.Autograde.autograde_preprocessors = [
             Verdicts,
             SanitizeNotebook,        # the stored copy (the formgrader reads it) carries no active output

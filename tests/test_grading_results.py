@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
 from course_grading import report
 from course_grading.results import ClassInfo, Row, Status, StudentRecord
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # one line of records.jsonl as the grader wrote it before its results were types (a row with the notebooks' scores
 # as columns, reasons joined by " | ")
@@ -83,3 +86,24 @@ def test_the_verdicts_reach_nbgrader_through_its_configuration():
     other, _ = Verdicts(config=config).preprocess(nbformat.from_dict(nb), {"nbgrader": {"student": "bo",
                                                                                          "notebook": "momentum"}})
     assert [c.outputs[0]["evalue"] for c in other.cells] == ["not graded", "not graded"]
+
+
+def test_a_new_gradebook_is_stamped_without_alembic_on_path(tmp_path):
+    """nbgrader stamps a new gradebook by running ``alembic`` from PATH; the grader stamps it in process, so a run
+    whose PATH lacks the environment's bin (cron, an IDE) works, and no PATH is changed for the process. The
+    revision must be the one nbgrader's own ``alembic heads`` prints (the oracle: the program, run explicitly)."""
+    import subprocess
+    import sys
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    url = "sqlite:///" + str(tmp_path / "gradebook.db")
+    code = ("import sys; from course_grading.gradebook import stamp_new_gradebook; from nbgrader.api import Gradebook;"
+            "stamp_new_gradebook(sys.argv[1]); Gradebook(sys.argv[1]).close()")
+    bare = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code, url], env=bare, check=True, timeout=120)
+    import sqlite3
+    stamped = sqlite3.connect(tmp_path / "gradebook.db").execute("SELECT version_num FROM alembic_version").fetchall()
+    with _temp_alembic_ini("sqlite:////tmp/unused.db") as ini:
+        heads = subprocess.check_output([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"], text=True)
+    assert stamped == [(heads.split()[0],)]
