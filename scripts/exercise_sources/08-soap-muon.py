@@ -432,7 +432,9 @@ for shape in [(4, 6), (6, 4), (3, 3)]:
 # W_t &= (1 - \eta\lambda)\, W_{t-1} - \eta\, \sqrt{\max(1, m/n)}\; O_t
 # \end{aligned}$$
 #
-# Use your `newton_schulz` for $\mathrm{NS}_k$, with $k$ = `ns_steps`, and `nesterov=False` for $U_t = M_t$.
+# Use your `newton_schulz` for $\mathrm{NS}_k$, with $k$ = `ns_steps`, and `nesterov=False` for $U_t = M_t$. The
+# Muon tests accept a `muon_step` that is right *given your `newton_schulz`*, so a bug there costs only
+# `newton_schulz`'s points.
 # The factor $\sqrt{\max(1, m/n)}$ (Keller Jordan's) gives tall matrices, whose orthogonalised update has smaller
 # entries, a comparable per-entry step. The decay uses $\eta$ without that factor and shrinks the *old* weights.
 # (The course's `Muon`, like `torch.optim.Muon`, runs Newton–Schulz in bfloat16; here everything stays in the
@@ -465,18 +467,23 @@ def muon_step(param, grad, buf, lr=0.02, momentum=0.95, nesterov=True, weight_de
     ### END SOLUTION
 
 # %% [tests] id=test_muon_visible points=1
-# Visible tests (1 point): five steps on a 3 x 4 matrix with lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5.
+# Visible tests (1 point): five steps on a 3 x 4 matrix with lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5,
+# against the course's Muon or against Muon computed with your newton_schulz (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, with_buffer
 from reference_impl.optim import muon_adjusted_lr, zeropower_via_newtonschulz
 
 
-def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5):
-    """The course's muon_update, with Newton-Schulz in float64 instead of bfloat16."""
+def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5, your_newton_schulz=False):
+    """The course's muon_update, with Newton-Schulz in float64 instead of bfloat16. With your_newton_schulz=True,
+    Muon built on your newton_schulz: if muon_step calls a faulty newton_schulz, only its tests lose points."""
     def step(param, grad, buf):
         buf = torch.zeros_like(param) if buf is None else buf
         buf = buf.lerp(grad, 1 - momentum)
         update = grad.lerp(buf, momentum) if nesterov else buf
-        ortho = zeropower_via_newtonschulz(update, ns_steps=ns_steps, dtype=param.dtype)
+        if your_newton_schulz:
+            ortho = newton_schulz(update.clone(), steps=ns_steps)
+        else:
+            ortho = zeropower_via_newtonschulz(update, ns_steps=ns_steps, dtype=param.dtype)
         new = param * (1 - lr * weight_decay) - muon_adjusted_lr(lr, param.shape, None) * ortho
         return new, buf
     return step
@@ -485,7 +492,8 @@ def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_s
 hyper = dict(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5)
 theta0 = torch.arange(12, dtype=torch.float64).reshape(3, 4) / 10 - 0.5
 assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), theta0,
-                       fixed_gradients((3, 4), seed=105), steps=5, rtol=1e-8, atol=1e-10)
+                       fixed_gradients((3, 4), seed=105), steps=5, rtol=1e-8, atol=1e-10,
+                       built_on=reference_muon(**hyper, your_newton_schulz=True))
 print("muon_step: visible tests passed")
 
 # %% [tests] id=test_muon_trajectory points=2
@@ -504,7 +512,7 @@ for k, (shape, hyper) in enumerate([((4, 3), dict(lr=lu("lr0", 0.01, 0.04))),
                                                   weight_decay=lu("weight_decay3", 0.5, 2.0)))]):
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper),
                            h.tensor(f"theta0_{k}", shape, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 40, 60),
-                           rtol=1e-8, atol=1e-10)
+                           rtol=1e-8, atol=1e-10, built_on=reference_muon(**hyper, your_newton_schulz=True))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_muon_edges points=1
@@ -518,5 +526,6 @@ for k, hyper in enumerate([dict(lr=h.uniform("lr0", 0.05, 0.2), weight_decay=h.u
                            dict(lr=h.uniform("lr1", 0.05, 0.2), momentum=h.uniform("momentum1", 0.5, 0.7), nesterov=False,
                                 weight_decay=h.uniform("weight_decay1", 1.0, 3.0))]):
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), h.tensor(f"theta0_{k}", (3, 3), low=0.5, high=1.5),
-                           grads, steps=h.integer(f"steps{k}", 7, 10), rtol=1e-8, atol=1e-10)
+                           grads, steps=h.integer(f"steps{k}", 7, 10), rtol=1e-8, atol=1e-10,
+                           built_on=reference_muon(**hyper, your_newton_schulz=True))
 ### END HIDDEN TESTS
