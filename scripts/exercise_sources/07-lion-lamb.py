@@ -86,14 +86,16 @@ def lion_step(param, grad, buf, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
     ### END SOLUTION
 
 # %% [tests] id=test_lion_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.99), no decay, against the course's Lion.
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.99), no decay, against the course's Lion; then the
+# traps of section 1: ten steps with beta1 > beta2 and weight_decay=0.5 (where the order of the two averages, the
+# momentum of raw gradients and the decay's lr show).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import Lion
 
-hyper = dict(lr=0.1, betas=(0.9, 0.99))
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper), theta0,
-                       fixed_gradients(3, seed=71), steps=5)
+for hyper, grads, steps in [(dict(lr=0.1, betas=(0.9, 0.99)), fixed_gradients(3, seed=71), 5),
+                            (dict(lr=0.1, betas=(0.9, 0.5), weight_decay=0.5), fixed_gradients(3, seed=72), 10)]:
+    assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper), theta0, grads, steps=steps)
 print("lion_step: visible tests passed")
 
 # %% [tests] id=test_lion_first_step points=1
@@ -187,7 +189,7 @@ def lamb_trust_ratio(param, update):
     ### END SOLUTION
 
 # %% [tests] id=test_trust_ratio_visible points=1
-# Visible tests (1 point): a vector, a matrix (norm over all its elements).
+# Visible tests (1 point): a vector, a matrix (norm over all its elements), a zero parameter (trust ratio 1).
 import math
 
 def check_ratio(param, update, expected):
@@ -201,6 +203,7 @@ check_ratio(torch.tensor([3.0, 4.0], dtype=torch.float64), torch.tensor([1.0, -1
             5 / math.sqrt(2))
 check_ratio(torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64),
             torch.tensor([[0.5, 0.0], [0.0, 0.0]], dtype=torch.float64), 10.0)
+check_ratio(torch.zeros(3, dtype=torch.float64), torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64), 1.0)
 print("lamb_trust_ratio: visible tests passed")
 
 # %% [tests] id=test_trust_ratio_zero points=1
@@ -280,8 +283,9 @@ def lamb_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_
     ### END SOLUTION
 
 # %% [tests] id=test_lamb_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-6, no decay, against the course's Lamb
-# or against LAMB computed with your lamb_trust_ratio (so that a bug there is not counted twice).
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-6, without and with weight_decay=0.5
+# (where its place, in the direction before the trust ratio, shows) against the course's Lamb, or against LAMB computed
+# with your lamb_trust_ratio (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Lamb, adam_update
 
@@ -298,10 +302,11 @@ def lamb_from_your_trust_ratio(param, grad, state, lr=1e-3, betas=(0.9, 0.999), 
     return param - lr * lamb_trust_ratio(param.clone(), update.clone()) * update
 
 
-hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6)
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper), theta0,
-                       fixed_gradients(3, seed=75), steps=5, built_on=with_state_dict(lamb_from_your_trust_ratio, **hyper))
+for hyper in [dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6), dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.5)]:
+    assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper), theta0,
+                           fixed_gradients(3, seed=75), steps=5,
+                           built_on=with_state_dict(lamb_from_your_trust_ratio, **hyper))
 print("lamb_step: visible tests passed")
 
 # %% [tests] id=test_lamb_first_step points=1

@@ -95,7 +95,9 @@ def soap_adam_step(param, grad, state, QL, QR, lr=3e-3, betas=(0.95, 0.95), eps=
     ### END SOLUTION
 
 # %% [tests] id=test_soap_step_visible points=1
-# Visible tests (1 point): five steps with lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01 in fixed random bases (4 x 3 matrix).
+# Visible tests (1 point): five steps with lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01 in fixed random bases (4 x 3 matrix);
+# then the traps of section 1: a large eps=0.1 (where it sits shows), and bases that change after the third step (M stays in
+# the original coordinates and is rotated with the current basis).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients
 from reference_impl.optim import soap_update
 
@@ -106,11 +108,19 @@ def random_orthogonal(n, seed):
     return q
 
 
-def fixed_bases_soap(function, QL, QR, **hyper):
-    """Steppers (student, reference) running SOAP's Adam step in the fixed bases QL, QR."""
+def fixed_bases_soap(function, QL, QR, later=None, **hyper):
+    """Steppers (student, reference) running SOAP's Adam step in the fixed bases QL, QR; with later=(k, QL2, QR2),
+    in the bases QL2, QR2 from step k + 1 on."""
+    calls = {"student": 0, "reference": 0}
+
+    def bases(who):
+        calls[who] += 1
+        return (later[1], later[2]) if later and calls[who] > later[0] else (QL, QR)
+
     def student(param, grad, state):
         state = {} if state is None else state
-        new = function(param, grad, state, QL.clone(), QR.clone(), **hyper)
+        left, right = bases("student")
+        new = function(param, grad, state, left.clone(), right.clone(), **hyper)
         assert isinstance(new, torch.Tensor), f"{function.__name__} must return the new parameter as a tensor"
         return new, state
 
@@ -119,18 +129,23 @@ def fixed_bases_soap(function, QL, QR, **hyper):
             state = dict(step=0, M=torch.zeros_like(param), V=torch.zeros_like(param))
         state["step"] += 1
         new = param.clone()
-        soap_update(new, grad, state["M"], state["V"], [QL, QR], step=state["step"], **hyper)
+        soap_update(new, grad, state["M"], state["V"], list(bases("reference")), step=state["step"], **hyper)
         return new, state
 
     args = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
-    student.function = f"{function.__name__}({args}, fixed bases QL {tuple(QL.shape)}, QR {tuple(QR.shape)})"
+    student.function = (f"{function.__name__}({args}, fixed bases QL {tuple(QL.shape)}, QR {tuple(QR.shape)}"
+                        + (f", other bases after step {later[0]}" if later else "") + ")")
     return student, reference
 
 
-hyper = dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01)
-student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(4, 81), random_orthogonal(3, 82), **hyper)
 theta0 = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10 - 0.5
-assert_same_trajectory(student, reference, theta0, fixed_gradients((4, 3), seed=83), steps=5)
+for hyper, later in [(dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01), None),
+                     (dict(lr=0.01, betas=(0.95, 0.95), eps=0.1, weight_decay=0.01), None),
+                     (dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01),
+                      (3, random_orthogonal(4, 84), random_orthogonal(3, 85)))]:
+    student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(4, 81), random_orthogonal(3, 82), later,
+                                          **hyper)
+    assert_same_trajectory(student, reference, theta0, fixed_gradients((4, 3), seed=83), steps=5)
 print("soap_adam_step: visible tests passed")
 
 # %% [tests] id=test_soap_step_first points=1

@@ -89,7 +89,9 @@ def sf_weight(step, lr, warmup_steps, r, weight_lr_power, lr_max, weight_sum):
     ### END SOLUTION
 
 # %% [tests] id=test_weight_visible points=1
-# Visible tests (1 point): 10 steps with lr=0.1, no warm-up, r=0, p=2: c = 1, 1/2, 1/3, ...
+# Visible tests (1 point): 10 steps with lr=0.1, no warm-up, r=0, p=2: c = 1, 1/2, 1/3, ...; then the traps of
+# section 1: a warm-up of 3 steps (steps count from 0), r=1 (the weight of step t is (t + 1)^r) and a learning rate
+# lowered after 4 steps (the largest one so far weights the average).
 from reference_impl.optim import schedule_free_weight
 
 
@@ -111,6 +113,7 @@ def check_weights(lrs, warmup_steps=0, r=0.0, weight_lr_power=2.0):
 
 
 check_weights([0.1] * 10)
+check_weights([0.1] * 4 + [0.02] * 3, warmup_steps=3, r=1.0)
 print("sf_weight: visible tests passed")
 
 # %% [tests] id=test_weight_warmup points=1
@@ -192,8 +195,9 @@ def sf_sgd_step(param, grad, state, lr=1.0, momentum=0.9, weight_decay=0.0, warm
     ### END SOLUTION
 
 # %% [tests] id=test_sf_sgd_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, momentum=0.9 (other arguments at their defaults) against the course's
-# SGDScheduleFree, or against schedule-free SGD computed with your sf_weight (so that a bug there is not counted twice).
+# Visible tests (1 point): five steps with lr=0.1, momentum=0.9 (other arguments at their defaults), then with
+# weight_decay=0.5 (where the penalty is taken, at y, shows), against the course's SGDScheduleFree, or against
+# schedule-free SGD computed with your sf_weight (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import SGDScheduleFree, schedule_free_sgd_update
 
@@ -212,10 +216,11 @@ def sf_sgd_from_your_sf_weight(param, grad, state, lr=1.0, momentum=0.9, weight_
     return y
 
 
-hyper = dict(lr=0.1, momentum=0.9)
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper), theta0,
-                       fixed_gradients(3, seed=111), steps=5, built_on=with_state_dict(sf_sgd_from_your_sf_weight, **hyper))
+for hyper in [dict(lr=0.1, momentum=0.9), dict(lr=0.1, momentum=0.9, weight_decay=0.5)]:
+    assert_same_trajectory(with_state_dict(sf_sgd_step, **hyper), optimizer(SGDScheduleFree, **hyper), theta0,
+                           fixed_gradients(3, seed=111), steps=5,
+                           built_on=with_state_dict(sf_sgd_from_your_sf_weight, **hyper))
 print("sf_sgd_step: visible tests passed")
 
 # %% [tests] id=test_sf_sgd_first_step points=1
@@ -336,8 +341,9 @@ def sf_adamw_step(param, grad, state, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, w
     ### END SOLUTION
 
 # %% [tests] id=test_sf_adamw_visible points=1
-# Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against the course's
-# AdamWScheduleFree, or against schedule-free AdamW computed with your sf_weight (a bug there is not counted twice).
+# Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults), then with weight_decay=0.5
+# (decoupled, scaled by the learning rate), against the course's AdamWScheduleFree, or against schedule-free AdamW
+# computed with your sf_weight (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import AdamWScheduleFree, schedule_free_adamw_update
 
@@ -359,8 +365,10 @@ def sf_adamw_from_your_sf_weight(param, grad, state, lr=0.0025, betas=(0.9, 0.99
 
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(sf_adamw_step, lr=0.1), optimizer(AdamWScheduleFree, lr=0.1), theta0,
-                       fixed_gradients(3, seed=115), steps=5, built_on=with_state_dict(sf_adamw_from_your_sf_weight, lr=0.1))
+for hyper in [dict(lr=0.1), dict(lr=0.1, weight_decay=0.5)]:
+    assert_same_trajectory(with_state_dict(sf_adamw_step, **hyper), optimizer(AdamWScheduleFree, **hyper), theta0,
+                           fixed_gradients(3, seed=115), steps=5,
+                           built_on=with_state_dict(sf_adamw_from_your_sf_weight, **hyper))
 print("sf_adamw_step: visible tests passed")
 
 # %% [tests] id=test_sf_adamw_trajectory points=2
