@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
+from _layouts import place_nbgrader as _place
 from nbgrader.api import Gradebook
 
 from course_grading import pipeline
@@ -27,16 +28,6 @@ from course_grading.grade import PENDING, grade
 
 WRITTEN = "03-momentum"          # has a written answer (written_lookahead, 1 point)
 NB = "momentum.ipynb"
-
-
-def _place(subs: Path, assignment: str, student: str, nb, timestamp: str | None = None) -> None:
-    """nbgrader's submitted/ layout: <student>/<assignment>/<notebook> (+ timestamp.txt)."""
-    folder = subs / student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, node in nb.items():
-        nbformat.write(node, folder / name)
-    if timestamp:
-        (folder / "timestamp.txt").write_text(timestamp)
 
 
 def _run(root: Path, assignment: str, subs: Path, tmp: Path, feedback: bool = False, **kw) -> dict:
