@@ -21,6 +21,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 
@@ -147,6 +148,7 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
             return _write(out_a, assignment, names, taken.layout, max_total, done, others, export_pending,
                           len(taken.ignored))
         index = 0
+        graded_now = {sub.student for sub, _ in todo}
         try:
             for index, (sub, digests) in enumerate(todo):
                 t0 = time.perf_counter()
@@ -156,6 +158,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 if not failed:
                     record.remember(sub.student, digests, key)
                 done[sub.student] = report.record_of(row, results if not failed else [])
+                if feedback_pages and not failed:   # what the page shows of the instructor's work
+                    done[sub.student]["feedback_work"] = record.work_digest(sub.student)
                 write()
                 log(f"{sub.student}: {row['total']:g}/{row['max_score']:g} {row['status']} "
                     f"({time.perf_counter() - t0:.1f} s)" + (f" -- {row['reasons']}" if row["reasons"] else ""))
@@ -167,8 +171,12 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                 "students already graded are skipped while their submissions are unchanged)")
             raise
         grader.stop()
-        # 4. the whole class: the students of the gradebook this run was not given keep their rows
+        # 4. the whole class: the students of the gradebook this run was not given keep their rows; the pages of
+        # students graded earlier show the instructor's scores and comments given since
         others = _others(record, earlier, done)
+        if feedback_pages:
+            grader.feedback_again({**{s: r for s, r in done.items() if s not in graded_now}, **others},
+                                  taken.students)
         rows = write()
         kept = [r for r in rows if r["student_id"] not in taken.students]
         if kept and not shard:
@@ -300,6 +308,33 @@ class _Grader:
         for worker in self.prefetched.values():
             worker.stop()
         self.prefetched.clear()
+
+    def feedback_again(self, records: dict, submissions: dict) -> None:
+        """Render again the pages of students graded in an earlier run (``records``: student -> record) whose
+        instructor's scores or comments changed since their page was rendered, so that a hand grade, a comment or an
+        override reaches the student without grading them again."""
+        for student, rec in records.items():
+            work = self.record.work_digest(student)
+            if work == rec.get("feedback_work", ""):
+                continue
+            try:
+                pages = self.record.feedback_again(student, self.out_a.parent / "autograded",
+                                                   self.out_a / "feedback" / student)
+                verdicts = rec.get("verdicts", [])   # as the earlier run recorded them: the score table if a page leaks
+                results = [SimpleNamespace(name=name, verdicts=[
+                    SimpleNamespace(**{k: v[k] for k in ("grade_id", "points", "passed", "message")})
+                    for v in verdicts if v["notebook"] == name]) for name in dict.fromkeys(v["notebook"] for v in verdicts)]
+                sub = submissions.get(student)
+                own = {name: Path(path).read_text(encoding="utf-8", errors="replace")
+                       for name, path in (sub.notebooks.items() if sub else ())}
+                leaks = feedback.publish(pages, student, results, self.by_name, self.secret_paths, own)
+                if leaks:
+                    self.log(f"warning: {student}'s feedback showed {leaks[0]}; replaced by the score table")
+                rec["feedback_work"] = work
+                self.log(f"{student}: feedback page rendered again (the instructor's scores or comments changed)")
+            except Exception as err:  # noqa: BLE001 - one page must not stop the run; the old page stays
+                self.log(f"warning: {student}'s feedback page was not rendered again ({type(err).__name__}: "
+                         f"{str(err)[:200]}): it does not show the instructor's latest scores and comments")
 
     def grade_student(self, sub, layout: str) -> tuple:
         """``(row, results)`` of one student; a failure of the grader itself gives a row with status "failed"."""
