@@ -323,7 +323,8 @@ class _Grader:
                 verdicts = rec.get("verdicts", [])   # as the earlier run recorded them: the score table if a page leaks
                 results = [SimpleNamespace(name=name, verdicts=[
                     SimpleNamespace(**{k: v[k] for k in ("grade_id", "points", "passed", "message")})
-                    for v in verdicts if v["notebook"] == name]) for name in dict.fromkeys(v["notebook"] for v in verdicts)]
+                    for v in verdicts if v["notebook"] == name])
+                    for name in dict.fromkeys(v["notebook"] for v in verdicts)]
                 sub = submissions.get(student)
                 own = {name: Path(path).read_text(encoding="utf-8", errors="replace")
                        for name, path in (sub.notebooks.items() if sub else ())}
