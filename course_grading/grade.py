@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 
@@ -71,7 +72,8 @@ def grade(root: Path, assignment: str, submissions: Path, *, out: Path | None = 
                            export_pending, len(taken.ignored))
         todo = _skip_unchanged(run, record, outputs, students, run_key(run.root, assignment, secret), force)
         failed = _grade_students(run, grader, record, outputs, todo)
-        rows = outputs.write(refresh=True)   # the whole class: the gradebook's other students keep their rows
+        rows = _rest_of_class(grader, record, outputs, {sub.student for sub, _, _ in todo}, taken.students,
+                              feedback_pages)
         counts = {"graded_now": len(todo), "skipped": outputs.skipped, "failed": failed}
         return _summary(run, taken, record, rows, counts, shard, use_sandbox)
     finally:
@@ -158,7 +160,7 @@ def _skip_unchanged(run: _Run, record, outputs: _Outputs, students: list, key: s
         rec = outputs.earlier.get(sub.student)
         if not force and rec and record.unchanged(sub.student, digests, key):
             outputs.done[sub.student] = StudentRecord(rec.student, _refresh(record, sub.student, rec.row).but(
-                graded_in="earlier run (unchanged since)"), rec.verdicts)
+                graded_in="earlier run (unchanged since)"), rec.verdicts, rec.feedback_work)
         else:
             todo.append((sub, digests, key))
     outputs.skipped = len(students) - len(todo)
@@ -179,6 +181,8 @@ def _grade_students(run: _Run, grader: "_Grader", record, outputs: _Outputs, tod
             if row.status != Status.FAILED:
                 record.remember(sub.student, digests, key)
             outputs.done[sub.student] = StudentRecord.of(row, results if row.status != Status.FAILED else [])
+            if grader.feedback_pages and row.status != Status.FAILED:   # what the page shows of the instructor's work
+                outputs.done[sub.student].feedback_work = record.work_digest(sub.student)
             outputs.write()
             run.log(f"{sub.student}: {row.total:g}/{row.max_score:g} {row.status} ({time.perf_counter() - t0:.1f} s)"
                     + (f" -- {row.cells()['reasons']}" if row.reasons else ""))
@@ -193,8 +197,20 @@ def _grade_students(run: _Run, grader: "_Grader", record, outputs: _Outputs, tod
     return failed
 
 
+def _rest_of_class(grader: "_Grader", record, outputs: _Outputs, graded_now: set, submissions: dict,
+                   feedback_pages: bool) -> list:
+    """Step 5: the whole class written out: the gradebook's students this run did not grade keep their rows,
+    refreshed from the gradebook, and their feedback pages are rendered again where the instructor's scores or
+    comments changed since (a hand grade or an override reaches the student without a re-grade). Returns the rows."""
+    outputs.others = _others(record, outputs.earlier, outputs.done)
+    if feedback_pages:
+        grader.feedback_again({**{s: r for s, r in outputs.done.items() if s not in graded_now}, **outputs.others},
+                              submissions)
+    return outputs.write()
+
+
 def _summary(run: _Run, taken, record, rows: list, counts: dict, shard, use_sandbox: bool) -> dict:
-    """Step 5: the run's summary (returned, and said in the log), with the count that must add up."""
+    """Step 6: the run's summary (returned, and said in the log), with the count that must add up."""
     kept = [r for r in rows if r.student_id not in taken.students]
     if kept and not shard:
         run.log(f"kept {len(kept)} student(s) graded earlier and not in these submissions: "
@@ -270,7 +286,7 @@ def _others(record, earlier: dict, done: dict) -> dict:
         rec = earlier.get(student) or StudentRecord(student, Row(
             student, reasons=["graded before this output folder kept records: see the gradebook"]))
         row = _refresh(record, student, rec.row).but(graded_in="earlier run (not in these submissions)")
-        others[student] = StudentRecord(student, row, rec.verdicts)
+        others[student] = StudentRecord(student, row, rec.verdicts, rec.feedback_work)
     return others
 
 
@@ -315,6 +331,32 @@ class _Grader:
         for worker in self.prefetched.values():
             worker.stop()
         self.prefetched.clear()
+
+    def feedback_again(self, records: dict, submissions: dict) -> None:
+        """Render again the pages of students graded in an earlier run (``records``: student -> record) whose
+        instructor's scores or comments changed since their page was rendered, so that a hand grade, a comment or an
+        override reaches the student without grading them again."""
+        for student, rec in records.items():
+            work = self.record.work_digest(student)
+            if work == rec.feedback_work:
+                continue
+            try:
+                pages = self.record.feedback_again(student, self.out_a.parent / "autograded",
+                                                   self.out_a / "feedback" / student)
+                # the verdicts as the earlier run recorded them: the score table if a page leaks
+                results = [SimpleNamespace(name=name, verdicts=[v for v in rec.verdicts if v.notebook == name])
+                           for name in dict.fromkeys(v.notebook for v in rec.verdicts)]
+                sub = submissions.get(student)
+                own = {name: Path(path).read_text(encoding="utf-8", errors="replace")
+                       for name, path in (sub.notebooks.items() if sub else ())}
+                leaks = feedback.publish(pages, student, results, self.by_name, self.secret_paths, own)
+                if leaks:
+                    self.log(f"warning: {student}'s feedback showed {leaks[0]}; replaced by the score table")
+                rec.feedback_work = work
+                self.log(f"{student}: feedback page rendered again (the instructor's scores or comments changed)")
+            except Exception as err:  # noqa: BLE001 - one page must not stop the run; the old page stays
+                self.log(f"warning: {student}'s feedback page was not rendered again ({type(err).__name__}: "
+                         f"{str(err)[:200]}): it does not show the instructor's latest scores and comments")
 
     def grade_student(self, sub, layout: str) -> tuple:
         """``(row, results)`` of one student; a failure of the grader itself gives a row with status "failed"."""

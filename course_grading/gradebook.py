@@ -14,6 +14,8 @@ scratch course folder whose ``source/`` is a copy of ``solutions/<assignment>`` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -209,6 +211,34 @@ class Record:
     def instructor_work(self, student: str) -> list:
         """The grades and comments an instructor set for ``student`` in the formgrader (names)."""
         return self._prior(student)[1]
+
+    def work_digest(self, student: str) -> str:
+        """A digest of the scores and comments an instructor set for ``student`` ("" when none): a feedback page
+        rendered under another digest is out of date."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            try:
+                sub = gb.find_submission(self.assignment, student)
+            except MissingEntry:
+                return ""
+            work = sorted([(nb.name, g.name, "score", repr(float(g.manual_score))) for nb in sub.notebooks
+                           for g in nb.grades if g.manual_score is not None]
+                          + [(nb.name, c.name, "comment", c.manual_comment) for nb in sub.notebooks
+                             for c in nb.comments if c.manual_comment])
+        return hashlib.sha256(json.dumps(work).encode()).hexdigest() if work else ""
+
+    def feedback_again(self, student: str, autograded: Path, dest: Path) -> list:
+        """Render ``student``'s feedback pages into ``dest`` again, from the autograded notebooks kept in
+        ``autograded/<student>/<assignment>/`` (see :meth:`keep_autograded`) and the gradebook as it is now (an
+        instructor's scores and comments given since the student was graded); returns the files written."""
+        src = Path(autograded) / student / self.assignment
+        if not src.is_dir():
+            raise FileNotFoundError(f"no autograded notebooks of {student} in {src.parent}")
+        target = self.scratch / "autograded" / student / self.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(src, target)
+        return self.feedback(student, dest)
 
     def _prior(self, student: str) -> tuple:
         """(fingerprints of the last graded submission, grade/comment names an instructor set) before this run."""

@@ -151,15 +151,19 @@ class StudentRecord:
     student: str
     row: Row
     verdicts: list = field(default_factory=list)   # CellVerdict, in notebook order
+    feedback_work: str = ""      # digest of the instructor's scores and comments the feedback page shows ("" none)
 
     def to_json(self) -> dict:
-        return {"student": self.student, "row": self.row.to_json(),
+        data = {"student": self.student, "row": self.row.to_json(),
                 "verdicts": [v.__dict__.copy() for v in self.verdicts]}
+        if self.feedback_work:
+            data["feedback_work"] = self.feedback_work
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "StudentRecord":
         return cls(data["student"], Row.from_json(data["row"]),
-                   [CellVerdict(**v) for v in data.get("verdicts", [])])
+                   [CellVerdict(**v) for v in data.get("verdicts", [])], data.get("feedback_work", ""))
 
     @classmethod
     def of(cls, row: Row, results: list) -> "StudentRecord":

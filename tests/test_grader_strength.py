@@ -76,11 +76,19 @@ def _named(result, assignment: str, student: str) -> set:
     return named
 
 
-#: assignment -> (the answer cell another answer's solution calls, the test cells of that other answer): a bug in the
-#: first must cost nothing in the second's tests (one bug, one function's points), because those tests also accept
-#: the answer computed with the student's own version of the function it builds on
+#: assignment -> (the answer cell other answers' solutions call, the test cells of those other answers): a bug in the
+#: first must cost nothing in the others' tests (one bug, one function's points), because those tests also accept
+#: the answer computed with the student's own version of the function it builds on (10's train/eval tests read the
+#: course optimizer's state, so they depend on no step function at all)
 BUILT_ON = {
     "06-adam-adamw": ("adam_step", ("test_adamw_visible", "test_adamw_trajectory", "test_adamw_edges")),
+    "07-lion-lamb": ("lamb_trust_ratio", ("test_lamb_visible", "test_lamb_first_step", "test_lamb_trajectory",
+                                          "test_lamb_edges")),
+    "08-soap-muon": ("newton_schulz", ("test_muon_visible", "test_muon_trajectory", "test_muon_edges")),
+    "10-schedule-free": ("sf_weight", ("test_sf_sgd_visible", "test_sf_sgd_first_step", "test_sf_sgd_trajectory",
+                                       "test_sf_sgd_decay_warmup", "test_sf_adamw_visible", "test_sf_adamw_trajectory",
+                                       "test_sf_adamw_edges", "test_train_eval_visible", "test_train_eval_sgd",
+                                       "test_train_eval_adamw")),
 }
 HELPER_BUGS = [(a, v) for a, (cell, _) in sorted(BUILT_ON.items()) for v in CATALOGUE[a].VARIANTS
                if not v.full_marks and {e.cell for e in v.edits} == {cell}]

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
+import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 from _grading import ROOT, SANDBOX
+from _layouts import place_nbgrader as _place
 from nbgrader.api import Gradebook
 import _pipeline as pipeline
 
@@ -27,16 +30,6 @@ from course_grading.grade import PENDING, grade
 
 WRITTEN = "03-momentum"          # has a written answer (written_lookahead, 1 point)
 NB = "momentum.ipynb"
-
-
-def _place(subs: Path, assignment: str, student: str, nb, timestamp: str | None = None) -> None:
-    """nbgrader's submitted/ layout: <student>/<assignment>/<notebook> (+ timestamp.txt)."""
-    folder = subs / student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, node in nb.items():
-        nbformat.write(node, folder / name)
-    if timestamp:
-        (folder / "timestamp.txt").write_text(timestamp)
 
 
 def _run(root: Path, assignment: str, subs: Path, tmp: Path, feedback: bool = False, **kw) -> dict:
@@ -116,6 +109,30 @@ def test_written_answers_wait_for_the_instructor_and_regrades_keep_their_work(tm
         assert gb.find_grade("test_heavy_ball_visible", "momentum", WRITTEN, "bob").manual_score == 0.5
         assert gb.find_comment("heavy_ball_velocity_step", "momentum", WRITTEN, "bob").manual_comment == "See me."
         assert gb.find_submission(WRITTEN, "bob").score == 11.5
+
+
+def test_a_hand_grade_reaches_the_feedback_page_of_a_student_not_graded_again(tmp_path):
+    """An instructor grades a written answer after the run; the next run skips the unchanged student but renders
+    their page again, so the score and comment reach the student; a run after that renders nothing again."""
+    _place(tmp_path / "subs", WRITTEN, "alice", {NB: pipeline.student_notebook(ROOT, WRITTEN, NB)})
+    _run(ROOT, WRITTEN, tmp_path / "subs", tmp_path, feedback=True)
+    page = tmp_path / "out" / WRITTEN / "feedback" / "alice" / "momentum.html"
+
+    def text():   # the page as a reader sees it
+        return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+
+    assert "Written response (Score: 0.0 / 1.0)" in text()
+    with Gradebook("sqlite:///" + str(tmp_path / "gradebook.db")) as gb:
+        gb.find_grade("written_lookahead", "momentum", WRITTEN, "alice").manual_score = 1
+        gb.find_comment("written_lookahead", "momentum", WRITTEN, "alice").manual_comment = "Well put."
+        gb.db.commit()
+    rows = _run(ROOT, WRITTEN, tmp_path / "subs", tmp_path, feedback=True)
+    assert rows["alice"]["graded_in"] == "earlier run (unchanged since)" and float(rows["alice"]["total"]) == 13
+    assert "alice: feedback page rendered again" in rows["_log"]
+    assert "Written response (Score: 1.0 / 1.0)" in text() and "Well put." in text()
+    assert "(Score: 13.0 / 13.0)" in text()
+    rows = _run(ROOT, WRITTEN, tmp_path / "subs", tmp_path, feedback=True)
+    assert "rendered again" not in rows["_log"], "an unchanged page is rendered once"
 
 
 DEADLINE = "02-gradient-descent"

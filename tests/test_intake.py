@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _layouts import canvas_name, moodle_prefix
 
 from course_grading.intake import scan as intake_scan
 from course_grading.intake import AmbiguousLayout, read_submissions
@@ -42,15 +43,6 @@ def _nb(owner: str, version: str) -> str:
 # ------------------------------------------------------------------------------------- layout writers
 # Each writer fills `root` with one class and returns {expected student id: notebook expected graded version}
 # plus the names of files that must be ignored and the late students.
-
-def canvas_name(display: str) -> str:
-    """Canvas's prefix rule (lib/content_zipper.rb): _<digits>_ collapsed, lower case, then every character that
-    is not a Unicode word character (letter, mark, decimal digit, connector punctuation) removed."""
-    import re
-    import unicodedata
-    name = re.sub(r"_(\d+)_", r"\1", display).lower()
-    return "".join(c for c in name if unicodedata.category(c)[0] in "LM" or unicodedata.category(c) in ("Nd", "Pc"))
-
 
 def write_folders(root, assignment, nb):
     expected, extras, late = {}, [], set()
@@ -115,20 +107,16 @@ def write_canvas(root, assignment, nb):
     return expected, extras, late
 
 
-def _moodle_prefix(display, pid):
-    return display.replace("_", " ").title() + f"_{pid}"
-
-
 def write_moodle_folders(root, assignment, nb):
     expected, extras, late = {}, [], set()
     for k, display in enumerate(IDS):
         pid = str(300 + k)
-        folder = f"{_moodle_prefix(display, pid)}_assignsubmission_file_"
+        folder = f"{moodle_prefix(display, pid)}_assignsubmission_file_"
         _put(root, f"{folder}/{nb}", _nb(pid, "final"))
         _put(root, f"{folder}/data/readme.txt", "a file in a subfolder")
-        _put(root, f"{_moodle_prefix(display, pid)}_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
+        _put(root, f"{moodle_prefix(display, pid)}_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
         extras += [f"{folder}/data/readme.txt",
-                   f"{_moodle_prefix(display, pid)}_assignsubmission_onlinetext_/onlinetext.html"]
+                   f"{moodle_prefix(display, pid)}_assignsubmission_onlinetext_/onlinetext.html"]
         expected[pid] = "final"
     folder = "Participant_399_assignsubmission_file_"                      # blind marking
     _put(root, f"{folder}/{nb}", _nb("399", "final"))
@@ -140,7 +128,7 @@ def write_moodle_flat(root, assignment, nb):
     expected, extras, late = {}, [], set()
     for k, display in enumerate(IDS):
         pid = str(300 + k)
-        prefix = f"{_moodle_prefix(display, pid)}_assignsubmission_file_"
+        prefix = f"{moodle_prefix(display, pid)}_assignsubmission_file_"
         _put(root, prefix + nb, _nb(pid, "final"))
         _put(root, prefix + "helper.py", "x = 1")
         extras.append(prefix + "helper.py")

@@ -133,7 +133,10 @@ def minibatches(X, y, batch_size, shuffle=False, generator=None, drop_last=False
     ### END SOLUTION
 
 # %% [tests] id=test_minibatches_visible points=1
-# Visible tests (1 point): ten examples in batches of four, without shuffling.
+# Visible tests (1 point): ten examples in batches of four, without shuffling; then the rules of section 2: one
+# shuffled epoch against torch's RandomSampler + BatchSampler with the same generator, drop_last, batch_size=0.
+from torch.utils.data import BatchSampler, RandomSampler
+
 X = torch.arange(20.0).reshape(10, 2)
 y = torch.arange(10)
 batches = list(minibatches(X, y, batch_size=4))
@@ -143,6 +146,18 @@ for k, (xb, yb) in enumerate(batches):
     expected = y[4 * k:4 * k + 4]
     assert torch.equal(yb, expected), f"batch {k} without shuffling: expected targets {expected.tolist()}, got {yb.tolist()}"
     assert torch.equal(xb, X[expected]), f"batch {k}: the inputs do not belong to the targets {expected.tolist()}"
+got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(7))]
+want = list(BatchSampler(RandomSampler(range(10), generator=torch.Generator().manual_seed(7)), 4, False))
+assert got == want, (f"minibatches(n=10, batch_size=4, shuffle=True, generator seeded with 7): expected {want}, got {got} "
+                     "(draw torch.randperm(n, generator=generator) once, then cut it into slices)")
+got = [yb.tolist() for _, yb in minibatches(X, y, batch_size=4, drop_last=True)]
+assert got == [[0, 1, 2, 3], [4, 5, 6, 7]], f"minibatches(n=10, batch_size=4, drop_last=True): expected two batches, got {got}"
+try:
+    list(minibatches(X, y, batch_size=0))
+except ValueError as err:
+    assert "batch_size" in str(err), f"the ValueError for batch_size=0 should mention batch_size: {err}"
+else:
+    raise AssertionError("minibatches(batch_size=0) should raise ValueError")
 print("minibatches: visible tests passed")
 
 # %% [tests] id=test_minibatches_shuffle points=2

@@ -77,13 +77,16 @@ def adagrad_step(param, grad, state, lr=1e-2, lr_decay=0.0, eps=1e-10, initial_a
     ### END SOLUTION
 
 # %% [tests] id=test_adagrad_visible points=1
-# Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against torch-style Adagrad.
+# Visible tests (1 point): five steps with lr=0.1 (other arguments at their defaults) against torch-style Adagrad;
+# then the traps of section 1: lr_decay=0.5 (the decay counts from t - 1), initial_accumulator_value=0.5 and a large
+# eps=0.1 (where its place, outside the root, shows).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adagrad
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(adagrad_step, lr=0.1), optimizer(Adagrad, lr=0.1), theta0,
-                       fixed_gradients(3, seed=41), steps=5)
+for hyper in [dict(lr=0.1), dict(lr=0.1, lr_decay=0.5, initial_accumulator_value=0.5, eps=0.1)]:
+    assert_same_trajectory(with_state_dict(adagrad_step, **hyper), optimizer(Adagrad, **hyper), theta0,
+                           fixed_gradients(3, seed=41), steps=5)
 print("adagrad_step: visible tests passed")
 
 # %% [tests] id=test_adagrad_hidden points=1
@@ -168,13 +171,15 @@ def rmsprop_step(param, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0
     ### END SOLUTION
 
 # %% [tests] id=test_rmsprop_visible points=1
-# Visible tests (1 point): five steps with lr=0.01, alpha=0.9 against torch-style RMSprop.
+# Visible tests (1 point): five steps with lr=0.01, alpha=0.9 against torch-style RMSprop, plain, centered=True and
+# with momentum=0.5 (the two variants of section 2).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import RMSprop
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(rmsprop_step, lr=0.01, alpha=0.9), optimizer(RMSprop, lr=0.01, alpha=0.9),
-                       theta0, fixed_gradients(3, seed=45), steps=5)
+for hyper in [dict(lr=0.01, alpha=0.9), dict(lr=0.01, alpha=0.9, centered=True), dict(lr=0.01, alpha=0.9, momentum=0.5)]:
+    assert_same_trajectory(with_state_dict(rmsprop_step, **hyper), optimizer(RMSprop, **hyper), theta0,
+                           fixed_gradients(3, seed=45), steps=5)
 print("rmsprop_step: visible tests passed")
 
 # %% [tests] id=test_rmsprop_plain points=1
@@ -262,13 +267,15 @@ def adadelta_step(param, grad, state, lr=1.0, rho=0.9, eps=1e-6):
     ### END SOLUTION
 
 # %% [tests] id=test_adadelta_visible points=1
-# Visible tests (1 point): five steps with the defaults (lr=1.0, rho=0.9, eps=1e-6) against torch-style Adadelta.
+# Visible tests (1 point): five steps with the defaults (lr=1.0, rho=0.9, eps=1e-6), then with lr=0.5 (PyTorch's
+# learning rate), against torch-style Adadelta.
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
 from reference_impl.optim import Adadelta
 
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(adadelta_step), optimizer(Adadelta), theta0, fixed_gradients(3, seed=49),
-                       steps=5)
+for hyper in [dict(), dict(lr=0.5)]:
+    assert_same_trajectory(with_state_dict(adadelta_step, **hyper), optimizer(Adadelta, **hyper), theta0,
+                           fixed_gradients(3, seed=49), steps=5)
 print("adadelta_step: visible tests passed")
 
 # %% [tests] id=test_adadelta_hidden points=1

@@ -86,14 +86,16 @@ def lion_step(param, grad, buf, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
     ### END SOLUTION
 
 # %% [tests] id=test_lion_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.99), no decay, against the course's Lion.
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.99), no decay, against the course's Lion; then the
+# traps of section 1: ten steps with beta1 > beta2 and weight_decay=0.5 (where the order of the two averages, the
+# momentum of raw gradients and the decay's lr show).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_buffer
 from reference_impl.optim import Lion
 
-hyper = dict(lr=0.1, betas=(0.9, 0.99))
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper), theta0,
-                       fixed_gradients(3, seed=71), steps=5)
+for hyper, grads, steps in [(dict(lr=0.1, betas=(0.9, 0.99)), fixed_gradients(3, seed=71), 5),
+                            (dict(lr=0.1, betas=(0.9, 0.5), weight_decay=0.5), fixed_gradients(3, seed=72), 10)]:
+    assert_same_trajectory(with_buffer(lion_step, **hyper), optimizer(Lion, **hyper), theta0, grads, steps=steps)
 print("lion_step: visible tests passed")
 
 # %% [tests] id=test_lion_first_step points=1
@@ -187,7 +189,7 @@ def lamb_trust_ratio(param, update):
     ### END SOLUTION
 
 # %% [tests] id=test_trust_ratio_visible points=1
-# Visible tests (1 point): a vector, a matrix (norm over all its elements).
+# Visible tests (1 point): a vector, a matrix (norm over all its elements), a zero parameter (trust ratio 1).
 import math
 
 def check_ratio(param, update, expected):
@@ -201,6 +203,7 @@ check_ratio(torch.tensor([3.0, 4.0], dtype=torch.float64), torch.tensor([1.0, -1
             5 / math.sqrt(2))
 check_ratio(torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64),
             torch.tensor([[0.5, 0.0], [0.0, 0.0]], dtype=torch.float64), 10.0)
+check_ratio(torch.zeros(3, dtype=torch.float64), torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64), 1.0)
 print("lamb_trust_ratio: visible tests passed")
 
 # %% [tests] id=test_trust_ratio_zero points=1
@@ -232,7 +235,8 @@ check_ratio(tiny * ones, huge * ones, tiny / huge)
 # ## 3. LAMB (5 points)
 #
 # With the step count $t$ (1 at the first step), $m_0 = v_0 = 0$, element-wise products and quotients, and the
-# trust ratio $\rho$ of section 2 (you may call your `lamb_trust_ratio`):
+# trust ratio $\rho$ of section 2 (you may call your `lamb_trust_ratio`: the LAMB tests accept a `lamb_step` that
+# is right *given your `lamb_trust_ratio`*, so a bug there costs only `lamb_trust_ratio`'s points):
 #
 # $$\begin{aligned}
 # m_t &= \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
@@ -279,35 +283,54 @@ def lamb_step(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_
     ### END SOLUTION
 
 # %% [tests] id=test_lamb_visible points=1
-# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-6, no decay, against the course's Lamb.
+# Visible tests (1 point): five steps with lr=0.1, betas=(0.9, 0.999), eps=1e-6, without and with weight_decay=0.5
+# (where its place, in the direction before the trust ratio, shows) against the course's Lamb, or against LAMB computed
+# with your lamb_trust_ratio (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, optimizer, with_state_dict
-from reference_impl.optim import Lamb
+from reference_impl.optim import Lamb, adam_update
 
-hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6)
+
+def lamb_from_your_trust_ratio(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
+    """LAMB built on your lamb_trust_ratio: if lamb_step calls a faulty lamb_trust_ratio, only its tests lose points."""
+    if not state:
+        state.update(step=0, exp_avg=torch.zeros_like(param), exp_avg_sq=torch.zeros_like(param))
+    state["step"] += 1
+    direction = torch.zeros_like(param)   # the course's Adam step of lr = -1 from 0 is m_hat / (sqrt(v_hat) + eps)
+    adam_update(direction, grad, state["exp_avg"], state["exp_avg_sq"], None, step=state["step"], lr=-1.0,
+                beta1=betas[0], beta2=betas[1], eps=eps)
+    update = direction + weight_decay * param
+    return param - lr * lamb_trust_ratio(param.clone(), update.clone()) * update
+
+
 theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper), theta0,
-                       fixed_gradients(3, seed=75), steps=5)
+for hyper in [dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6), dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.5)]:
+    assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper), theta0,
+                           fixed_gradients(3, seed=75), steps=5,
+                           built_on=with_state_dict(lamb_from_your_trust_ratio, **hyper))
 print("lamb_step: visible tests passed")
 
 # %% [tests] id=test_lamb_first_step points=1
 # Hidden tests (1 point): the first step moves the tensor by exactly lr * ||theta||; a zero tensor takes a plain Adam step.
 ### BEGIN HIDDEN TESTS
-from reference_impl.testing import assert_close, hidden_inputs
+from reference_impl.testing import assert_same_trajectory, hidden_inputs, with_state_dict
 
 h = hidden_inputs("07-lion-lamb/test_lamb_first_step", globals().get("TERM_SECRET"))
 g = h.tensor("grad", 4, low=-3.0, high=3.0)
 theta = h.tensor("theta", 4, low=-2.0, high=2.0)
 lr, betas, eps = h.log_uniform("lr", 0.003, 0.03), (h.uniform("beta1", 0.8, 0.95), h.uniform("beta2", 0.99, 0.9999, digits=4)), h.log_uniform("eps", 1e-7, 1e-5)
-new = lamb_step(theta.clone(), g.clone(), {}, lr=lr, betas=betas, eps=eps)
 r = g / (g.abs() + eps)
-assert_close(new, theta - lr * theta.norm() / r.norm() * r,
-             what=f"lamb_step(lr={lr}, betas={betas}, eps={eps}): parameter after the first step "
-                  "(expected theta - lr * ||theta|| / ||r|| * r with r = g / (|g| + eps))")
 zero = torch.zeros(4, dtype=torch.float64)
 wd = h.uniform("weight_decay", 0.05, 0.5)
-new = lamb_step(zero.clone(), g.clone(), {}, lr=lr, betas=betas, eps=eps, weight_decay=wd)
-assert_close(new, -lr * r, what=f"lamb_step(lr={lr}, eps={eps}, weight_decay={wd}) from theta = 0: parameter after "
-                                "the first step (trust ratio 1: expected -lr * g / (|g| + eps))")
+for start, hyper, expected, why in [
+        (theta, dict(lr=lr, betas=betas, eps=eps), theta - lr * theta.norm() / r.norm() * r,
+         "expected theta - lr * ||theta|| / ||r|| * r with r = g / (|g| + eps)"),
+        (zero, dict(lr=lr, betas=betas, eps=eps, weight_decay=wd), -lr * r,
+         "from theta = 0, trust ratio 1: expected -lr * g / (|g| + eps)")]:
+    first_step = with_state_dict(lamb_step, **hyper)
+    first_step.function += f" ({why})"
+    # the closed form, or LAMB computed with your lamb_trust_ratio (a bug there costs only its own points)
+    assert_same_trajectory(first_step, lambda param, grad, state, expected=expected: (expected, state), start,
+                           lambda param, k: g, steps=1, built_on=with_state_dict(lamb_from_your_trust_ratio, **hyper))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lamb_trajectory points=2
@@ -325,7 +348,8 @@ for k, hyper in enumerate([dict(lr=lu("lr0", 0.005, 0.02)), dict(lr=lu("lr1", 0.
                            dict(lr=lu("lr4", 0.005, 0.02), betas=(u("beta1_4", 0.7, 0.9), u("beta2_4", 0.98, 0.995)),
                                 eps=lu("eps4", 5e-4, 5e-3), weight_decay=lu("weight_decay4", 1.0, 3.0))]):
     assert_same_trajectory(with_state_dict(lamb_step, **hyper), optimizer(Lamb, **hyper),
-                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120))
+                           h.tensor(f"theta0_{k}", 6, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 80, 120),
+                           built_on=with_state_dict(lamb_from_your_trust_ratio, **hyper))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lamb_edges points=1
@@ -338,12 +362,15 @@ h = hidden_inputs("07-lion-lamb/test_lamb_edges", globals().get("TERM_SECRET"))
 lr, wd = h.uniform("lr_zero_grad", 0.05, 0.2), h.uniform("weight_decay_zero_grad", 0.1, 0.5)
 assert_same_trajectory(with_state_dict(lamb_step, lr=lr, weight_decay=wd), optimizer(Lamb, lr=lr, weight_decay=wd),
                        h.tensor("theta0_zero_grad", 4, low=0.5, high=1.5),
-                       fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 4]), steps=h.integer("steps_zero_grad", 7, 10))
+                       fixed_gradients(4, seed=h.seed("gradients_zero_grad"), zero_steps=[0, 1, 4]), steps=h.integer("steps_zero_grad", 7, 10),
+                       built_on=with_state_dict(lamb_from_your_trust_ratio, lr=lr, weight_decay=wd))
 lr = h.uniform("lr_zero_init", 0.05, 0.2)
 assert_same_trajectory(with_state_dict(lamb_step, lr=lr), optimizer(Lamb, lr=lr), torch.zeros(3, 2, dtype=torch.float64),
-                       fixed_gradients((3, 2), seed=h.seed("gradients_zero_init")), steps=h.integer("steps_zero_init", 8, 12))
+                       fixed_gradients((3, 2), seed=h.seed("gradients_zero_init")), steps=h.integer("steps_zero_init", 8, 12),
+                       built_on=with_state_dict(lamb_from_your_trust_ratio, lr=lr))
 lr = h.uniform("lr_float32", 0.02, 0.1)
 assert_same_trajectory(with_state_dict(lamb_step, lr=lr), optimizer(Lamb, lr=lr), h.tensor("theta0_float32", (2, 3), dtype=torch.float32),
                        fixed_gradients((2, 3), seed=h.seed("gradients_float32"), dtype=torch.float32),
-                       steps=h.integer("steps_float32", 6, 10), rtol=1e-5, atol=1e-6)
+                       steps=h.integer("steps_float32", 6, 10), rtol=1e-5, atol=1e-6,
+                       built_on=with_state_dict(lamb_from_your_trust_ratio, lr=lr))
 ### END HIDDEN TESTS

@@ -95,7 +95,9 @@ def soap_adam_step(param, grad, state, QL, QR, lr=3e-3, betas=(0.95, 0.95), eps=
     ### END SOLUTION
 
 # %% [tests] id=test_soap_step_visible points=1
-# Visible tests (1 point): five steps with lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01 in fixed random bases (4 x 3 matrix).
+# Visible tests (1 point): five steps with lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01 in fixed random bases (4 x 3 matrix);
+# then the traps of section 1: a large eps=0.1 (where it sits shows), and bases that change after the third step (M stays in
+# the original coordinates and is rotated with the current basis).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients
 from reference_impl.optim import soap_update
 
@@ -106,11 +108,19 @@ def random_orthogonal(n, seed):
     return q
 
 
-def fixed_bases_soap(function, QL, QR, **hyper):
-    """Steppers (student, reference) running SOAP's Adam step in the fixed bases QL, QR."""
+def fixed_bases_soap(function, QL, QR, later=None, **hyper):
+    """Steppers (student, reference) running SOAP's Adam step in the fixed bases QL, QR; with later=(k, QL2, QR2),
+    in the bases QL2, QR2 from step k + 1 on."""
+    calls = {"student": 0, "reference": 0}
+
+    def bases(who):
+        calls[who] += 1
+        return (later[1], later[2]) if later and calls[who] > later[0] else (QL, QR)
+
     def student(param, grad, state):
         state = {} if state is None else state
-        new = function(param, grad, state, QL.clone(), QR.clone(), **hyper)
+        left, right = bases("student")
+        new = function(param, grad, state, left.clone(), right.clone(), **hyper)
         assert isinstance(new, torch.Tensor), f"{function.__name__} must return the new parameter as a tensor"
         return new, state
 
@@ -119,18 +129,23 @@ def fixed_bases_soap(function, QL, QR, **hyper):
             state = dict(step=0, M=torch.zeros_like(param), V=torch.zeros_like(param))
         state["step"] += 1
         new = param.clone()
-        soap_update(new, grad, state["M"], state["V"], [QL, QR], step=state["step"], **hyper)
+        soap_update(new, grad, state["M"], state["V"], list(bases("reference")), step=state["step"], **hyper)
         return new, state
 
     args = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
-    student.function = f"{function.__name__}({args}, fixed bases QL {tuple(QL.shape)}, QR {tuple(QR.shape)})"
+    student.function = (f"{function.__name__}({args}, fixed bases QL {tuple(QL.shape)}, QR {tuple(QR.shape)}"
+                        + (f", other bases after step {later[0]}" if later else "") + ")")
     return student, reference
 
 
-hyper = dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01)
-student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(4, 81), random_orthogonal(3, 82), **hyper)
 theta0 = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10 - 0.5
-assert_same_trajectory(student, reference, theta0, fixed_gradients((4, 3), seed=83), steps=5)
+for hyper, later in [(dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01), None),
+                     (dict(lr=0.01, betas=(0.95, 0.95), eps=0.1, weight_decay=0.01), None),
+                     (dict(lr=0.01, betas=(0.95, 0.95), eps=1e-8, weight_decay=0.01),
+                      (3, random_orthogonal(4, 84), random_orthogonal(3, 85)))]:
+    student, reference = fixed_bases_soap(soap_adam_step, random_orthogonal(4, 81), random_orthogonal(3, 82), later,
+                                          **hyper)
+    assert_same_trajectory(student, reference, theta0, fixed_gradients((4, 3), seed=83), steps=5)
 print("soap_adam_step: visible tests passed")
 
 # %% [tests] id=test_soap_step_first points=1
@@ -432,7 +447,9 @@ for shape in [(4, 6), (6, 4), (3, 3)]:
 # W_t &= (1 - \eta\lambda)\, W_{t-1} - \eta\, \sqrt{\max(1, m/n)}\; O_t
 # \end{aligned}$$
 #
-# Use your `newton_schulz` for $\mathrm{NS}_k$, with $k$ = `ns_steps`, and `nesterov=False` for $U_t = M_t$.
+# Use your `newton_schulz` for $\mathrm{NS}_k$, with $k$ = `ns_steps`, and `nesterov=False` for $U_t = M_t$. The
+# Muon tests accept a `muon_step` that is right *given your `newton_schulz`*, so a bug there costs only
+# `newton_schulz`'s points.
 # The factor $\sqrt{\max(1, m/n)}$ (Keller Jordan's) gives tall matrices, whose orthogonalised update has smaller
 # entries, a comparable per-entry step. The decay uses $\eta$ without that factor and shrinks the *old* weights.
 # (The course's `Muon`, like `torch.optim.Muon`, runs Newton–Schulz in bfloat16; here everything stays in the
@@ -465,18 +482,23 @@ def muon_step(param, grad, buf, lr=0.02, momentum=0.95, nesterov=True, weight_de
     ### END SOLUTION
 
 # %% [tests] id=test_muon_visible points=1
-# Visible tests (1 point): five steps on a 3 x 4 matrix with lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5.
+# Visible tests (1 point): five steps on a 3 x 4 matrix with lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5,
+# against the course's Muon or against Muon computed with your newton_schulz (so that a bug there is not counted twice).
 from reference_impl.testing import assert_same_trajectory, fixed_gradients, with_buffer
 from reference_impl.optim import muon_adjusted_lr, zeropower_via_newtonschulz
 
 
-def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5):
-    """The course's muon_update, with Newton-Schulz in float64 instead of bfloat16."""
+def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5, your_newton_schulz=False):
+    """The course's muon_update, with Newton-Schulz in float64 instead of bfloat16. With your_newton_schulz=True,
+    Muon built on your newton_schulz: if muon_step calls a faulty newton_schulz, only its tests lose points."""
     def step(param, grad, buf):
         buf = torch.zeros_like(param) if buf is None else buf
         buf = buf.lerp(grad, 1 - momentum)
         update = grad.lerp(buf, momentum) if nesterov else buf
-        ortho = zeropower_via_newtonschulz(update, ns_steps=ns_steps, dtype=param.dtype)
+        if your_newton_schulz:
+            ortho = newton_schulz(update.clone(), steps=ns_steps)
+        else:
+            ortho = zeropower_via_newtonschulz(update, ns_steps=ns_steps, dtype=param.dtype)
         new = param * (1 - lr * weight_decay) - muon_adjusted_lr(lr, param.shape, None) * ortho
         return new, buf
     return step
@@ -485,7 +507,8 @@ def reference_muon(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_s
 hyper = dict(lr=0.02, momentum=0.95, nesterov=True, weight_decay=0.1, ns_steps=5)
 theta0 = torch.arange(12, dtype=torch.float64).reshape(3, 4) / 10 - 0.5
 assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), theta0,
-                       fixed_gradients((3, 4), seed=105), steps=5, rtol=1e-8, atol=1e-10)
+                       fixed_gradients((3, 4), seed=105), steps=5, rtol=1e-8, atol=1e-10,
+                       built_on=reference_muon(**hyper, your_newton_schulz=True))
 print("muon_step: visible tests passed")
 
 # %% [tests] id=test_muon_trajectory points=2
@@ -504,7 +527,7 @@ for k, (shape, hyper) in enumerate([((4, 3), dict(lr=lu("lr0", 0.01, 0.04))),
                                                   weight_decay=lu("weight_decay3", 0.5, 2.0)))]):
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper),
                            h.tensor(f"theta0_{k}", shape, low=0.5, high=1.5), grads, steps=h.integer(f"steps{k}", 40, 60),
-                           rtol=1e-8, atol=1e-10)
+                           rtol=1e-8, atol=1e-10, built_on=reference_muon(**hyper, your_newton_schulz=True))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_muon_edges points=1
@@ -518,5 +541,6 @@ for k, hyper in enumerate([dict(lr=h.uniform("lr0", 0.05, 0.2), weight_decay=h.u
                            dict(lr=h.uniform("lr1", 0.05, 0.2), momentum=h.uniform("momentum1", 0.5, 0.7), nesterov=False,
                                 weight_decay=h.uniform("weight_decay1", 1.0, 3.0))]):
     assert_same_trajectory(with_buffer(muon_step, **hyper), reference_muon(**hyper), h.tensor(f"theta0_{k}", (3, 3), low=0.5, high=1.5),
-                           grads, steps=h.integer(f"steps{k}", 7, 10), rtol=1e-8, atol=1e-10)
+                           grads, steps=h.integer(f"steps{k}", 7, 10), rtol=1e-8, atol=1e-10,
+                           built_on=reference_muon(**hyper, your_newton_schulz=True))
 ### END HIDDEN TESTS

@@ -124,12 +124,12 @@ def cosine_annealing(step, lr, total_steps, min_lr=0.0):
     ### END SOLUTION
 
 # %% [tests] id=test_cosine_visible points=1
-# Visible tests (1 point): lr=0.1, total_steps=10 on steps 0-10.
+# Visible tests (1 point): lr=0.1, total_steps=10 on steps 0-15 (the steps past total_steps hold min_lr).
 from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
 hyper = dict(lr=0.1, total_steps=10)
-assert_same_schedule(lambda t: cosine_annealing(t, **hyper), ref.cosine_annealing(**hyper), range(11),
+assert_same_schedule(lambda t: cosine_annealing(t, **hyper), ref.cosine_annealing(**hyper), range(16),
                      what=describe("cosine_annealing", hyper))
 print("cosine_annealing: visible tests passed")
 
@@ -193,13 +193,14 @@ def cosine_warm_restarts(step, lr, first_cycle_steps, cycle_mult=1, min_lr=0.0):
     ### END SOLUTION
 
 # %% [tests] id=test_sgdr_visible points=1
-# Visible tests (1 point): lr=0.1, first_cycle_steps=5, cycle_mult=1 on steps 0-19.
+# Visible tests (1 point): lr=0.1, first_cycle_steps=5, cycle_mult=1 on steps 0-19; first_cycle_steps=2, cycle_mult=2
+# (cycles of 2, 4, 8 steps) on steps 0-19.
 from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
-hyper = dict(lr=0.1, first_cycle_steps=5, cycle_mult=1)
-assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm_restarts(**hyper), range(20),
-                     what=describe("cosine_warm_restarts", hyper))
+for hyper in [dict(lr=0.1, first_cycle_steps=5, cycle_mult=1), dict(lr=0.1, first_cycle_steps=2, cycle_mult=2)]:
+    assert_same_schedule(lambda t: cosine_warm_restarts(t, **hyper), ref.cosine_warm_restarts(**hyper), range(20),
+                         what=describe("cosine_warm_restarts", hyper))
 print("cosine_warm_restarts: visible tests passed")
 
 # %% [tests] id=test_sgdr_mult points=1
@@ -258,13 +259,13 @@ def linear_warmup(step, lr, warmup_steps, start_factor=1.0 / 3):
     ### END SOLUTION
 
 # %% [tests] id=test_warmup_visible points=1
-# Visible tests (1 point): lr=0.1, warmup_steps=5, start_factor=0 on steps 0-9.
+# Visible tests (1 point): lr=0.1, warmup_steps=5, start_factor=0 and the default start_factor, on steps 0-9.
 from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
-hyper = dict(lr=0.1, warmup_steps=5, start_factor=0.0)
-assert_same_schedule(lambda t: linear_warmup(t, **hyper), ref.linear_warmup(**hyper), range(10),
-                     what=describe("linear_warmup", hyper))
+for hyper in [dict(lr=0.1, warmup_steps=5, start_factor=0.0), dict(lr=0.1, warmup_steps=5)]:
+    assert_same_schedule(lambda t: linear_warmup(t, **hyper), ref.linear_warmup(**hyper), range(10),
+                         what=describe("linear_warmup", hyper))
 print("linear_warmup: visible tests passed")
 
 # %% [tests] id=test_warmup_hidden points=1
@@ -321,13 +322,17 @@ def join(step, schedules, boundaries):
     ### END SOLUTION
 
 # %% [tests] id=test_join_visible points=1
-# Visible tests (1 point): a warm-up from 0 over 10 steps then a cosine over 90 steps, on steps 0-119.
+# Visible tests (1 point): a warm-up from 0 over 10 steps then a cosine over 90 steps, on steps 0-119; two constants
+# joined at step 3 (the boundary step belongs to the second piece), on steps 0-6.
 from reference_impl.testing import assert_same_schedule
 from reference_impl import schedules as ref
 
 pieces = [ref.linear_warmup(0.1, 10, start_factor=0.0), ref.cosine_annealing(0.1, 90)]
 assert_same_schedule(lambda t: join(t, pieces, [10]), ref.join(pieces, [10]), range(120),
                      what="join(step, [linear_warmup(0.1, 10, start_factor=0), cosine_annealing(0.1, 90)], [10])")
+pieces = [ref.constant(0.1), ref.constant(0.05)]
+assert_same_schedule(lambda t: join(t, pieces, [3]), ref.join(pieces, [3]), range(7),
+                     what="join(step, [constant(0.1), constant(0.05)], [3])")
 print("join: visible tests passed")
 
 # %% [tests] id=test_join_pieces points=1
@@ -418,7 +423,8 @@ def one_cycle(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_d
     ### END SOLUTION
 
 # %% [tests] id=test_one_cycle_visible points=1
-# Visible tests (1 point): max_lr=0.1, total_steps=20 (other arguments at their defaults), lr and momentum on steps 0-19.
+# Visible tests (1 point): max_lr=0.1, total_steps=20 (other arguments at their defaults), lr and momentum on steps 0-24
+# (the steps from total_steps on hold the last values).
 from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
@@ -439,7 +445,7 @@ def check_one_cycle(steps, **hyper):
                          what=describe("one_cycle", hyper) + " (momentum)")
 
 
-check_one_cycle(range(20), max_lr=0.1, total_steps=20)
+check_one_cycle(range(25), max_lr=0.1, total_steps=20)
 print("one_cycle: visible tests passed")
 
 # %% [tests] id=test_one_cycle_phases points=1
@@ -541,7 +547,8 @@ def reduce_on_plateau(state, metric, lr, mode="min", factor=0.1, patience=10, th
     ### END SOLUTION
 
 # %% [tests] id=test_plateau_visible points=1
-# Visible tests (1 point): lr=0.1, patience=2, factor=0.5, mode="min", threshold_mode="abs", threshold=0.01: a loss that stalls twice.
+# Visible tests (1 point): lr=0.1, patience=2, factor=0.5, mode="min", threshold_mode="abs", threshold=0.01: a loss that stalls twice;
+# then the rules of section 7: a relative threshold on a negative metric, a cooldown and min_lr on a loss that never improves.
 from reference_impl.schedules import ReduceLROnPlateau
 
 
@@ -560,6 +567,9 @@ def check_plateau(metrics, lr, **hyper):
 
 check_plateau([1.0, 0.9, 0.895, 0.893, 0.891, 0.85, 0.85, 0.85, 0.85, 0.835, 0.845, 0.845], lr=0.1, patience=2,
               factor=0.5, threshold=0.01, threshold_mode="abs")
+check_plateau([-1.0, -1.05, -1.05, -1.05, -1.3, -1.32, -1.32, -1.32], lr=0.1, patience=1, factor=0.5, threshold=0.1,
+              threshold_mode="rel")
+check_plateau([1.0] * 12, lr=0.1, patience=1, factor=0.5, cooldown=2, min_lr=0.02)
 print("reduce_on_plateau: visible tests passed")
 
 # %% [tests] id=test_plateau_patience points=1
@@ -665,12 +675,13 @@ def wsd(step, lr, total_steps, warmup_steps, decay_steps, min_lr=0.0, decay="lin
     ### END SOLUTION
 
 # %% [tests] id=test_wsd_visible points=1
-# Visible tests (1 point): lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6 (linear) on steps 0-20.
+# Visible tests (1 point): lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6, linear and sqrt decay, on steps 0-20.
 from reference_impl.testing import assert_same_schedule, describe
 from reference_impl import schedules as ref
 
-hyper = dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6)
-assert_same_schedule(lambda t: wsd(t, **hyper), ref.wsd(**hyper), range(21), what=describe("wsd", hyper))
+for hyper in [dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6),
+              dict(lr=0.1, total_steps=20, warmup_steps=4, decay_steps=6, decay="sqrt")]:
+    assert_same_schedule(lambda t: wsd(t, **hyper), ref.wsd(**hyper), range(21), what=describe("wsd", hyper))
 print("wsd: visible tests passed")
 
 # %% [tests] id=test_wsd_shapes points=1
