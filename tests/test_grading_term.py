@@ -31,7 +31,8 @@ from _grading import CATALOGUE, ROOT, SANDBOX
 from _layouts import canvas_name, moodle_prefix, place_nbgrader
 from nbgrader.api import Gradebook
 
-from course_grading import cli, pipeline
+import _pipeline as pipeline
+from course_grading import cli
 from course_grading.report import read_records
 
 ASSIGNMENT, NB = "03-momentum", "momentum.ipynb"
