@@ -10,10 +10,11 @@
    exact duplicates from each page's script list before the page is rendered.
 3. **An explicit colour mode.** The page template reads ``default_mode``, which sphinx-book-theme never sets; the
    empty value makes the theme's script log "Got invalid theme mode" as a console error on every page. We set it.
-4. **Interactive figures, offline.** plotly.js (npm ``plotly.js-cartesian-dist-min``, the cartesian partial bundle)
-   is copied from ``node_modules/`` into ``<html>/_static/plotly/`` and the book's own ``_ext/explorers/explorers.js``
-   into ``<html>/_static/explorers/``, like MathJax. Both are added only to pages that hold a figure of
-   ``reference_impl.explorers`` (a ``<div class="course-explorer">``), so other pages do not load 1.5 MB of plotly.
+4. **Interactive figures, offline.** plotly.js (npm ``plotly.js-basic-dist-min``, the smallest official bundle:
+   scatter, bar and pie; the explorers draw level lines and the lr x beta maps with scatter traces and shapes, 1.19
+   MB instead of the cartesian bundle's 1.50 MB) is copied from ``node_modules/`` into ``<html>/_static/plotly/``
+   and the book's own ``_ext/explorers/explorers.js`` into ``<html>/_static/explorers/``, like MathJax. Both are added only to pages that hold a figure of
+   ``reference_impl.explorers`` (a ``<div class="course-explorer">``), so other pages do not load 1.2 MB of plotly.
 5. **Every chapter as a notebook for Colab, Binder and download.** After the build, every MyST chapter is written as
    ``<html>/colab/<page>.ipynb``: the executed notebook (outputs kept) with its MyST translated into the Markdown
    Jupyter and Colab display, numbers glued in, citations and references resolved, and a first cell installing
@@ -56,7 +57,7 @@ from notebook_export import docstring_markdown, glue_names, split_docstring, str
 EXT_DIR = Path(__file__).resolve().parent
 ROOT = EXT_DIR.parent
 MATHJAX_DIR = ROOT / "node_modules" / "mathjax" / "es5"
-PLOTLY_JS = ROOT / "node_modules" / "plotly.js-cartesian-dist-min" / "plotly-cartesian.min.js"
+PLOTLY_JS = ROOT / "node_modules" / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
 EXPLORERS_JS = EXT_DIR / "explorers" / "explorers.js"
 COURSE_CSS = EXT_DIR / "course.css"
 EXPLORER_MARKER = 'class="course-explorer"'
