@@ -269,7 +269,8 @@ def _write_colab_notebooks(app: Sphinx, exception: Exception | None) -> None:
     for pagename in _myst_notebooks(app):
         source = Path(app.env.doc2path(pagename))
         notebook = convert(executed_notebook(executed, pagename, cache), pagename, source.parent, index,
-                           glue_data(executed, pagename), repository_url, ROOT)
+                           glue_data(executed, pagename), repository_url, ROOT,
+                           repository_branch=(app.config.html_theme_options or {}).get("repository_branch", "main"))
         target = Path(app.outdir) / COLAB_DIR / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, str(target))
