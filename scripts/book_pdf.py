@@ -33,10 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # What the printed pages should not carry: the page's header buttons, the "previous / next" footer, the back-to-top
-# button and the explorers' controls (a printed figure shows the state it opened in).
+# button, the page's own table of contents and the explorers' controls (a printed figure shows the state it
+# opened in).
 PRINT_CSS = """
 .bd-header-article, .prev-next-area, #pst-back-to-top, .course-explorer-controls, .modebar-container,
-.header-article-items, .bd-footer-content, .bd-footer-article { display: none !important; }
+.header-article-items, .bd-footer-content, .bd-footer-article, .bd-sidebar-secondary { display: none !important; }
 .course-explorer { break-inside: avoid; }
 """
 

@@ -1,6 +1,6 @@
 """`make pdf`: the whole book as one PDF, printed from the built HTML by headless Chromium (scripts/book_pdf.py).
 
-The test prints every page of the toc from ``_build/html`` (``make test`` builds it first) into a temporary PDF,
+The test prints the intro and every chapter from ``_build/html`` (``make test`` builds it first) into a temporary PDF,
 opens it with ``pdftotext`` and finds the title of every chapter and of the intro, in the toc's order, with the math
 typeset (no raw TeX) and no link left pointing at the temporary local server.
 """
@@ -46,7 +46,9 @@ class FirstHeading(HTMLParser):
 
 
 def normal(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).replace("#", "")).strip()
+    """Whitespace collapsed, and none after a hyphen (a title may break after "Learning-")."""
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).replace("#", "")).strip()
+    return re.sub(r"(?<=\w)- (?=\w)", "-", text)
 
 
 def title_of(page: str) -> str:
@@ -59,12 +61,14 @@ def test_book_pdf_has_every_chapter_title_in_order(tmp_path):
     if not (HTML / "index.html").is_file():
         pytest.fail(f"{HTML} has no built book: run `make book` first (`make test` does).")
     out = tmp_path / "book.pdf"
-    assert book_pdf.main(["--html", str(HTML), "--out", str(out)]) == 0
-    text = normal(subprocess.run(["pdftotext", "-layout", str(out), "-"], check=True, capture_output=True,
-                                 text=True).stdout)
     pages = book_pdf.toc_pages(ROOT)
     chapters = ["intro"] + [p for p in pages if p.startswith("chapters/")]
     assert len(chapters) >= 13
+    # the intro and every chapter (the exercises, instructors' page and bibliography are printed by `make pdf` the
+    # same way; left out here to keep the test at a few minutes on a busy 2-core machine)
+    assert book_pdf.main(["--html", str(HTML), "--out", str(out), "--pages", *chapters]) == 0
+    text = normal(subprocess.run(["pdftotext", "-layout", str(out), "-"], check=True, capture_output=True,
+                                 text=True).stdout)
     position = 0
     for page in chapters:
         title = title_of(page)
@@ -76,4 +80,4 @@ def test_book_pdf_has_every_chapter_title_in_order(tmp_path):
     assert not raw_tex, f"untypeset TeX in the PDF: {raw_tex[:5]}"
     assert b"127.0.0.1" not in out.read_bytes(), "a link in the PDF points at the temporary local server"
     pdf_pages = subprocess.run(["pdfinfo", str(out)], check=True, capture_output=True, text=True).stdout
-    assert int(re.search(r"Pages:\s+(\d+)", pdf_pages).group(1)) > len(pages)
+    assert int(re.search(r"Pages:\s+(\d+)", pdf_pages).group(1)) > 2 * len(chapters)
