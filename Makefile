@@ -7,18 +7,18 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` as a subprocess, and notebooks run on the `python3` kernel: the venv must come first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: prereqs setup-system setup lint book test clean lab publish check grade bench-grading bench bakeoff
+.PHONY: prereqs setup-system setup lint book pdf test clean lab publish check grade bench-grading bench bakeoff
 
 # The system programs the goals need (Python 3.11+, make, Node/npm, and for the tests Chromium and bubblewrap),
 # checked in seconds before any long work: one message lists what is missing and how to install it. Checked once
 # per make run, for all the goals given on the command line.
-PREREQ_GOALS := $(or $(filter setup book test grade,$(MAKECMDGOALS)),setup)
+PREREQ_GOALS := $(or $(filter setup book pdf test grade,$(MAKECMDGOALS)),setup)
 prereqs:
 	@$(PYTHON) scripts/check_prereqs.py $(PREREQ_GOALS)
 
 # Install those system programs with apt-get (as root, or through sudo); .ci/run calls it on a fresh machine.
 setup-system:
-	$(PYTHON) scripts/check_prereqs.py --install setup book test grade
+	$(PYTHON) scripts/check_prereqs.py --install setup book pdf test grade
 
 # Create .venv, install the exact versions of requirements-lock.txt and the course (editable: reference_impl and
 # course_grading, distribution optimizers-course).
@@ -50,6 +50,11 @@ book: prereqs setup
 # import or a closure over a loop variable fails before the long suite starts.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The whole book as one PDF, _build/html/book.pdf (published with the book by `make publish`; the intro links to
+# it): every page of the toc printed from the built HTML by headless Chromium, joined with pdfunite (poppler).
+pdf: prereqs book
+	$(BIN)/python scripts/book_pdf.py
 
 # The whole test suite. The book is built first, with -W: the tests read _build/html and do not build it again.
 # `--all` re-reads every page (cached execution) so that a warning on a page left unchanged since an earlier,

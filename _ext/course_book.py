@@ -10,10 +10,11 @@
    exact duplicates from each page's script list before the page is rendered.
 3. **An explicit colour mode.** The page template reads ``default_mode``, which sphinx-book-theme never sets; the
    empty value makes the theme's script log "Got invalid theme mode" as a console error on every page. We set it.
-4. **Interactive figures, offline.** plotly.js (npm ``plotly.js-cartesian-dist-min``, the cartesian partial bundle)
-   is copied from ``node_modules/`` into ``<html>/_static/plotly/`` and the book's own ``_ext/explorers/explorers.js``
-   into ``<html>/_static/explorers/``, like MathJax. Both are added only to pages that hold a figure of
-   ``reference_impl.explorers`` (a ``<div class="course-explorer">``), so other pages do not load 1.5 MB of plotly.
+4. **Interactive figures, offline.** plotly.js (npm ``plotly.js-basic-dist-min``, the smallest official bundle:
+   scatter, bar and pie; the explorers draw level lines and the lr x beta maps with scatter traces and shapes, 1.19
+   MB instead of the cartesian bundle's 1.50 MB) is copied from ``node_modules/`` into ``<html>/_static/plotly/``
+   and the book's own ``_ext/explorers/explorers.js`` into ``<html>/_static/explorers/``, like MathJax. Both are added only to pages that hold a figure of
+   ``reference_impl.explorers`` (a ``<div class="course-explorer">``), so other pages do not load 1.2 MB of plotly.
 5. **Every chapter as a notebook for Colab, Binder and download.** After the build, every MyST chapter is written as
    ``<html>/colab/<page>.ipynb``: the executed notebook (outputs kept) with its MyST translated into the Markdown
    Jupyter and Colab display, numbers glued in, citations and references resolved, and a first cell installing
@@ -33,7 +34,8 @@
    everywhere for a search-as-you-type mode this book leaves off), and pages without a sphinx-design element stop
    loading its CSS and script. MathJax
    is loaded as components (``_config.yml``: startup, TeX input with the AMS package, CHTML output), not as the
-   combined bundle with MathML input and the menu.
+   combined bundle with MathML input and the menu. The figures' PNGs are served as 256-colour palette images
+   (:func:`slim_png`: the same picture, about a third of the bytes).
 6. **Code fits the page.** ``_ext/course.css`` (copied to ``<html>/_static/course/``, linked from every page) sets
    the code font so that an 88-character line fits a laptop-width content column and wraps longer lines (the
    library's source, wide outputs) instead of scrolling sideways.
@@ -56,7 +58,7 @@ from notebook_export import course_distribution, docstring_markdown, glue_names,
 EXT_DIR = Path(__file__).resolve().parent
 ROOT = EXT_DIR.parent
 MATHJAX_DIR = ROOT / "node_modules" / "mathjax" / "es5"
-PLOTLY_JS = ROOT / "node_modules" / "plotly.js-cartesian-dist-min" / "plotly-cartesian.min.js"
+PLOTLY_JS = ROOT / "node_modules" / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
 EXPLORERS_JS = EXT_DIR / "explorers" / "explorers.js"
 COURSE_CSS = EXT_DIR / "course.css"
 EXPLORER_MARKER = 'class="course-explorer"'
@@ -177,6 +179,39 @@ def _slim_theme_assets(app: Sphinx, exception: Exception | None) -> None:
             page.write_text(slim, encoding="utf-8")
 
 
+def slim_png(data: bytes) -> bytes:
+    """A figure's PNG with its colours reduced to a 256-colour palette (Pillow, a matplotlib dependency), when that is
+    smaller: matplotlib's line plots use a few colours plus their anti-aliasing shades, and the palette image looks
+    the same at a third of the bytes. Transparency is kept; an image that is already a palette is returned as is."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    if image.mode not in ("RGB", "RGBA"):
+        return data
+    opaque = image.mode == "RGB" or image.getchannel("A").getextrema()[0] == 255
+    if opaque:
+        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    else:
+        palette = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    palette.save(out, "PNG", optimize=True)
+    return out.getvalue() if out.tell() < len(data) else data
+
+
+def _slim_images(app: Sphinx, exception: Exception | None) -> None:
+    """The figures of the built pages (``<html>/_images``, written there by myst-nb from the executed notebooks) as
+    palette PNGs: what a reader downloads; the notebooks keep the build's original outputs."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for png in sorted((Path(app.outdir) / "_images").glob("*.png")):
+        data = png.read_bytes()
+        slim = slim_png(data)
+        if slim is not data:
+            png.write_bytes(slim)
+
+
 def _add_explorer_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Load plotly.js and the explorers' script on the pages that hold an interactive figure, and only there."""
     if EXPLORER_MARKER in (context.get("body") or ""):
@@ -235,7 +270,8 @@ def _write_colab_notebooks(app: Sphinx, exception: Exception | None) -> None:
     for pagename in _myst_notebooks(app):
         source = Path(app.env.doc2path(pagename))
         notebook = convert(executed_notebook(executed, pagename, cache), pagename, source.parent, index,
-                           glue_data(executed, pagename), repository_url, ROOT)
+                           glue_data(executed, pagename), repository_url, ROOT,
+                           repository_branch=(app.config.html_theme_options or {}).get("repository_branch", "main"))
         target = Path(app.outdir) / COLAB_DIR / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, str(target))
@@ -337,6 +373,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _write_colab_notebooks)
     app.connect("build-finished", _slim_theme_assets)
+    app.connect("build-finished", _slim_images)
     app.connect("html-page-context", _add_explorer_scripts)
     app.connect("html-page-context", _point_launchers_at_notebooks, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)

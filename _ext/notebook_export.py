@@ -17,7 +17,8 @@ Code cells keep their outputs. What is plumbing for a reader (``glue(...)`` call
 ``myst_nb`` import) is removed by :func:`strip_plumbing`, the same function the book uses to hide those lines in the
 HTML; a ``glue`` that cannot be removed (e.g. inside a helper function) gets a two-line local stand-in instead of
 the import, so the notebook needs no build-only package. A first cell installs whatever the notebook imports that is
-missing (:func:`chapter_install_cell_source`).
+missing and downloads the repository's stored results the chapter reads (``results/*.json``) when the notebook runs
+outside a clone of the repository, as on Colab (:func:`chapter_install_cell_source`).
 
 Anything this translation does not know (an unknown directive or role, an unknown label, a missing glued value)
 raises :class:`ConversionError` naming it and the chapter, so the build fails instead of shipping raw MyST.
@@ -655,23 +656,59 @@ def requirements(sources: list[str], course_package: str, repository_url: str, r
     return dict(sorted(result.items(), key=lambda item: item[0] != course_package))
 
 
-def chapter_install_cell_source(needed: dict[str, str]) -> str:
-    """The first cell: install, with pip, each module the notebook imports that this Python cannot import."""
-    table = ",\n".join(f"    {module!r}: {requirement!r}" for module, requirement in needed.items())
-    return (
+DATA_FOLDER = "results"
+"""The repository's folder of stored results that chapters read (e.g. chapter 12's bake-off)."""
+
+
+def data_files(sources: list[str], root: Path, folder: str = DATA_FOLDER) -> list[str]:
+    """The files of ``root/folder`` that the code names (``"bakeoff.json"``), as repository paths
+    (``results/bakeoff.json``): a notebook opened outside the repository (Colab) has to fetch them."""
+    code = "\n".join(sources)
+    found = sorted(p for p in (root / folder).glob("*") if p.is_file() and re.search(
+        rf"[\"'/]{re.escape(p.name)}[\"']", code))
+    return [f"{folder}/{p.name}" for p in found]
+
+
+def raw_url(repository_url: str, branch: str, path: str) -> str:
+    """Where a file of the repository can be downloaded (GitHub's raw host; other hosts' ``/raw/`` route)."""
+    github = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", repository_url)
+    if github:
+        return f"https://raw.githubusercontent.com/{github.group(1)}/{github.group(2)}/{branch}/{path}"
+    return f"{repository_url.rstrip('/')}/raw/{branch}/{path}"
+
+
+def chapter_install_cell_source(needed: dict[str, str], data: dict[str, str] | None = None) -> str:
+    """The first cell: install, with pip, each module the notebook imports that this Python cannot import; and
+    download each repository file in ``data`` (``{repository path: URL}``) that is not in the working folder or a
+    folder above it (where the chapter looks for it), into the working folder."""
+    table = "".join(f"    {module!r}: {requirement!r},\n" for module, requirement in needed.items())
+    source = (
         "# Installs what this notebook imports and this Python lacks (on Colab: the course package reference_impl,\n"
         "# from its repository); does nothing where everything is installed (Binder, the course's environment).\n"
         "import importlib.util, subprocess, sys\n"
-        "NEEDED = {\n" + table + ",\n}\n"
+        "NEEDED = {\n" + table + "}\n"
         "missing = [pip for module, pip in NEEDED.items() if importlib.util.find_spec(module) is None]\n"
         "if missing:\n"
         "    print('installing', *missing, flush=True)\n"
         "    subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--quiet', *missing])")
+    if data:
+        files = "".join(f"    {path!r}: {url!r},\n" for path, url in data.items())
+        source += (
+            "\n# The stored results this chapter reads, files of the course repository: downloaded into this folder\n"
+            "# when neither it nor a folder above it has them (outside a clone of the repository, e.g. on Colab).\n"
+            "import pathlib, urllib.request\n"
+            "DATA = {\n" + files + "}\n"
+            "for path, url in DATA.items():\n"
+            "    if not any((folder / path).is_file() for folder in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents)):\n"
+            "        print('downloading', url, flush=True)\n"
+            "        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)\n"
+            "        urllib.request.urlretrieve(url, path)")
+    return source
 
 
 def convert(executed: nbformat.NotebookNode, docname: str, source_dir: Path, index: BookIndex,
-            glue: dict[str, dict], repository_url: str, root: Path, course_package: str = "reference_impl"
-            ) -> nbformat.NotebookNode:
+            glue: dict[str, dict], repository_url: str, root: Path, course_package: str = "reference_impl",
+            repository_branch: str = "main") -> nbformat.NotebookNode:
     """The executed MyST notebook of chapter ``docname`` as a notebook for Jupyter/Colab (outputs kept)."""
     chapter = Chapter(docname, source_dir, index, glue)
     code_cells = [c for c in executed.cells if c.cell_type == "code"]
@@ -708,7 +745,8 @@ def convert(executed: nbformat.NotebookNode, docname: str, source_dir: Path, ind
     if leftover:
         raise chapter.fail(f"a cell still imports myst_nb: {leftover[0][:120]!r}")
     needed = requirements(kept_sources, course_package, repository_url, root)
-    head = [nbformat.v4.new_code_cell(chapter_install_cell_source(needed))]
+    data = {path: raw_url(repository_url, repository_branch, path) for path in data_files(kept_sources, root)}
+    head = [nbformat.v4.new_code_cell(chapter_install_cell_source(needed, data))]
     if chapter.cited:
         entries = sorted(chapter.cited, key=lambda k: (index.citations[k][0].lower(), index.citations[k][1]))
         cells.append(nbformat.v4.new_markdown_cell(

@@ -27,6 +27,7 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 NEEDS = {
     "setup": ["python", "make", "node", "npm"],
     "book": ["python", "make", "node", "npm"],
+    "pdf": ["python", "make", "node", "npm", "chromium", "pdftotext"],
     "check": ["python", "make"],
     "grade": ["python", "make", "bwrap"],
     "test": ["python", "make", "node", "npm", "git", "chromium", "bwrap", "pdftotext"],
@@ -63,7 +64,7 @@ WHAT = {
     "git": "git (the tests copy the tracked files)",
     "chromium": "Chromium or Chrome (the browser tests open the built book in it)",
     "bwrap": "bubblewrap, `bwrap` (student code runs in its sandbox), able to create namespaces",
-    "pdftotext": "pdftotext (poppler; the tests read back the written answers' PDFs)",
+    "pdftotext": "pdftotext and pdfunite (poppler; the tests read back PDFs, `make pdf` joins the book's pages)",
 }
 
 
@@ -118,7 +119,7 @@ def check_git():
 
 
 def check_pdftotext():
-    return [] if shutil.which("pdftotext") else ["no `pdftotext` on PATH"]
+    return ["no `%s` on PATH" % name for name in ("pdftotext", "pdfunite") if not shutil.which(name)]
 
 
 def _check_version(name, minimum):

@@ -105,3 +105,68 @@ def test_no_page_shows_an_error(built):
         if re.search(r'class="[^"]*\boutput traceback\b', html) or "Traceback (most recent call last)" in html:
             shown.append(entry)
     assert not shown, f"pages that show a traceback: {shown}"
+
+
+def test_every_figure_has_alt_text_that_says_what_it_shows(built):
+    """Every image of every page carries alt text, never empty and never a file path or name (myst-nb's default
+    for a cell output is its ``../_images/<hash>.png`` path); a figure (``_images/``) in a sentence of at least four
+    words, a button's logo in at least two ("Colab logo")."""
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.alts: list[tuple[str, str | None]] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                attrs = dict(attrs)
+                self.alts.append((attrs.get("src", ""), attrs.get("alt")))
+
+    bad = []
+    pages = [f"{entry}.html" for entry in toc_files()] + ["intro.html"]
+    for page in pages:
+        parser = Images()
+        parser.feed((built / page).read_text(encoding="utf-8"))
+        for src, alt in parser.alts:
+            text = (alt or "").strip()
+            path_like = re.search(r"\.(?:png|svg|jpe?g|gif)\b|_images|\.\./|^/|[0-9a-f]{16}", text, re.IGNORECASE)
+            figure = src.split("/")[-2:-1] == ["_images"]  # a chapter's figure, not a button's logo
+            if len(text.split()) < (4 if figure else 2) or path_like:
+                bad.append(f"{page}: {src.rsplit('/', 1)[-1][:20]} alt={alt!r}")
+    assert not bad, f"{len(bad)} images without alt text that says what they show:\n" + "\n".join(bad[:40])
+
+
+def test_slim_png_keeps_the_picture():
+    """The palette PNGs the pages serve (course_book.slim_png) are smaller and show the same picture: every pixel
+    within a few levels of the original (anti-aliasing shades are merged, colours are not changed)."""
+    import io
+    import sys
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from course_book import slim_png
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
+    xs = np.linspace(-2, 2, 200)
+    for k, ax in enumerate(axes):
+        ax.contour(xs, xs, np.add.outer(xs ** 2, (k + 3) * xs ** 2), 15, cmap="Greys")
+        ax.plot(xs, np.sin(3 * xs), color="crimson")
+        ax.set_title(f"panel {k}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    original = buffer.getvalue()
+    slim = slim_png(original)
+    assert len(slim) < 0.6 * len(original), (len(slim), len(original))
+    a = np.asarray(Image.open(io.BytesIO(original)).convert("RGBA"), dtype=float)
+    b = np.asarray(Image.open(io.BytesIO(slim)).convert("RGBA"), dtype=float)
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 1.0 and np.percentile(np.abs(a - b).max(axis=-1), 99.9) <= 24
+    assert slim_png(slim) == slim, "a palette image is left as it is"

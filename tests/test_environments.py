@@ -133,3 +133,67 @@ def test_publish_to_a_local_bare_repository(tmp_path):
     assert published - {".nojekyll"} == built
     for rel in ("index.html", "intro.html"):
         assert (checkout / rel).read_bytes() == (html / rel).read_bytes()
+
+
+def test_binder_button_opens_the_chapter_as_a_notebook_with_outputs_in_jupyterlab(tmp_path):
+    """What Binder does with a chapter's button, minus the image build: JupyterLab served from the published tree
+    (``_build/html`` is what ``make publish`` pushes to the branch Binder builds), opened headless in Chromium at the
+    button's ``urlpath``, shows a notebook panel with the chapter's cells and the build's figures, not the file as
+    text. (The Binder environment on that branch is checked in tests/test_notebook_export.py.)"""
+    import re
+    from urllib.parse import parse_qs, urlparse
+
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_browser import CHROMIUM_ARGS, chromium_path
+
+    html = Path(os.environ.get("COURSE_HTML", ROOT / "_build" / "html")).resolve()
+    page_html = html / "chapters" / "03-momentum.html"
+    if not page_html.is_file():
+        pytest.fail(f"{html} has no built book: run `make book` first (`make test` does).")
+    binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', page_html.read_text())
+    assert len(binder) == 1, binder
+    urlpath = parse_qs(urlparse(binder[0].replace("&amp;", "&")).query)["urlpath"][0]
+    assert urlpath == "lab/tree/colab/chapters/03-momentum.ipynb", urlpath
+    published = tmp_path / "published"
+    shutil.copytree(html / "colab", published / "colab")  # a copy: JupyterLab may write checkpoints beside it
+    port, token = free_port(), "binder-test-token"
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={published}"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        cwd=published, env=env_with_venv(), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                get(base, "/api/status", token)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("jupyter lab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/{urlpath}?token={token}", wait_until="load")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+            page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output img", state="attached", timeout=60_000)
+            cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
+            title = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first.inner_text()
+            editors = page.locator(".jp-FileEditor").count()
+            browser.close()
+        # JupyterLab renders the cells near the viewport only (windowing): a few of the notebook's dozens
+        assert cells >= 5, f"the notebook panel shows {cells} cells"
+        assert "Momentum" in title, title
+        assert editors == 0, "the chapter opened as a text file"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

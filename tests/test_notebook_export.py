@@ -248,6 +248,31 @@ def test_install_cell_lists_what_the_code_imports_and_installs_only_what_is_miss
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "nothing-xyz"]]
 
 
+def test_install_cell_downloads_the_stored_results_a_chapter_reads_only_where_they_are_missing(tmp_path,
+                                                                                                 monkeypatch):
+    import urllib.request
+
+    assert ne.data_files(['bake = json.loads((RESULTS / "bakeoff.json").read_text())'], ROOT) == \
+        ["results/bakeoff.json"]
+    assert ne.data_files(["x = 'bakeoff'"], ROOT) == []
+    url = ne.raw_url(REPO_URL, "main", "results/bakeoff.json")
+    owner_repo = REPO_URL.split("github.com/")[1]
+    assert url == f"https://raw.githubusercontent.com/{owner_repo}/main/results/bakeoff.json"
+    source = ne.chapter_install_cell_source({}, {"results/bakeoff.json": url})
+    fetched = []
+    monkeypatch.setattr(urllib.request, "urlretrieve",
+                        lambda u, path: (fetched.append((u, path)), Path(path).write_text("{}")))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    exec(source, {"print": lambda *a, **k: None})
+    assert fetched == [(url, "results/bakeoff.json")] and (tmp_path / "work" / "results" / "bakeoff.json").is_file()
+    (tmp_path / "work" / "results" / "bakeoff.json").rename(tmp_path / "bakeoff.json")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "bakeoff.json").rename(tmp_path / "results" / "bakeoff.json")  # a folder above has it
+    exec(source, {"print": lambda *a, **k: None})
+    assert len(fetched) == 1
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The built book
 # --------------------------------------------------------------------------------------------------------------
@@ -314,28 +339,59 @@ for _name in {names!r}:
 """
 
 
+# Stands in for the network in the test: a "download" of a raw URL of the repository copies the file from this
+# checkout (the notebook's own download code runs; only urlretrieve is replaced).
+FAKE_DOWNLOAD = """\
+import pathlib, shutil, sys, urllib.request
+sys.path.insert(0, {site!r})  # the course package as pip installs it: a copy, away from the repository's results/
+def _from_checkout(url, path, _prefix={prefix!r}, _root={root!r}):
+    assert url.startswith(_prefix), url
+    shutil.copyfile(pathlib.Path(_root) / url[len(_prefix):], path)
+    return path, None
+urllib.request.urlretrieve = _from_checkout
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("docname", ["chapters/08-soap-muon", "chapters/12-bakeoff"])
-def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docname):
+def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docname, tmp_path):
     """08 and 12 glue through wrappers (``glue`` around ``myst_glue``; ``g``): the hardest cases for the
     translation. A first cell, added here, makes every build-only package unimportable in the kernel (a finder
-    first on ``sys.meta_path`` that refuses them); a last cell checks that none was imported and none can be. The install cell finds everything
-    installed and does nothing, so no network is needed."""
+    first on ``sys.meta_path`` that refuses them); a last cell checks that none was imported and none can be. The
+    install cell finds every package installed and does nothing, so no network is needed.
+
+    The notebooks run as on Colab: in an empty folder, with the course package imported from a copy outside the
+    repository (as ``pip install`` puts it), so chapter 12 cannot find the repository's ``results/``; its install
+    cell downloads them (here from this checkout, through the raw URLs the notebook names)."""
+    import shutil
+
     from nbclient import NotebookClient
 
     path = HTML / "colab" / f"{docname}.ipynb"
     if not path.is_file():
         pytest.fail(f"{path} missing: run `make book` first (`make test` does).")
     nb = nbformat.read(path, as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(BLOCK_BUILD_ONLY.format(names=BUILD_ONLY)))
+    site, work = tmp_path / "site", tmp_path / "work"
+    shutil.copytree(ROOT / "reference_impl", site / "reference_impl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    work.mkdir()
+    prefix = ne.raw_url(REPO_URL, CONFIG["repository"]["branch"], "")
+    nb.cells.insert(0, nbformat.v4.new_code_cell(FAKE_DOWNLOAD.format(site=str(site), prefix=prefix,
+                                                                      root=str(ROOT))))
+    nb.cells.insert(1, nbformat.v4.new_code_cell(BLOCK_BUILD_ONLY.format(names=BUILD_ONLY)))
     nb.cells.append(nbformat.v4.new_code_cell(CHECK_BLOCKED.format(names=BUILD_ONLY)))
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f"import reference_impl\nassert reference_impl.__file__.startswith({str(site)!r}), reference_impl.__file__"))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
-    install_output = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    install_output = "".join(o.get("text", "") for o in nb.cells[2].outputs)
     assert "installing" not in install_output
+    reads_results = docname.endswith("12-bakeoff")
+    assert ("downloading" in install_output) == reads_results, install_output
+    assert sorted(p.name for p in (work / "results").glob("*")) == (
+        ["bakeoff.json", "ddp_scaling.json"] if reads_results else [])
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert figures > 0
 

@@ -74,10 +74,63 @@
     return group;
   }
 
+  /* Level lines of a function sampled on a grid (c.z[j][i] at x = c.x[i], y = c.y[j]), drawn as one line trace:
+   * marching squares over `levels` evenly spaced values strictly inside the range of z, each cell crossing a level
+   * contributing one segment (two where a saddle crosses it), segments separated by nulls. plotly's contour trace
+   * would do the same, but it lives only in its larger bundles (see package.json); a scatter trace is in the basic
+   * one. Computed once per grid (cached on it), so that redraws pass the same arrays and plotly.react skips them. */
+  function levelLines(c, levels) {
+    if (c._lines) return c._lines;
+    var z = c.z, lo = Infinity, hi = -Infinity, xs = [], ys = [];
+    z.forEach(function (row) { row.forEach(function (v) { if (v < lo) lo = v; if (v > hi) hi = v; }); });
+    function cross(level, x0, y0, v0, x1, y1, v1) {
+      var t = (level - v0) / (v1 - v0);
+      return [x0 + t * (x1 - x0), y0 + t * (y1 - y0)];
+    }
+    function segment(p, q) { xs.push(p[0], q[0], null); ys.push(p[1], q[1], null); }
+    for (var k = 0; k < levels; k++) {
+      var level = lo + (k + 0.5) * (hi - lo) / levels;
+      for (var j = 0; j + 1 < z.length; j++) {
+        for (var i = 0; i + 1 < z[j].length; i++) {
+          // corners a (i, j), b (i+1, j), c (i+1, j+1), d (i, j+1); edges bottom, right, top, left
+          var xa = c.x[i], xb = c.x[i + 1], ya = c.y[j], yd = c.y[j + 1];
+          var va = z[j][i], vb = z[j][i + 1], vc = z[j + 1][i + 1], vd = z[j + 1][i];
+          var edges = [[xa, ya, va, xb, ya, vb], [xb, ya, vb, xb, yd, vc], [xa, yd, vd, xb, yd, vc],
+                       [xa, ya, va, xa, yd, vd]];
+          var hits = [];
+          edges.forEach(function (e, n) {
+            if ((e[2] >= level) !== (e[5] >= level)) hits[n] = cross(level, e[0], e[1], e[2], e[3], e[4], e[5]);
+          });
+          var found = hits.filter(function (h) { return h; });
+          if (found.length === 2) segment(found[0], found[1]);
+          else if (found.length === 4) {  // a saddle: the centre decides which corners the lines cut off
+            if (((va + vb + vc + vd) / 4 >= level) === (va >= level)) { segment(hits[0], hits[1]); segment(hits[2], hits[3]); }
+            else { segment(hits[0], hits[3]); segment(hits[1], hits[2]); }
+          }
+        }
+      }
+    }
+    c._lines = {x: xs, y: ys};
+    return c._lines;
+  }
+
   function contour(c, axis) {
-    return {type: "contour", x: c.x, y: c.y, z: c.z, xaxis: "x" + axis, yaxis: "y" + axis, showscale: false,
-            ncontours: 18, colorscale: "Greys", reversescale: true, opacity: 0.45, hoverinfo: "skip",
-            contours: {coloring: "lines"}, line: {width: 1}};
+    var lines = levelLines(c, 18);
+    return {type: "scatter", mode: "lines", x: lines.x, y: lines.y, xaxis: "x" + axis, yaxis: "y" + axis,
+            line: {color: "rgba(80, 80, 80, 0.45)", width: 1}, hoverinfo: "skip", showlegend: false,
+            connectgaps: false, meta: "level-lines"};
+  }
+
+  /* matplotlib's viridis at nine evenly spaced points, linearly interpolated: the colours of the lr x beta maps
+   * (the colour bar uses plotly's "Viridis", the same map). */
+  var VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
+  var MAP_MIN = -12, MAP_MAX = 2;
+  function viridis(t) {
+    t = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+    var i = Math.min(Math.floor(t), VIRIDIS.length - 2), f = t - i;
+    function rgb(h) { return [1, 3, 5].map(function (k) { return parseInt(h.slice(k, k + 2), 16); }); }
+    var a = rgb(VIRIDIS[i]), b = rgb(VIRIDIS[i + 1]);
+    return "rgb(" + a.map(function (v, n) { return Math.round(v + f * (b[n] - v)); }).join(",") + ")";
   }
 
   function axisName(n) { return n === 1 ? "" : String(n); }
@@ -114,7 +167,7 @@
     }
 
     function draw() {
-      var o = data.optimizers[state.opt], traces = [], annotations = [];
+      var o = data.optimizers[state.opt], traces = [], annotations = [], shapes = [];
       var b = o.beta_name ? state.beta : 0;
       lrSlider.querySelector("output").textContent =
         probs.map(function (p) { return fmt(o.lrs[p][state.lr]) + " (" + p + ")"; }).join(", ");
@@ -128,18 +181,26 @@
         traces.push({type: "scatter", mode: "markers", x: [spec.minimum[0]], y: [spec.minimum[1]],
                      xaxis: "x" + pa, yaxis: "y" + pa, marker: {symbol: "star", size: 12, color: "#333"},
                      hoverinfo: "skip", showlegend: false});
-        // lr x beta map: log10 of the final loss; diverged cells get a cross
-        var z = [], dx = [], dy = [];
-        o.betas.forEach(function (_, j) {
-          z.push(o.runs[p].map(function (row, i) {
+        // lr x beta map: log10 of the final loss, one coloured cell per run (rectangles drawn under the traces);
+        // diverged cells stay blank and get a cross. An invisible marker per cell carries the hover text and the
+        // colour bar.
+        var cx = [], cy = [], cz = [], dx = [], dy = [];
+        o.runs[p].forEach(function (row, i) {
+          o.betas.forEach(function (_, j) {
             var r = row[j];
-            if (r.diverged) { dx.push(i); dy.push(j); return null; }
-            return Math.log10(Math.max(r.loss, 1e-12));
-          }));
+            if (r.diverged) { dx.push(i); dy.push(j); return; }
+            var v = Math.log10(Math.max(r.loss, 1e-12));
+            cx.push(i); cy.push(j); cz.push(v);
+            shapes.push({type: "rect", xref: "x" + ma, yref: "y" + ma, x0: i - 0.5, x1: i + 0.5, y0: j - 0.5,
+                         y1: j + 0.5, fillcolor: viridis((v - MAP_MIN) / (MAP_MAX - MAP_MIN)), line: {width: 0},
+                         layer: "below"});
+          });
         });
-        traces.push({type: "heatmap", z: z, xaxis: "x" + ma, yaxis: "y" + ma, colorscale: "Viridis",
-                     zmin: -12, zmax: 2, showscale: k === 1, colorbar: {title: {text: "log10 loss"}, len: 0.3, y: 0.15, thickness: 12},
-                     hovertemplate: "log10 final loss %{z:.2f}<extra></extra>"});
+        traces.push({type: "scatter", mode: "markers", x: cx, y: cy, xaxis: "x" + ma, yaxis: "y" + ma,
+                     marker: {color: cz, colorscale: "Viridis", cmin: MAP_MIN, cmax: MAP_MAX, opacity: 0, size: 10,
+                              showscale: k === 1, colorbar: {title: {text: "log10 loss"}, len: 0.3, y: 0.15,
+                                                              thickness: 12}},
+                     showlegend: false, hovertemplate: "log10 final loss %{marker.color:.2f}<extra></extra>"});
         traces.push({type: "scatter", mode: "markers", x: dx, y: dy, xaxis: "x" + ma, yaxis: "y" + ma,
                      marker: {symbol: "x", size: 9, color: "#d62728"}, name: "diverged", showlegend: k === 0,
                      hoverinfo: "skip"});
@@ -154,7 +215,7 @@
       // Side by side on a wide screen; one above the other on a narrow one (titles and ticks never overlap).
       var narrow = plot.clientWidth < 640;
       var layout = {height: narrow ? 1150 : 760, margin: {t: 60, l: 55, r: 20, b: 60}, showlegend: false,
-                    annotations: annotations, font: {size: 12}};
+                    annotations: annotations, shapes: shapes, font: {size: 12}};
       var rows = narrow ? [[0.72, 0.95, 0.52, 0.62], [0.2, 0.43, 0, 0.1]] : null;
       probs.forEach(function (p, k) {
         var pa = axisName(k + 1), ma = axisName(k + 3), spec = data.problems[p];
@@ -165,11 +226,13 @@
         layout["yaxis" + pa] = {domain: pathRows, range: spec.view[1], anchor: "x" + pa};
         // every other learning rate labelled: the labels never touch at any width
         layout["xaxis" + ma] = {domain: [x0, x1], anchor: "y" + ma, title: {text: "learning rate", standoff: 4},
+                                range: [-0.5, o.lrs[p].length - 0.5], showgrid: false, zeroline: false,
                                 tickangle: -45, tickfont: {size: 11},
                                 tickvals: o.lrs[p].map(function (_, i) { return i; }).filter(function (i) {
                                   return i % 2 === 0; }),
                                 ticktext: o.lrs[p].map(fmt).filter(function (_, i) { return i % 2 === 0; })};
         layout["yaxis" + ma] = {domain: mapRows, anchor: "x" + ma, title: {text: o.beta_name || ""},
+                                range: [-0.5, o.betas.length - 0.5], showgrid: false, zeroline: false,
                                 tickvals: o.betas.map(function (_, j) { return j; }), ticktext: o.betas.map(fmt)};
       });
       root.setAttribute("data-state", JSON.stringify({optimizer: state.opt, lr: state.lr, beta: b}));
