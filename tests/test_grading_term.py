@@ -114,12 +114,12 @@ def _class(tmp: Path) -> dict:
     assert len(canvas) == 2 + len(CLASS), "header, Points Possible, the whole class"
     assert f'data-students="{len(CLASS)}"' in (out / "report.html").read_text(encoding="utf-8")
     for record in read_records(out / "records.jsonl"):
-        sid = record["student"]
+        sid = record.student
         page = _page(tmp, sid)
         assert f"(Score: {float(rows[sid]['total']):.1f} / {MAX:.1f})" in page, f"{sid}: total not on the page"
-        for verdict in record["verdicts"]:
-            if not verdict["passed"]:
-                message = verdict["message"].splitlines()[0][:60]
+        for verdict in record.verdicts:
+            if not verdict.passed:
+                message = verdict.message.splitlines()[0][:60]
                 assert message in page, f"{sid}: {message!r} not on the page"
     return rows
 
