@@ -172,15 +172,16 @@ def _grade_students(run: _Run, grader: "_Grader", record, outputs: _Outputs, tod
     returns how many the grader failed on."""
     grader.plan([(s.student, name, s.notebooks[name]) for s, _, _ in todo for name in run.names
                  if name in s.notebooks])
-    failed, index = 0, 0
+    failed, finished = 0, 0   # finished: students whose grade this run has stored (an interrupt keeps them)
     try:
-        for index, (sub, digests, key) in enumerate(todo):  # noqa: B007 - the interrupt message reads it
+        for sub, digests, key in todo:
             t0 = time.perf_counter()
             row, results = grader.grade_student(sub, outputs.info.layout)
             failed += row.status == Status.FAILED
             if row.status != Status.FAILED:
                 record.remember(sub.student, digests, key)
             outputs.done[sub.student] = StudentRecord.of(row, results if row.status != Status.FAILED else [])
+            finished += 1
             if grader.feedback_pages and row.status != Status.FAILED:   # what the page shows of the instructor's work
                 outputs.done[sub.student].feedback_work = record.work_digest(sub.student)
             outputs.write()
@@ -189,7 +190,7 @@ def _grade_students(run: _Run, grader: "_Grader", record, outputs: _Outputs, tod
     except KeyboardInterrupt:
         grader.stop()
         outputs.write()
-        run.log(f"\ninterrupted: {index} of {len(todo)} students graded in this run (their grades are in the "
+        run.log(f"\ninterrupted: {finished} of {len(todo)} students graded in this run (their grades are in the "
                 f"gradebook and {run.out_a / 'grades.csv'}); run the same command again to grade the others (the "
                 "students already graded are skipped while their submissions are unchanged)")
         raise
