@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,28 +52,29 @@ def course_copy(dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture()
-def jupyter_server(tmp_path):
-    course = course_copy(tmp_path / "course")
-    port, token = free_port(), "course-test-token"
-    log = open(tmp_path / "server.log", "w")
+@contextlib.contextmanager
+def running_jupyter(app: str, root: Path, log_path: Path, *, token: str, timeout: float, extra: tuple = ()):
+    """``jupyter <app>`` (server or lab) serving ``root`` on a free local port, up once ``/api/status`` answers;
+    yields its base URL and stops it on exit. Fails the test with the end of its log if it does not start."""
+    port = free_port()
+    log = open(log_path, "w")
     proc = subprocess.Popen(
-        [str(BIN / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}", "--ServerApp.open_browser=False"]
+        [str(BIN / "jupyter"), app, "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *extra]
         + (["--allow-root"] if os.geteuid() == 0 else []),
-        cwd=course, env=env_with_venv(), stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env_with_venv(), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + timeout
         while True:
             try:
                 get(base, "/api/status", token)
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("jupyter server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+                    pytest.fail(f"jupyter {app} did not start:\n" + log_path.read_text()[-3000:])
                 time.sleep(0.5)
-        yield base, token, course
+        yield base
     finally:
         proc.terminate()
         try:
@@ -80,6 +82,15 @@ def jupyter_server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture()
+def jupyter_server(tmp_path):
+    course = course_copy(tmp_path / "course")
+    token = "course-test-token"
+    with running_jupyter("server", course, tmp_path / "server.log", token=token, timeout=60,
+                         extra=("--ServerApp.open_browser=False",)) as base:
+        yield base, token, course
 
 
 def get(base: str, path: str, token: str) -> tuple[int, str]:
@@ -158,24 +169,8 @@ def test_binder_button_opens_the_chapter_as_a_notebook_with_outputs_in_jupyterla
     assert urlpath == "lab/tree/colab/chapters/03-momentum.ipynb", urlpath
     published = tmp_path / "published"
     shutil.copytree(html / "colab", published / "colab")  # a copy: JupyterLab may write checkpoints beside it
-    port, token = free_port(), "binder-test-token"
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen(
-        [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={published}"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        cwd=published, env=env_with_venv(), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                get(base, "/api/status", token)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("jupyter lab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
-                time.sleep(0.5)
+    token = "binder-test-token"
+    with running_jupyter("lab", published, tmp_path / "lab.log", token=token, timeout=90) as base:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -190,10 +185,3 @@ def test_binder_button_opens_the_chapter_as_a_notebook_with_outputs_in_jupyterla
         assert cells >= 5, f"the notebook panel shows {cells} cells"
         assert "Momentum" in title, title
         assert editors == 0, "the chapter opened as a text file"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
