@@ -1,10 +1,14 @@
 """Local Sphinx extension of the course book.
 
-1. **Offline math.** MathJax is installed by npm (``package.json``: ``mathjax``) into ``node_modules/``; this
-   extension copies its browser build (``es5/``) into the *output* folder ``<html>/_static/mathjax/`` after the
-   build, and ``_config.yml`` sets ``mathjax_path: mathjax/tex-mml-chtml.js`` (Sphinx prefixes ``_static/``). Pages
-   then typeset math with no network. The files are never placed in a *source* static folder: Jupyter Book adds
-   every ``.js`` file found there to every page.
+1. **Math typeset at build time, offline.** MathJax is installed by npm (``package.json``: ``mathjax``) into
+   ``node_modules/``. Sphinx writes each page's math as TeX in ``<span class="math">``/``<div class="math">``
+   (the ``course_mathjax`` renderer: Sphinx's MathJax markup, without the script tag); after the build,
+   :func:`typeset_page` hands every page's TeX to ``_ext/typeset_math.js``, which typesets it in Node with that
+   MathJax (TeX input with the AMS and ``\newcommand`` packages, CHTML output with the hidden MathML screen
+   readers read), and puts the result and its stylesheet in the page. A reader's browser then loads MathJax's
+   web fonts only, not its ~760 kB of script, and a TeX error fails the build instead of showing in red. The
+   fonts are copied into the *output* folder ``<html>/_static/mathjax/`` (never a *source* static folder:
+   Jupyter Book adds every ``.js`` file found there to every page).
 2. **No duplicated inline scripts.** Sphinx 7.x emits some inline ``<script>`` blocks twice per page (fixed upstream
    in Sphinx 8); the second copy of ``const THEBE_JS_URL = ...`` is a JavaScript error in every browser. We drop
    exact duplicates from each page's script list before the page is rendered.
@@ -32,9 +36,7 @@
    (``icons.css``) so that the browser never fetches the full ones. The theme's CSS keeps the icon rules of those icons only.
    The pages other than ``search.html`` stop loading the 150 kB search index and its scripts (the theme loads them
    everywhere for a search-as-you-type mode this book leaves off), and pages without a sphinx-design element stop
-   loading its CSS and script. MathJax
-   is loaded as components (``_config.yml``: startup, TeX input with the AMS package, CHTML output), not as the
-   combined bundle with MathML input and the menu. The figures' PNGs are served as 256-colour palette images
+   loading its CSS and script. No page loads MathJax's script (1. above). The figures' PNGs are served as 256-colour palette images
    (:func:`slim_png`: the same picture, about a third of the bytes).
 6. **Code fits the page.** ``_ext/course.css`` (copied to ``<html>/_static/course/``, linked from every page) sets
    the code font so that an 88-character line fits a laptop-width content column and wraps longer lines (the
@@ -43,8 +45,13 @@
 
 from __future__ import annotations
 
+import html
+import json
+import os
 import re
 import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from docutils import nodes
@@ -63,12 +70,74 @@ EXPLORERS_JS = EXT_DIR / "explorers" / "explorers.js"
 COURSE_CSS = EXT_DIR / "course.css"
 EXPLORER_MARKER = 'class="course-explorer"'
 COLAB_DIR = "colab"
+MATHJAX_FONTS = "output/chtml/fonts/woff-v2"
+TYPESET_JS = EXT_DIR / "typeset_math.js"
+# Sphinx's MathJax markup (``mathjax_inline``/``mathjax_display`` delimiters, HTML-escaped TeX)
+INLINE_MATH = re.compile(r'(<span class="math notranslate nohighlight">)\\\((.*?)\\\)(</span>)', re.S)
+DISPLAY_MATH = re.compile(r'(<div class="math notranslate nohighlight"[^>]*>\s*(?:<span class="eqno">.*?</span>)?)'
+                          r'\s*\\\[(.*?)\\\]\s*(</div>)', re.S)
+MATH_ELEMENT = re.compile(r'<(span|div) class="math notranslate nohighlight"[^>]*>(?!\s*(?:<span class="eqno">.*?'
+                          r'</span>)?\s*<mjx-container)', re.S)
+
+
+def typeset_page(page: Path, html_root: Path) -> int:
+    """Typeset the TeX of one built page with MathJax in Node (``_ext/typeset_math.js``); return how many
+    expressions. The page keeps Sphinx's math elements (equation numbers and links included), each now holding
+    MathJax's CHTML output, and gets the stylesheet of the characters it uses. A page with no TeX left is not
+    touched, so an incremental build typesets only the pages it wrote."""
+    text = page.read_text(encoding="utf-8")
+    found = [(m, False) for m in INLINE_MATH.finditer(text)] + [(m, True) for m in DISPLAY_MATH.finditer(text)]
+    if not found:
+        return 0
+    found.sort(key=lambda item: item[0].start())
+    depth = len(page.relative_to(html_root).parts) - 1
+    fonts = "../" * depth + "_static/mathjax/" + MATHJAX_FONTS
+    items = [{"tex": html.unescape(m.group(2)), "display": display} for m, display in found]
+    done = subprocess.run(["node", str(TYPESET_JS), str(MATHJAX_DIR), fonts], input=json.dumps(items),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ExtensionError(f"MathJax could not typeset {page.relative_to(html_root)}: {done.stderr.strip()}")
+    result = json.loads(done.stdout)
+    pieces, last = [], 0
+    for (m, _), typeset in zip(found, result["html"], strict=True):
+        pieces += [text[last:m.start()], m.group(1), typeset, m.group(3)]
+        last = m.end()
+    pieces.append(text[last:])
+    text = "".join(pieces)
+    untypeset = [text[m.start():m.start() + 120] for m in MATH_ELEMENT.finditer(text)]
+    if untypeset:
+        raise ExtensionError(f"{page.relative_to(html_root)}: math left untypeset: {untypeset[:3]}")
+    css = re.sub(r"\n\s*", "", result["css"])
+    text = text.replace("</head>", f'<style id="MJX-CHTML-styles">{css}</style>\n</head>', 1)
+    page.write_text(text, encoding="utf-8")
+    return len(items)
+
+
+def _typeset_math(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    pages = sorted(out.rglob("*.html"))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda page: typeset_page(page, out), pages))
+
+
+def _html_math_renderer(app: Sphinx) -> None:
+    """Sphinx's MathJax markup for math, under the renderer name ``course_mathjax`` (``_config.yml``), so that Sphinx
+    does not add MathJax's script to the pages: their math is typeset at build time (:func:`typeset_page`)."""
+    from sphinx.ext import mathjax
+
+    app.add_html_math_renderer("course_mathjax", (mathjax.html_visit_math, None),
+                               (mathjax.html_visit_displaymath, None))
 
 
 def _check_mathjax(app: Sphinx) -> None:
-    if app.builder.format == "html" and not (MATHJAX_DIR / "tex-mml-chtml.js").is_file():
+    if app.builder.format == "html" and not (MATHJAX_DIR / "startup.js").is_file():
         raise ExtensionError(
             f"MathJax is not installed ({MATHJAX_DIR} missing). Run `npm ci` (or `make setup`) in the repository root.")
+    if app.builder.format == "html" and shutil.which("node") is None:
+        raise ExtensionError("Node.js is not on PATH: the book typesets its math with it at build time. Install it "
+                             "(`make setup-system`, or your system's `nodejs` package).")
     if app.builder.format == "html" and not PLOTLY_JS.is_file():
         raise ExtensionError(
             f"plotly.js is not installed ({PLOTLY_JS} missing). Run `npm ci` (or `make setup`) in the repository "
@@ -77,7 +146,8 @@ def _check_mathjax(app: Sphinx) -> None:
 
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     if exception is None and app.builder.format == "html":
-        shutil.copytree(MATHJAX_DIR, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+        shutil.copytree(MATHJAX_DIR / MATHJAX_FONTS, Path(app.outdir) / "_static" / "mathjax" / MATHJAX_FONTS,
+                        dirs_exist_ok=True)
         for source, folder in ((PLOTLY_JS, "plotly"), (EXPLORERS_JS, "explorers"), (COURSE_CSS, "course")):
             target = Path(app.outdir) / "_static" / folder
             target.mkdir(parents=True, exist_ok=True)
@@ -364,6 +434,7 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
 
 
 def setup(app: Sphinx) -> dict:
+    _html_math_renderer(app)
     app.connect("builder-inited", _check_mathjax)
     app.add_directive("literalinclude", DocumentedLiteralInclude, override=True)
     app.connect("doctree-read", _hide_plumbing)
@@ -374,6 +445,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", _write_colab_notebooks)
     app.connect("build-finished", _slim_theme_assets)
     app.connect("build-finished", _slim_images)
+    app.connect("build-finished", _typeset_math)
     app.connect("html-page-context", _add_explorer_scripts)
     app.connect("html-page-context", _point_launchers_at_notebooks, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)

@@ -19,7 +19,8 @@ only *chooses* among the precomputed results (it never re-implements an update r
 
 Only the standard library, numpy and torch are needed here; the page script and plotly.js belong to the book.
 Points are stored with 4 significant digits (what a plot can show); the tests check them against
-:func:`reference_impl.problems.run_trajectory` to that precision.
+:func:`reference_impl.problems.run_trajectory` to that precision. In a page, the trajectory explorer's paths travel
+packed (:func:`pack_path`: integer steps of 1e-4, about 40 % of the bytes); the page's script unpacks them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ __all__ = [
     "momentum_live",
     "race",
     "contour_grid",
+    "pack_path",
+    "unpack_paths",
     "Figure",
 ]
 
@@ -69,6 +72,38 @@ def _round(value: float) -> Optional[float]:
 
 def _rounded(values) -> list:
     return [_round(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+PATH_SCALE = 10_000
+"""A packed path stores its coordinates as whole multiples of ``1 / PATH_SCALE`` (1e-4: a sixtieth of a pixel in
+the explorer's 4-unit-wide windows)."""
+
+
+def pack_path(values: Sequence[float], scale: int = PATH_SCALE) -> dict[str, Any]:
+    """A list of coordinates as ``{"scale": scale, "delta": [n0, n1 - n0, n2 - n1, ...]}`` where ``n_i =
+    round(values[i] * scale)``: a path moves little from one step to the next, so the differences are short
+    integers (the trajectory explorer's data: 392 kB instead of 658 kB). :func:`unpack_paths` reverses it, to within
+    ``0.5 / scale``."""
+    if not (isinstance(scale, int) and scale > 0):
+        raise ValueError(f"Invalid scale: {scale!r} (expected a positive integer)")
+    steps = [round(float(v) * scale) for v in values]
+    return {"scale": scale, "delta": steps[:1] + [b - a for a, b in itertools.pairwise(steps)]}
+
+
+def unpack_paths(data: Any) -> Any:
+    """``data`` with every :func:`pack_path` object replaced by its list of coordinates (what the page's script
+    does when it reads a figure's data)."""
+    if isinstance(data, dict):
+        if set(data) == {"scale", "delta"}:
+            total, out = 0, []
+            for step in data["delta"]:
+                total += step
+                out.append(total / data["scale"])
+            return out
+        return {key: unpack_paths(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [unpack_paths(value) for value in data]
+    return data
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -399,8 +434,14 @@ class Figure:
         self.kind, self.data, self.ident, self.caption = kind, dict(data), ident, caption
 
     def json(self) -> str:
+        data = self.data
+        if self.kind == "trajectory":  # the paths of every run, packed (pack_path); the page unpacks them
+            data = dict(data, optimizers={
+                name: dict(entry, runs={prob: [[dict(run, x=pack_path(run["x"]), y=pack_path(run["y"])) for run in row]
+                                              for row in rows] for prob, rows in entry["runs"].items()})
+                for name, entry in data["optimizers"].items()})
         # "</" would end the script element early; JSON allows the escaped form.
-        return json.dumps(self.data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
     def _repr_html_(self) -> str:
         return (f'<div class="course-explorer" id="explorer-{self.ident}" data-kind="{self.kind}">'

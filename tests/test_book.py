@@ -1,5 +1,5 @@
 """The built book: every toc page is there, chapters carry their figures, exercises are shown unexecuted, math is
-served locally.
+typeset at build time.
 
 These tests read ``_build/html`` as ``make book`` left it (``make test`` builds the book first, with warnings as
 errors and every page re-read, so a clean build is proven there and not repeated here). ``COURSE_HTML`` points them
@@ -85,12 +85,65 @@ def test_exercises_are_shown_not_executed(built):
         assert 'class="cell_output' not in html, f"{entry}: the exercise was executed at build time"
 
 
-def test_math_is_served_locally(built):
-    chapter = next(f for f in toc_files() if f.startswith("chapters/"))
-    html = (built / f"{chapter}.html").read_text()
-    scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', html)
-    assert scripts and all("://" not in s for s in scripts), f"MathJax not served by the book itself: {scripts}"
-    assert (built / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+def test_math_is_typeset_at_build_time(built):
+    """Every page's math was typeset by MathJax when the book was built: no TeX left in a math element, no MathJax
+    script loaded (nor any script from another host), and the CHTML stylesheet in the page points at MathJax's fonts
+    inside the book."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from course_book import MATH_ELEMENT
+
+    typeset = 0
+    for page in sorted(built.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        name = page.relative_to(built)
+        assert not MATH_ELEMENT.search(html), f"{name}: math left as TeX"
+        scripts = re.findall(r'<script[^>]+src="([^"]*)"', html)
+        assert not [s for s in scripts if "mathjax" in s.lower() or "://" in s], f"{name}: {scripts}"
+        if "<mjx-container" not in html:
+            continue
+        typeset += 1
+        styles = re.findall(r'<style id="MJX-CHTML-styles">(.*?)</style>', html, re.S)
+        assert len(styles) == 1, f"{name}: {len(styles)} MathJax stylesheets"
+        fonts = re.findall(r'url\("?([^")]+\.woff)"?\)', styles[0])
+        assert fonts, f"{name}: no MathJax font in the stylesheet"
+        for font in fonts:
+            assert "://" not in font and (page.parent / font).resolve().is_file(), f"{name}: {font} missing"
+    assert typeset >= 12, f"only {typeset} pages with typeset math"
+
+
+def test_typeset_page_fails_on_a_tex_error_and_leaves_other_pages_alone(tmp_path):
+    """course_book.typeset_page: a TeX error stops the build naming the expression (a reader would see it in red);
+    a page without TeX is not rewritten; typesetting is done once (a second run finds nothing to do); Sphinx's
+    equation number and its link stay in the display math's element."""
+    import sys
+
+    from sphinx.errors import ExtensionError
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from course_book import typeset_page
+
+    head = "<html><head><title>t</title></head><body>"
+    (tmp_path / "sub").mkdir()
+    plain = tmp_path / "plain.html"
+    plain.write_text(head + "<p>no math, only \\(text\\) outside a math element</p></body></html>")
+    before = plain.read_bytes()
+    assert typeset_page(plain, tmp_path) == 0 and plain.read_bytes() == before
+    good = tmp_path / "sub" / "good.html"
+    good.write_text(head + '<p>a <span class="math notranslate nohighlight">\\(x_t &lt; y\\)</span> b</p>'
+                    '<div class="math notranslate nohighlight" id="equation-e">\n<span class="eqno">(1.2)<a '
+                    'class="headerlink" href="#equation-e">#</a></span>\\[\\begin{aligned}a &amp;= b\\end{aligned}\\]</div></body></html>')
+    assert typeset_page(good, tmp_path) == 2
+    html = good.read_text()
+    assert html.count("<mjx-container") == 2 and 'display="true"' in html and "<mo>&lt;</mo>" in html
+    assert '<span class="eqno">(1.2)<a class="headerlink" href="#equation-e">#</a></span><mjx-container' in html
+    assert '"../_static/mathjax/output/chtml/fonts/woff-v2/' in html
+    assert typeset_page(good, tmp_path) == 0 and good.read_text() == html
+    bad = tmp_path / "bad.html"
+    bad.write_text(head + '<span class="math notranslate nohighlight">\\(\\frac{1}{\\)</span></body></html>')
+    with pytest.raises(ExtensionError, match=r"bad\.html.*frac"):
+        typeset_page(bad, tmp_path)
 
 
 def test_no_page_shows_an_error(built):

@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urldefrag, urlparse
 import pytest
 import yaml
 
+from reference_impl.explorers import unpack_paths
+
 # COURSE_HTML points the tests at another build (e.g. a copy made by scripts/build_book.py --out DIR).
 HTML = Path(os.environ.get("COURSE_HTML", Path(__file__).resolve().parent.parent / "_build" / "html")).resolve()
 ROOT = HTML.parent.parent  # the book's source folder (holds _toc.yml)
@@ -289,7 +291,8 @@ def test_trajectory_explorer_sliders_redraw_the_library_paths(browser, site):
     page, errors, blocked = open_offline(browser, site, EXPLORERS["trajectories"])
     try:
         page.wait_for_selector("#explorer-trajectories[data-ready] .main-svg", timeout=30_000)
-        data = explorer_json(page, "trajectories")
+        # the page's data, its packed paths unpacked in Python (reference_impl.explorers.unpack_paths), not by the page
+        data = unpack_paths(explorer_json(page, "trajectories"))
         page.click('#explorer-trajectories [data-param="optimizer"] button[data-value="Nesterov"]')
         seen = set()
         for lr, beta in [(1, 0), (5, 0), (5, 4), (8, 2)]:
@@ -375,8 +378,8 @@ def test_animation_plays(browser, site, ident):
 def test_pages_with_figures_stay_light(browser, site, path):
     """The chapter's HTML stays under 3 MB, and so does everything the page loads as a compressing host sends it.
 
-    (Uncompressed, every page of this Jupyter Book theme already loads about 4.7 MB of theme, icon font and MathJax
-    files before any figure; the figures add plotly.js, explorers.js and their data.)"""
+    (Uncompressed, a page of this Jupyter Book theme loads about 0.6 MB of theme CSS, scripts and fonts before its
+    text, math and figures; the interactive figures add plotly.js, explorers.js and their data.)"""
     page, errors, blocked = open_offline(browser, site, path)
     try:
         page.wait_for_selector(".course-explorer[data-ready] .main-svg", timeout=30_000)
@@ -443,17 +446,6 @@ def test_code_shows_no_glue_calls_asserts_or_raw_docstring_math(browser, site, p
 WIDTHS = (390, 1280)
 TEXT_PAGE_LIMIT = 1_500_000  # bytes a page without figures loads, uncompressed
 CHAPTER_LIMIT = 3_000_000  # bytes the heaviest chapter loads, uncompressed
-# Chapters still over CHAPTER_LIMIT (an open gap of the reader issue: plotly's smallest bundle, MathJax's ~760 kB of
-# script and the explorers' data). Each may not grow past its weight measured on 6 December 2026 (+1 %), and leaves
-# this list the day it fits the limit.
-OVER_LIMIT = {
-    "chapters/03-momentum.html": 3_739_397,
-    "chapters/06-adam-adamw.html": 3_062_795,
-    "chapters/07-lion-lamb.html": 3_047_189,
-    "chapters/09-schedules.html": 3_303_262,
-    "chapters/10-schedule-free.html": 3_002_338,
-}
-
 LAYOUT_JS = """() => {
     const doc = document.documentElement, right = doc.clientWidth;
     function scrollsInABox(e) {
@@ -617,8 +609,7 @@ def test_explorers_work_from_the_keyboard_and_announce_values(browser, site, pat
 def test_page_weights(browser, site):
     """Bytes each page loads, uncompressed, everything the browser fetched for it (document, scripts, styles,
     fonts, figures, explorer data), read from the built files (printed, and saved beside the screenshots):
-    text-only pages <= 1.5 MB, every other page, the chapters with interactive figures included, <= 3 MB, except the
-    chapters of ``OVER_LIMIT``, which may not grow."""
+    text-only pages <= 1.5 MB, every other page, the chapters with interactive figures included, <= 3 MB."""
     rows, over = [], []
     for path in PAGES:
         page, errors, blocked = open_offline(browser, site, path)
@@ -633,10 +624,6 @@ def test_page_weights(browser, site):
             limit = TEXT_PAGE_LIMIT if text_only else CHAPTER_LIMIT
             kind = "text" if text_only else "explorer" if explorer else "figs"
             rows.append(f"{sizes['raw']:>10,} {sizes['gzip']:>10,} {kind:8} {path}")
-            if path in OVER_LIMIT:
-                if sizes["raw"] <= limit:
-                    over.append(f"{path}: {sizes['raw']:,} fits {limit:,} now: remove it from OVER_LIMIT")
-                limit = int(OVER_LIMIT[path] * 1.01)
             if sizes["raw"] > limit:
                 over.append(f"{path}: {sizes['raw']:,} > {limit:,}")
         finally:

@@ -534,6 +534,17 @@
     ".course-explorer .js-plotly-plot{background:#fff}" +
     ".course-explorer .js-plotly-plot .plotly .modebar-btn{color:#4a4a4a}";
 
+  /* A path packed by reference_impl.explorers.pack_path ({"scale": s, "delta": [n0, n1 - n0, ...]}) back to its
+     coordinates n_i / s (JSON.parse calls this on every value, innermost first). */
+  function unpack(key, value) {
+    if (value && typeof value === "object" && !Array.isArray(value) && Array.isArray(value.delta) &&
+        typeof value.scale === "number" && Object.keys(value).length === 2) {
+      var total = 0;
+      return value.delta.map(function (step) { total += step; return total / value.scale; });
+    }
+    return value;
+  }
+
   function init() {
     if (!document.getElementById("course-explorer-style")) {
       document.head.appendChild(el("style", {id: "course-explorer-style", text: STYLE}));
@@ -545,7 +556,7 @@
       if (!holder || !render || root.getAttribute("data-ready")) return;
       var fallback = root.querySelector(".course-explorer-fallback");
       if (fallback) fallback.remove();
-      render(root, JSON.parse(holder.textContent));
+      render(root, JSON.parse(holder.textContent, unpack));
       root.setAttribute("data-ready", "true");
     });
   }
