@@ -1,7 +1,7 @@
 """The whole book as one PDF, printed from the built HTML by the Chromium the browser tests use (``make pdf``).
 
 Every page of ``_toc.yml`` (intro, chapters, exercises, bibliography), in the toc's order, is opened from
-``_build/html`` through a local HTTP server with the network blocked, its math typeset by MathJax and its
+``_build/html`` through a local HTTP server with the network blocked (its math was typeset when the book was built), its
 interactive figures drawn by plotly.js, then printed with the theme's print styles (no sidebars, no buttons); the
 pages' PDFs are joined with ``pdfunite`` (poppler, which also provides the ``pdftotext`` the tests use). Links
 between pages point at the published book (``html.baseurl`` of ``_config.yml``), not at the local server.
@@ -90,9 +90,6 @@ def print_pages(html: Path, pages: list[str], out: Path, baseurl: str) -> list[P
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
                 page.goto(urljoin(site, page_name + ".html"), wait_until="load")
-                page.wait_for_function("() => !window.MathJax || (window.MathJax.startup && "
-                                       "window.MathJax.startup.promise)")
-                page.evaluate("() => window.MathJax ? window.MathJax.startup.promise : null")
                 if page.locator(".course-explorer").count():
                     page.wait_for_selector(".course-explorer[data-ready] .main-svg", timeout=60_000)
                 page.add_style_tag(content=PRINT_CSS)

@@ -59,7 +59,7 @@ MACOS = {
 WHAT = {
     "python": "Python >= %d.%d (with its venv module)" % MIN_PYTHON,
     "make": "make",
-    "node": "Node.js >= %d (npm installs MathJax with it, so the book's math renders offline)" % MIN_NODE,
+    "node": "Node.js >= %d (the book's math is typeset with MathJax in Node when the book is built)" % MIN_NODE,
     "npm": "npm >= %d (reads package-lock.json version 3)" % MIN_NPM,
     "git": "git (the tests copy the tracked files)",
     "chromium": "Chromium or Chrome (the browser tests open the built book in it)",
