@@ -531,6 +531,7 @@ def test_figures_are_never_shrunk_below_natural_size_and_fit_a_laptop_column(swe
                          for _, src, natural, column in figures if natural > column]
     assert seen > 100, f"only {seen} figures seen"
     assert not shrunk, "figures shown below natural size:\n" + "\n".join(shrunk[:20])
+    assert not wide, f"{len(wide)} figures wider than their column at 1280 px:\n" + "\n".join(wide[:50])
 
 
 CONTRAST_JS = """() => {
