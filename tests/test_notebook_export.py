@@ -352,13 +352,20 @@ urllib.request.urlretrieve = _from_checkout
 """
 
 
+# Chapter 12's notebook is run up to and including this cell (the one that reads the stored results, glues their
+# numbers through its wrapper ``g`` and asserts the text's claims): the rest retrains a small language model for
+# minutes and needs nothing a Colab reader's copy could lack.
+COLAB_START_OF_12 = "# Every number the text quotes from the stored results"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("docname", ["chapters/08-soap-muon", "chapters/12-bakeoff"])
-def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docname, tmp_path):
-    """08 and 12 glue through wrappers (``glue`` around ``myst_glue``; ``g``): the hardest cases for the
-    translation. A first cell, added here, makes every build-only package unimportable in the kernel (a finder
-    first on ``sys.meta_path`` that refuses them); a last cell checks that none was imported and none can be. The
-    install cell finds every package installed and does nothing, so no network is needed.
+@pytest.mark.parametrize("docname", ["chapters/08-soap-muon", "chapters/10-schedule-free", "chapters/12-bakeoff"])
+def test_chapter_notebooks_run_offline_without_the_build_only_packages(docname, tmp_path):
+    """08 and 10 glue through a wrapper (``glue`` around ``myst_glue``), 12 through ``g``: the hardest cases for the
+    translation. 08 and 10 run whole; 12 runs its start (install cell, imports, the results read and glued,
+    ``COLAB_START_OF_12``). A first cell, added here, makes every build-only package unimportable in the kernel (a
+    finder first on ``sys.meta_path`` that refuses them); a last cell checks that none was imported and none can be.
+    The install cell finds every package installed and does nothing, so no network is needed.
 
     The notebooks run as on Colab: in an empty folder, with the course package imported from a copy outside the
     repository (as ``pip install`` puts it), so chapter 12 cannot find the repository's ``results/``; its install
@@ -371,6 +378,10 @@ def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docna
     if not path.is_file():
         pytest.fail(f"{path} missing: run `make book` first (`make test` does).")
     nb = nbformat.read(path, as_version=4)
+    if docname.endswith("12-bakeoff"):
+        stop = [i for i, c in enumerate(nb.cells) if c.source.startswith(COLAB_START_OF_12)]
+        assert len(stop) == 1, f"{docname}: no single cell starts with {COLAB_START_OF_12!r}"
+        nb.cells = nb.cells[: stop[0] + 1]
     site, work = tmp_path / "site", tmp_path / "work"
     shutil.copytree(ROOT / "reference_impl", site / "reference_impl",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -393,7 +404,7 @@ def test_two_chapter_notebooks_run_offline_without_the_build_only_packages(docna
     assert sorted(p.name for p in (work / "results").glob("*")) == (
         ["bakeoff.json", "ddp_scaling.json"] if reads_results else [])
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert figures > 0
+    assert figures > 0 or reads_results  # 12's start draws nothing yet
 
 
 @pytest.mark.slow
