@@ -138,6 +138,18 @@ def schedule_free_sgd_update(
     y.copy_(schedule_free_interpolate(x, z, momentum))  # (eq-sf-y)
 
 
+def _adamw_direction(y: torch.Tensor, grad: torch.Tensor, exp_avg_sq: torch.Tensor, step: int, beta2: float,
+                     eps: float, weight_decay: float) -> torch.Tensor:
+    r"""Both AdamW forms' :math:`d_t = g_t / (\sqrt{v_t / (1-\beta_2^t)} + \epsilon) + \lambda y_t`, updating
+    :math:`v` in place; a new tensor (one temporary: the quotient is written over the denominator)."""
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # second moment, as Adam (eq-adam-v)
+    denom = exp_avg_sq.div(1 - beta2**step).sqrt_().add_(eps)  # bias-corrected (eq-adam-bias-correction)
+    direction = torch.div(grad, denom, out=denom)
+    if weight_decay != 0:
+        direction.add_(y, alpha=weight_decay)  # decoupled decay, taken at y
+    return direction
+
+
 @torch.no_grad()
 def schedule_free_adamw_update(
     y: torch.Tensor,
@@ -176,11 +188,7 @@ def schedule_free_adamw_update(
         betas: :math:`(\beta_1, \beta_2)`; eps: :math:`\epsilon`; weight_decay: :math:`\lambda`.
     """
     beta1, beta2 = betas
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # second moment, as Adam (eq-adam-v)
-    denom = exp_avg_sq.div(1 - beta2**step).sqrt_().add_(eps)  # bias-corrected (eq-adam-bias-correction)
-    direction = grad.div(denom)
-    if weight_decay != 0:
-        direction.add_(y, alpha=weight_decay)  # decoupled decay, taken at y
+    direction = _adamw_direction(y, grad, exp_avg_sq, step, beta2, eps, weight_decay)
     z.sub_(direction, alpha=lr)  # (eq-sf-z)
     x.lerp_(z, c)  # (eq-sf-x)
     y.copy_(schedule_free_interpolate(x, z, beta1))  # (eq-sf-y)
@@ -237,11 +245,7 @@ def schedule_free_adamw_update_yz(
     :math:`z_{t+1} = z_t - \gamma_t d_t`. ``y``, ``z`` and ``exp_avg_sq`` are updated in place.
     """
     beta1, beta2 = betas
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # second moment, as Adam (eq-adam-v)
-    denom = exp_avg_sq.div(1 - beta2**step).sqrt_().add_(eps)  # bias-corrected (eq-adam-bias-correction)
-    direction = torch.div(grad, denom, out=denom)  # g / denom, written over denom: one temporary, not two
-    if weight_decay != 0:
-        direction.add_(y, alpha=weight_decay)  # decoupled decay, taken at y
+    direction = _adamw_direction(y, grad, exp_avg_sq, step, beta2, eps, weight_decay)
     y.lerp_(z, c)  # (1 - c) y_t + c z_t
     y.add_(direction, alpha=lr * (beta1 * (1 - c) - 1))  # (eq-sf-x) and (eq-sf-y), x eliminated
     z.add_(direction, alpha=-lr)  # (eq-sf-z), written as add_ for the compiled path (see the SGD form)
