@@ -109,43 +109,6 @@ def open_page(browser, url: str):
     return page, response, errors
 
 
-def wait_for_mathjax(page) -> None:
-    page.wait_for_function("() => !window.MathJax || (window.MathJax.startup && window.MathJax.startup.promise)")
-    page.evaluate("() => window.MathJax ? window.MathJax.startup.promise : null")
-
-
-@pytest.mark.parametrize("path", PAGES)
-def test_page_loads_without_errors_and_typesets_math(browser, site, path):
-    page, response, errors = open_page(browser, urljoin(site, path))
-    try:
-        assert response is not None and response.status == 200, f"{path}: HTTP {response and response.status}"
-        wait_for_mathjax(page)
-        math_nodes = page.locator(".math, span.math, div.math").count()
-        containers = page.locator("mjx-container").count()
-        if math_nodes:
-            assert containers >= math_nodes, f"{path}: {math_nodes} math elements but {containers} typeset by MathJax"
-        # raw TeX delimiters left in the visible text of the article (code blocks excluded)
-        text = page.evaluate("""() => {
-            const main = document.querySelector('main') || document.body;
-            const clone = main.cloneNode(true);
-            clone.querySelectorAll('pre, code, mjx-container, script, style, .highlight').forEach(e => e.remove());
-            return clone.innerText;
-        }""")
-        raw = re.findall(r"\\\(|\\\[|\$\$", text)
-        assert not raw, f"{path}: untypeset TeX left on the page: {raw[:5]}"
-        # every image has loaded
-        broken = page.evaluate("() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
-        assert not broken, f"{path}: images that did not load: {broken}"
-        assert not errors, f"{path}: JavaScript errors: {errors}"
-        # code fits a laptop-width window: no code block or output scrolls sideways at 1280 px
-        wide = page.evaluate("""() => Array.from(document.querySelectorAll('div.highlight pre, div.cell_output pre'))
-            .filter(p => p.scrollWidth > p.clientWidth + 1)
-            .map(p => p.innerText.split('\\n').find(l => l.length > 0).slice(0, 60))""")
-        assert not wide, f"{path}: code that scrolls sideways at 1280 px: {wide[:3]}"
-    finally:
-        page.close()
-
-
 def test_internal_links_resolve(browser, site):
     """Every internal link of every toc page answers 200, and every #fragment exists on its target page."""
     page = browser.new_page()
@@ -199,7 +162,6 @@ def test_screenshots_for_review(browser, site):
     for name, path in targets.items():
         page, response, _ = open_page(browser, urljoin(site, path))
         try:
-            wait_for_mathjax(page)
             page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
         finally:
             page.close()
@@ -422,7 +384,6 @@ def included_docstrings_with_math(chapter: Path) -> int:
 def test_code_shows_no_glue_calls_asserts_or_raw_docstring_math(browser, site, path):
     page, response, errors = open_page(browser, urljoin(site, path))
     try:
-        wait_for_mathjax(page)
         code = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell div.highlight pre, '
             + 'div.highlight-python pre')).map(p => p.innerText).join('\\n')""")
         plumbing = re.findall(r"^.*(?:\bglue\s*\(|myst_nb|^\s*assert\b|:math:`|\.\. math::).*$", code, re.MULTILINE)
@@ -469,17 +430,33 @@ FIGURES_JS = """() => Array.from(document.querySelectorAll('div.cell_output img'
                i.closest('div.cell_output').clientWidth])"""
 
 
+PAGE_JS = """() => {
+    const main = document.querySelector('main') || document.body;
+    const clone = main.cloneNode(true);
+    clone.querySelectorAll('pre, code, mjx-container, script, style, .highlight').forEach(e => e.remove());
+    return {
+        math: document.querySelectorAll('.math, span.math, div.math').length,
+        containers: document.querySelectorAll('mjx-container').length,
+        text: clone.innerText,  // the article's visible text, code blocks and typeset math excluded
+        broken: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+        wide_code: Array.from(document.querySelectorAll('div.highlight pre, div.cell_output pre'))
+            .filter(p => p.scrollWidth > p.clientWidth + 1)
+            .map(p => p.innerText.split('\\n').find(l => l.length > 0).slice(0, 60)),
+    };
+}"""
+
+
 @pytest.fixture(scope="module")
 def sweep(browser, site) -> dict:
     """Every page opened once at each width of ``WIDTHS`` (offline, its explorers drawn) and measured for the tests
-    below: layout (``LAYOUT_JS``), the chapters' figures (``FIGURES_JS``) and, at 1280 px, the bytes it loaded.
+    below: layout (``LAYOUT_JS``), the chapters' figures (``FIGURES_JS``) and, at 1280 px, its math, images and
+    code (``PAGE_JS``) and the bytes it loaded.
     One pass instead of one per test: each page load of the book costs about a second."""
     found = {}
     for width in WIDTHS:
         for path in PAGES:
             page, errors, blocked = open_offline(browser, site, path, width)
             try:
-                wait_for_mathjax(page)
                 explorer = page.locator(".course-explorer").count() > 0
                 if explorer:
                     page.wait_for_selector(".course-explorer[data-ready] .main-svg", timeout=30_000)
@@ -490,6 +467,7 @@ def sweep(browser, site) -> dict:
                           "errors": errors, "blocked": blocked}
                 if width == 1280:
                     record["bytes"] = page_bytes(page, site)
+                    record["page"] = page.evaluate(PAGE_JS)
                 found[width, path] = record
             finally:
                 page.close()
@@ -506,6 +484,24 @@ def test_no_page_scrolls_sideways_and_wide_content_scrolls_in_its_box(sweep, wid
     failures += [f"{path}: {sweep[width, path]['errors']} {sweep[width, path]['blocked']}" for path in PAGES
                  if sweep[width, path]["errors"] or sweep[width, path]["blocked"]]
     assert not failures, f"at {width} px:\n" + "\n".join(failures)
+
+
+def test_page_loads_without_errors_and_typesets_math(sweep):
+    """At 1280 px every page's math is typeset (no TeX delimiters left in the article's visible text), its images
+    load, and no code block or output scrolls sideways (code fits a laptop-width window)."""
+    failures = []
+    for path in PAGES:
+        found = sweep[1280, path]["page"]
+        if found["math"] and found["containers"] < found["math"]:
+            failures.append(f"{path}: {found['math']} math elements but {found['containers']} typeset by MathJax")
+        raw = re.findall(r"\\\(|\\\[|\$\$", found["text"])
+        if raw:
+            failures.append(f"{path}: untypeset TeX left on the page: {raw[:5]}")
+        if found["broken"]:
+            failures.append(f"{path}: images that did not load: {found['broken']}")
+        if found["wide_code"]:
+            failures.append(f"{path}: code that scrolls sideways at 1280 px: {found['wide_code'][:3]}")
+    assert not failures, "\n".join(failures)
 
 
 def test_figures_are_never_shrunk_below_natural_size_and_fit_a_laptop_column(sweep):
